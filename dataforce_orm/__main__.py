@@ -1,0 +1,26 @@
+"""The command line: ``dataforce-orm serve`` and ``dataforce-orm demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dataforce-orm")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the local DataForce server in the foreground")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    serve.add_argument("--db", default=None, help="SQLite file; state survives restarts")
+    serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        from .testing._cli import serve_main
+
+        return serve_main(args.host, args.port, args.db, args.allow_remote)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
