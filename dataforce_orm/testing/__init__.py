@@ -1,0 +1,7 @@
+"""A faithful local DataForce server for tests and offline use, with fault injection."""
+
+from ._faults import Fault
+from ._server import LocalServer
+from ._store import User
+
+__all__ = ["Fault", "LocalServer", "User"]

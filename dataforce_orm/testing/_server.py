@@ -1,0 +1,317 @@
+"""LocalServer: the DataForce API over threaded HTTP/1.1 keep-alive on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import threading
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from ._api import Api, Request, Response, detail
+from ._faults import Fault, FaultSet
+from ._store import Store, User
+
+MAX_BODY = 1024 * 1024  # larger bodies answer 413, like a proxy in front of the real service
+_DRAIN_LIMIT = 64 * 1024 * 1024  # up to this, an oversize body is read so the connection lives
+_SECURITY_HEADERS = (
+    b"x-content-type-options: nosniff\r\n"
+    b"x-frame-options: DENY\r\n"
+    b"x-xss-protection: 1; mode=block\r\n"
+    b"referrer-policy: strict-origin-when-cross-origin\r\n"
+    b"content-security-policy: frame-ancestors 'none';\r\n"
+)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], app: LocalServer) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.app = app
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.sockets_lock:
+            self.server.open_sockets.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.sockets_lock:
+            self.server.open_sockets.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None when it is too large (a 413 was sent)."""
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            chunks, total = [], 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > _DRAIN_LIMIT:
+                    self.close_connection = True
+                    self._send(detail(413, "Request Entity Too Large"))
+                    return None
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            body = b"".join(chunks)
+        else:
+            length = int(self.headers.get("content-length") or 0)
+            if length > _DRAIN_LIMIT:
+                self.close_connection = True
+                self._send(detail(413, "Request Entity Too Large"))
+                return None
+            body = self.rfile.read(length) if length > 0 else b""
+        if len(body) > MAX_BODY:
+            self._send(detail(413, "Request Entity Too Large"))
+            return None
+        return body
+
+    def _handle(self) -> None:
+        app = self.server.app
+        path, _, query = self.path.partition("?")
+        app._log(self.command, self.path)
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.close_connection = True
+            self._send(detail(400, "Invalid HTTP request"))
+            return
+        if body is None:
+            return
+        fault = app._faults.pick(self.command, path) if path.startswith("/v1/") else None
+        if fault is not None:
+            if fault.kind == "drop":
+                self.close_connection = True
+                return
+            if fault.kind == "status":
+                response = detail(fault.status or 500, HTTPStatus(fault.status or 500).phrase)
+                if fault.retry_after is not None:
+                    response.headers.append(("retry-after", fault.retry_after))
+                self._send(response)
+                return
+            if fault.kind == "delay":
+                time.sleep(fault.delay)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        response = app._api.handle(Request(self.command, path, query, headers, body))
+        if fault is not None and fault.kind == "drop_after":
+            self.close_connection = True
+            return
+        self._send(response)
+
+    def _send(self, response: Response) -> None:
+        """Headers and body in one write (no Nagle/delayed-ACK stall on keep-alive)."""
+        phrase = HTTPStatus(response.status).phrase
+        head = [
+            f"HTTP/1.1 {response.status} {phrase}",
+            f"date: {formatdate(usegmt=True)}",
+            "server: dataforce-orm-local",
+        ]
+        if response.content_type is not None or response.status not in (204, 304):
+            head.append(f"content-length: {len(response.body)}")
+        if response.content_type is not None:
+            head.append(f"content-type: {response.content_type}")
+        head += [f"{k}: {v}" for k, v in response.headers]
+        if self.close_connection:
+            head.append("connection: close")
+        data = "\r\n".join(head).encode("latin-1") + b"\r\n" + _SECURITY_HEADERS + b"\r\n"
+        if self.command != "HEAD":
+            data += response.body
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_OPTIONS = _handle
+
+
+class LocalServer:
+    """A faithful local DataForce server (in-memory SQLite unless db_path is given).
+
+    ``with LocalServer() as srv:`` or ``srv = LocalServer().start()``; then ``srv.url``,
+    ``srv.api_key``, ``srv.organization_id`` and ``srv.orbit_id`` address the default user's
+    "Default Organization" and "Default Orbit".
+    """
+
+    def __init__(
+        self,
+        db_path: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_remote: bool = False,
+    ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"refusing to serve on non-loopback host {host!r} without allow_remote=True"
+            )
+        self.host, self.port = host, port
+        self._store = Store(db_path)
+        self._api = Api(self._store)
+        self._faults = FaultSet()
+        self._log_lock = threading.Lock()
+        self._request_log: list[tuple[str, str]] = []
+        defaults = self._store.defaults()
+        self.user_id: str = defaults["user_id"]
+        self.api_key: str = defaults["api_key"]
+        self.organization_id: str = defaults["organization_id"]
+        self.orbit_id: str = defaults["orbit_id"]
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> LocalServer:
+        """Bind and serve in a background thread; returns self."""
+        if self._httpd is not None:
+            return self
+        self._httpd = _HTTPServer((self.host, self.port), self)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"dataforce-local-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close open keep-alive connections (the data stays)."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        with httpd.sockets_lock:
+            for sock in list(httpd.open_sockets):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join()
+
+    def close(self) -> None:
+        """Stop and close the database."""
+        self.stop()
+        self._store.close()
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (no trailing slash, no ``/v1``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # -- data helpers -----------------------------------------------------------------------
+
+    def add_user(self, name: str = "user") -> User:
+        """A new user with its own API key (``.id``, ``.api_key``)."""
+        return self._store.add_user(name)
+
+    def add_organization(self, name: str, owner: str | None = None) -> str:
+        """A new organization; ``owner`` (user id) gets the owner role."""
+        return self._store.add_organization(name, owner)
+
+    def add_orbit(self, organization_id: str, name: str) -> str:
+        """A new orbit in an organization."""
+        return self._store.add_orbit(organization_id, name)
+
+    def add_member(self, organization_id: str, user_id: str, role: str = "member") -> None:
+        """Give a user an organization role: owner, admin or member."""
+        if role not in ("owner", "admin", "member"):
+            raise ValueError(role)
+        self._store.add_member(organization_id, user_id, role)
+
+    def add_orbit_member(self, orbit_id: str, user_id: str, role: str = "member") -> None:
+        """Give a user an orbit role: admin or member."""
+        if role not in ("admin", "member"):
+            raise ValueError(role)
+        self._store.add_orbit_member(orbit_id, user_id, role)
+
+    def set_artifact_count(
+        self,
+        collection_id: str,
+        count: int,
+        *,
+        tags: list[str] | None = None,
+        extra_keys: list[str] | None = None,
+    ) -> None:
+        """Pretend a collection holds ``count`` artifacts (with these tags / extra keys)."""
+        self._store.set_artifact_count(str(collection_id), count, tags, extra_keys)
+
+    def collection_rows(self, orbit_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored collections as wire-shaped dicts, read directly (no HTTP)."""
+        return self._store.collection_rows(orbit_id)
+
+    def insert_collections(self, orbit_id: str, bodies: list[dict[str, Any]]) -> list[str]:
+        """Insert many collections directly (fast set-up); returns their ids."""
+        return self._store.insert_collections(orbit_id, bodies)
+
+    # -- request log and faults -------------------------------------------------------------
+
+    def _log(self, method: str, path: str) -> None:
+        with self._log_lock:
+            self._request_log.append((method, path))
+
+    @property
+    def request_log(self) -> list[tuple[str, str]]:
+        """(method, path with query) of every request received, oldest first."""
+        with self._log_lock:
+            return list(self._request_log)
+
+    def reset_request_log(self) -> None:
+        """Forget the logged requests."""
+        with self._log_lock:
+            self._request_log.clear()
+
+    def add_fault(self, fault: Fault) -> None:
+        """Add a fault rule (rules are tried in order; the first applicable wins)."""
+        self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self._faults.clear()
+
+    @property
+    def fault_counts(self) -> dict[str, int]:
+        """Injected faults by kind (``"status:503"`` for status faults)."""
+        return self._faults.counts
