@@ -1,0 +1,34 @@
+"""Fixtures for the LocalServer conformance suite: one server, a fresh orbit per test."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+import requests
+from dfserver_helpers import Api, session_for
+
+from dataforce_orm.testing import LocalServer
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def session(server: LocalServer) -> Iterator[requests.Session]:
+    s = session_for(server.api_key)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def api(server: LocalServer, session: requests.Session) -> Api:
+    """A client on a fresh, empty orbit of the default organization."""
+    orbit = server.add_orbit(server.organization_id, f"orbit-{next(_counter)}")
+    return Api(server, session, server.organization_id, orbit)
