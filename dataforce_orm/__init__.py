@@ -1,3 +1,55 @@
 """dataforce_orm: a Django-flavoured ORM for the DataForce (luml) platform's collections."""
 
-__all__: list[str] = []
+from ._errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    ConflictError,
+    DataForceError,
+    MultipleObjectsReturned,
+    MultipleResourcesFoundError,
+    NotFoundError,
+    ObjectDoesNotExist,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TimeoutError,
+    TransportError,
+    UnprocessableEntityError,
+    ValidationError,
+)
+from ._http import RetryPolicy
+from ._models import Collection, CollectionType, Orbit, Organization
+from ._query import Manager, Q, QuerySet
+from ._session import Session, configure
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "Collection",
+    "CollectionType",
+    "ConfigurationError",
+    "ConflictError",
+    "DataForceError",
+    "Manager",
+    "MultipleObjectsReturned",
+    "MultipleResourcesFoundError",
+    "NotFoundError",
+    "ObjectDoesNotExist",
+    "Orbit",
+    "Organization",
+    "PermissionDeniedError",
+    "Q",
+    "QuerySet",
+    "RateLimitError",
+    "RetryPolicy",
+    "ServerError",
+    "Session",
+    "TimeoutError",
+    "TransportError",
+    "UnprocessableEntityError",
+    "ValidationError",
+    "configure",
+]

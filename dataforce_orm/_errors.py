@@ -1,0 +1,175 @@
+"""The error tree. Every error the library raises is one of these::
+
+    DataForceError
+    ├── ConfigurationError          missing key, unknown organization/orbit, missing extra
+    ├── ValidationError             bad input, found before any request (also a ValueError)
+    ├── ObjectDoesNotExist          get()/refresh() found nothing (also a LookupError)
+    │                               (per model: Collection.DoesNotExist)
+    ├── MultipleObjectsReturned     get() found several (= MultipleResourcesFoundError)
+    │                               (per model: Collection.MultipleObjectsReturned)
+    ├── TransportError              the request got no HTTP answer (connection, TLS)
+    │   └── TimeoutError            connect/read timeout or deadline (also a builtin TimeoutError)
+    └── APIError                    the server answered with an error (or with garbage)
+        ├── AuthenticationError     401
+        ├── PermissionDeniedError   403
+        ├── NotFoundError           404
+        ├── ConflictError           409, and edits that collide with the server's (save())
+        ├── UnprocessableEntityError  422, with ``errors`` as (field path, message) pairs
+        ├── RateLimitError          429
+        └── ServerError             5xx
+
+Errors from a request carry ``method``, ``url`` (the path, never credentials) and
+``attempts`` (how many times it was sent).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConflictError",
+    "DataForceError",
+    "MultipleObjectsReturned",
+    "MultipleResourcesFoundError",
+    "NotFoundError",
+    "ObjectDoesNotExist",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "TimeoutError",
+    "TransportError",
+    "UnprocessableEntityError",
+    "ValidationError",
+]
+
+
+class DataForceError(Exception):
+    """Base of every error the library raises."""
+
+
+class ConfigurationError(DataForceError):
+    """The session cannot be used as configured."""
+
+
+class ValidationError(DataForceError, ValueError):
+    """Client-side input error, raised before any request; names the field and the rule."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+class ObjectDoesNotExist(DataForceError, LookupError):
+    """The object asked for does not exist."""
+
+
+class MultipleObjectsReturned(DataForceError, LookupError):
+    """A lookup that must match one object matched several."""
+
+
+MultipleResourcesFoundError = MultipleObjectsReturned
+
+
+class TransportError(DataForceError):
+    """The request got no usable HTTP answer."""
+
+    def __init__(self, message: str, method: str = "", url: str = "", attempts: int = 1) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.attempts = attempts
+        # True when the request may have reached the server (it was sent, the answer was lost).
+        self.maybe_sent = True
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.url})" if self.method else ""
+        tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
+        return f"{self.args[0]}{where}{tries}"
+
+
+class TimeoutError(TransportError, builtins.TimeoutError):
+    """A connect or read timeout, or the retry deadline, ran out."""
+
+
+class APIError(DataForceError):
+    """The server answered with an error status (or an unreadable body)."""
+
+    def __init__(
+        self,
+        status: int,
+        method: str,
+        url: str,
+        detail: str,
+        *,
+        errors: Sequence[tuple[str, str]] = (),
+        attempts: int = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.method = method
+        self.url = url
+        self.detail = detail
+        self.errors = list(errors)
+        self.attempts = attempts
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
+        return f"{self.status} {self.method} {self.url}: {self.detail}{tries}"
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the key's user may not do this here."""
+
+
+class NotFoundError(APIError):
+    """404: the organization, orbit or collection does not exist."""
+
+
+class ConflictError(APIError):
+    """409, or a save() whose changes collide with changes made on the server since loading."""
+
+    def __init__(
+        self, status: int, method: str, url: str, detail: str, *, fields: Sequence[str] = ()
+    ) -> None:
+        super().__init__(status, method, url, detail)
+        self.fields = list(fields)  # fields changed on both sides, for a client-detected conflict
+
+
+class UnprocessableEntityError(APIError):
+    """422: the server rejected the request's values; ``errors`` holds (field path, message)."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests."""
+
+
+class ServerError(APIError):
+    """5xx: the server failed."""
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_class(status: int) -> type[APIError]:
+    """The APIError subclass for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, APIError)

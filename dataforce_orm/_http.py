@@ -1,0 +1,458 @@
+"""The request/response core, the retry policy, and the sync and async drivers.
+
+Operations elsewhere are sans-I/O generators: they yield :class:`Request` objects (or
+:class:`Batch` results when they stream) and receive :class:`Response` objects. A driver runs
+them: :class:`SyncDriver` on ``requests`` (one ``requests.Session`` per thread),
+:class:`AsyncDriver` on ``httpx.AsyncClient``. Both send each request under the same
+:class:`RetryPolicy` (tenacity underneath) and map every failure into the error tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import json
+import logging
+import random
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
+from datetime import timezone
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+import attrs
+import requests
+import tenacity
+import urllib3.exceptions
+
+from ._errors import APIError, ConfigurationError, DataForceError, TimeoutError, TransportError
+from ._errors import error_class as _error_class
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger("dataforce_orm")
+
+T = TypeVar("T")
+Timeout = float | tuple[float, float]
+
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+# Statuses that say the request was not processed, so even a create may be re-sent.
+_UNPROCESSED_STATUSES = frozenset({408, 429})
+
+
+@attrs.frozen
+class Request:
+    """One HTTP request, relative to the session's base URL."""
+
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    json: Any = None
+
+    @property
+    def idempotent(self) -> bool:
+        return self.method != "POST"
+
+
+@attrs.frozen
+class Response:
+    """A successful answer: status, headers (lower-case names) and the decoded JSON body."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: Any
+
+
+@attrs.frozen
+class Batch(Generic[T]):
+    """Items a streaming operation hands to its caller before asking for more."""
+
+    items: list[T]
+
+
+@attrs.frozen
+class Sleep:
+    """A pause an operation asks for (backoff between its own re-sends)."""
+
+    seconds: float
+
+
+# An operation: yields requests (and batches, when it streams), returns its result.
+Op = Generator["Request | Batch[Any] | Sleep", Any, T]
+
+
+def _full_jitter(base: float, cap: float, attempt: int) -> float:
+    return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
+
+
+@attrs.frozen
+class RetryPolicy:
+    """When and how often a failed request is sent again.
+
+    Transient failures only (connection errors, timeouts, 408, 429, 502, 503, 504), with
+    exponential backoff and full jitter, ``Retry-After`` honoured up to ``max_retry_after``,
+    at most ``attempts`` sends and ``deadline`` seconds per request. ``sleep``/``async_sleep``
+    are injectable for tests.
+    """
+
+    attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    deadline: float | None = 60.0
+    backoff: float = 0.25
+    max_backoff: float = 8.0
+    max_retry_after: float = 30.0
+    statuses: frozenset[int] = RETRY_STATUSES
+    sleep: Callable[[float], None] = attrs.field(default=time.sleep, eq=False, repr=False)
+    async_sleep: Callable[[float], Awaitable[None]] = attrs.field(
+        default=asyncio.sleep, eq=False, repr=False
+    )
+
+    def should_retry(self, req: Request, exc: BaseException) -> bool:
+        """Whether ``exc`` from sending ``req`` is transient and safe to re-send blindly."""
+        if isinstance(exc, TransportError):
+            return req.idempotent or not exc.maybe_sent
+        if isinstance(exc, APIError) and exc.status in self.statuses:
+            return req.idempotent or exc.status in _UNPROCESSED_STATUSES
+        return False
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = _full_jitter(self.backoff, self.max_backoff, state.attempt_number)
+        if isinstance(exc, APIError) and exc.retry_after is not None:
+            wait = min(max(exc.retry_after, 0.0), self.max_retry_after)
+        if self.deadline is not None:
+            wait = min(wait, max(0.0, self.deadline - (state.seconds_since_start or 0.0)))
+        return wait
+
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number >= self.attempts:
+            return True
+        return self.deadline is not None and (state.seconds_since_start or 0.0) >= self.deadline
+
+    def _kwargs(self, req: Request) -> dict[str, Any]:
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            status = exc.status if isinstance(exc, APIError) else type(exc).__name__
+            log.warning(
+                "retrying %s %s after %s (attempt %d of %d)",
+                req.method, req.path, status, state.attempt_number, self.attempts,
+            )
+
+        return {
+            "stop": self._stop,
+            "wait": self._wait,
+            "retry": tenacity.retry_if_exception(lambda e: self.should_retry(req, e)),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
+    def retrying(self, req: Request) -> tenacity.Retrying:
+        return tenacity.Retrying(sleep=self.sleep, **self._kwargs(req))
+
+    def async_retrying(self, req: Request) -> tenacity.AsyncRetrying:
+        return tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs(req))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _detail(data: Any, text: str) -> tuple[str, list[tuple[str, str]]]:
+    """The server's ``detail`` as a message, plus 422 errors as (field path, message) pairs."""
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if isinstance(detail, str):
+        return detail, []
+    if isinstance(detail, list):
+        errors = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body", "query"))
+                errors.append((loc, str(item.get("msg", ""))))
+        return "; ".join(f"{loc}: {msg}" for loc, msg in errors) or "invalid request", errors
+    return (text.strip()[:200] or "(empty body)"), []
+
+
+def read_response(req: Request, status: int, headers: Mapping[str, str], body: bytes) -> Response:
+    """Decode an answer, raising the matching :class:`APIError` for anything but 2xx JSON."""
+    text_type = "json" in headers.get("content-type", "")
+    data: Any = None
+    bad_json = False
+    if body:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            bad_json = True
+    if 200 <= status < 300:
+        if bad_json or (body and not text_type):
+            raise APIError(status, req.method, req.path, "the server's answer is not valid JSON")
+        return Response(status, headers, data)
+    text = body.decode("utf-8", "replace") if bad_json or not text_type else ""
+    detail, errors = _detail(data, text)
+    err = _error_class(status)(status, req.method, req.path, detail)
+    err.errors = errors
+    err.retry_after = parse_retry_after(headers.get("retry-after"))
+    raise err
+
+
+def check_base_url(base_url: str, allow_insecure_http: bool) -> str:
+    """Normalise the base URL; refuse plain http to anything but loopback unless allowed."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"base_url: must be an http(s) URL, got {base_url!r}")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"base_url: plain http to {parts.hostname} would send the API key unencrypted; "
+            "use https, or pass allow_insecure_http=True"
+        )
+    return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _transport_error(req: Request, exc: BaseException) -> TransportError:
+    """Map a requests/httpx exception to the error tree (never leaking the original type)."""
+    name = type(exc).__name__
+    not_sent = "Connect" in name or isinstance(
+        getattr(exc.args[0] if exc.args else None, "reason", None),
+        urllib3.exceptions.NewConnectionError,
+    )
+    cls = TimeoutError if "Timeout" in name else TransportError
+    err = cls(f"{name}: the request got no answer", req.method, req.path)
+    err.maybe_sent = not not_sent
+    return err
+
+
+@attrs.define
+class Transport:
+    """Connection settings shared by both drivers."""
+
+    base_url: str
+    auth: Callable[[], str] = attrs.field(repr=False)
+    timeout: Timeout
+    verify: bool | str
+
+    def url(self, req: Request) -> str:
+        return self.base_url + req.path
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self.auth(), "Accept": "application/json",
+                "User-Agent": "dataforce-orm/0.1"}
+
+
+class Stepper:
+    """Advances an operation: hands it the last reply (or error) and takes its next step."""
+
+    def __init__(self, op: Op[Any]) -> None:
+        self.op = op
+        self.reply: Any = None
+        self.error: DataForceError | None = None
+        self.result: Any = None
+
+    def next(self) -> Request | Batch[Any] | Sleep | None:
+        """The next request or batch, or None when the operation has finished."""
+        reply, error = self.reply, self.error
+        self.reply = self.error = None
+        try:
+            return self.op.throw(error) if error is not None else self.op.send(reply)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+
+
+def _elapsed_ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+class SyncDriver:
+    """Runs operations on ``requests``, one ``requests.Session`` per thread."""
+
+    def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
+        self.transport = transport
+        self.policy = policy
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._sessions: list[requests.Session] = []
+
+    def _http(self) -> requests.Session:
+        http: requests.Session | None = getattr(self._local, "http", None)
+        if http is None:
+            http = requests.Session()
+            http.headers.update(self.transport.headers())
+            http.verify = self.transport.verify
+            http.trust_env = False
+            self._local.http = http
+            with self._lock:
+                self._sessions.append(http)
+        return http
+
+    def send_once(self, req: Request) -> Response:
+        start = time.perf_counter()
+        try:
+            r = self._http().request(
+                req.method, self.transport.url(req), params=req.params or None,
+                json=req.json, timeout=self.transport.timeout,
+            )
+            body = r.content
+        except requests.RequestException as exc:
+            raise _transport_error(req, exc) from None
+        log.debug("%s %s -> %d in %.1f ms", req.method, req.path, r.status_code, _elapsed_ms(start))
+        return read_response(req, r.status_code, r.headers, body)
+
+    def send(self, req: Request) -> Response:
+        attempt = 0
+        try:
+            for attempt_ctx in self.policy.retrying(req):
+                attempt = attempt_ctx.retry_state.attempt_number
+                with attempt_ctx:
+                    return self.send_once(req)
+        except (APIError, TransportError) as exc:
+            exc.attempts = attempt
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def run(self, op: Op[T]) -> T:
+        steps = Stepper(op)
+        for _ in self.stream(steps):
+            pass
+        return steps.result  # type: ignore[no-any-return]
+
+    def stream(self, steps: Stepper) -> Iterator[Any]:
+        while (step := steps.next()) is not None:
+            if isinstance(step, Batch):
+                yield from step.items
+                continue
+            if isinstance(step, Sleep):
+                self.policy.sleep(step.seconds)
+                continue
+            try:
+                steps.reply = self.send(step)
+            except DataForceError as exc:
+                steps.error = exc
+
+    def close(self, current_thread_only: bool = False) -> None:
+        with self._lock:
+            if current_thread_only:
+                http = getattr(self._local, "http", None)
+                targets = [http] if http is not None else []
+            else:
+                targets, self._sessions = self._sessions, []
+            for http in targets:
+                http.close()
+                if http in self._sessions:
+                    self._sessions.remove(http)
+        if current_thread_only or not self._sessions:
+            self._local = threading.local()
+
+
+class AsyncDriver:
+    """Runs operations on ``httpx.AsyncClient``, one client per event loop."""
+
+    def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
+        self.transport = transport
+        self.policy = policy
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
+        self._clients = weakref.WeakKeyDictionary()
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            httpx = import_httpx()
+            t = self.transport.timeout
+            connect, read = t if isinstance(t, tuple) else (t, t)
+            timeout = httpx.Timeout(read, connect=connect)
+            client = httpx.AsyncClient(
+                headers=self.transport.headers(), timeout=timeout, verify=self.transport.verify,
+                trust_env=False, follow_redirects=True,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
+            )
+            self._clients[loop] = client
+        return client
+
+    async def send_once(self, req: Request) -> Response:
+        httpx = import_httpx()
+        start = time.perf_counter()
+        try:
+            r = await self._client().request(
+                req.method, self.transport.url(req), params=list(req.params) or None,
+                json=req.json,
+            )
+        except httpx.HTTPError as exc:
+            raise _transport_error(req, exc) from None
+        log.debug("%s %s -> %d in %.1f ms", req.method, req.path, r.status_code, _elapsed_ms(start))
+        return read_response(req, r.status_code, r.headers, r.content)
+
+    async def send(self, req: Request) -> Response:
+        attempt = 0
+        try:
+            async for attempt_ctx in self.policy.async_retrying(req):
+                attempt = attempt_ctx.retry_state.attempt_number
+                with attempt_ctx:
+                    return await self.send_once(req)
+        except (APIError, TransportError) as exc:
+            exc.attempts = attempt
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def run(self, op: Op[T]) -> T:
+        steps = Stepper(op)
+        async for _ in self.stream(steps):
+            pass
+        return steps.result  # type: ignore[no-any-return]
+
+    async def stream(self, steps: Stepper) -> AsyncIterator[Any]:
+        while (step := steps.next()) is not None:
+            if isinstance(step, Batch):
+                for item in step.items:
+                    yield item
+                continue
+            if isinstance(step, Sleep):
+                await self.policy.async_sleep(step.seconds)
+                continue
+            try:
+                steps.reply = await self.send(step)
+            except DataForceError as exc:
+                steps.error = exc
+
+    async def aclose(self) -> None:
+        """Close the client of the running loop (others close with their loops)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - called outside a loop
+            return
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+
+def import_httpx() -> Any:
+    """httpx, or a ConfigurationError saying which extra brings it."""
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ConfigurationError(
+            "async calls need httpx: pip install 'dataforce-orm[async]'"
+        ) from None
+    return httpx

@@ -1,0 +1,725 @@
+"""Q objects, lookups, QuerySet and Manager.
+
+Lookups are checked when ``filter()``/``exclude()`` is called. When run, a QuerySet narrows the
+listing with the server's ``search``/``types`` parameters where that can only shrink the result
+without losing a match, then checks every lookup exactly on the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import attrs
+
+from ._errors import DataForceError, ObjectDoesNotExist, ValidationError
+from ._http import Batch, Op, Stepper
+from ._session import Session, as_uuid, current_session
+
+if TYPE_CHECKING:
+    from ._models import Model
+
+M = TypeVar("M", bound="Model")
+R = TypeVar("R")
+
+PAGE = 100
+_STR = ("exact", "iexact", "contains", "icontains", "startswith", "istartswith", "endswith",
+        "iendswith", "in")
+_CMP = ("exact", "gt", "gte", "lt", "lte")
+LOOKUPS: dict[str, tuple[str, ...]] = {
+    "id": ("exact", "in"),
+    "str": _STR,
+    "enum": ("exact", "in"),
+    "tags": ("contains", "overlap", "isnull", "exact"),
+    "num": (*_CMP, "in"),
+    "time": (*_CMP, "isnull"),
+}
+FILTERABLE_TYPES = frozenset({"model", "dataset", "experiment", "mixed"})
+
+
+class Q:
+    """Lookups combined with ``&`` (and), ``|`` (or) and ``~`` (not)."""
+
+    def __init__(self, *children: Q, **lookups: Any) -> None:
+        self.children: list[Q | tuple[str, Any]] = [*children, *sorted(lookups.items())]
+        self.connector = "AND"
+        self.negated = False
+
+    def _combine(self, other: Q, connector: str) -> Q:
+        if not isinstance(other, Q):
+            return NotImplemented
+        q = Q(self, other)
+        q.connector = connector
+        return q
+
+    def __and__(self, other: Q) -> Q:
+        return self._combine(other, "AND")
+
+    def __or__(self, other: Q) -> Q:
+        return self._combine(other, "OR")
+
+    def __invert__(self) -> Q:
+        q = Q(self)
+        q.negated = True
+        return q
+
+    def __repr__(self) -> str:
+        inner = f" {self.connector} ".join(repr(c) for c in self.children)
+        return f"{'NOT ' if self.negated else ''}({inner})"
+
+
+# -- compiled lookups ---------------------------------------------------------------------
+
+
+def _lower(v: str) -> str:
+    return v.lower()
+
+
+def _str_test(op: str, x: Any) -> Callable[[Any], bool]:
+    if op == "in":
+        return lambda v: v in x
+    ci = op.startswith("i") and op != "in"
+    want = _lower(x) if ci else x
+    base = op[1:] if ci else op
+    norm: Callable[[str], str] = _lower if ci else str
+    if base == "exact":
+        return lambda v: v is not None and norm(v) == want
+    if base == "contains":
+        return lambda v: v is not None and want in norm(v)
+    if base == "startswith":
+        return lambda v: v is not None and norm(v).startswith(want)
+    return lambda v: v is not None and norm(v).endswith(want)
+
+
+def _cmp_test(op: str, x: Any) -> Callable[[Any], bool]:
+    if op == "in":
+        return lambda v: v in x
+    if op == "isnull":
+        return lambda v: (v is None) is x
+    cmp: dict[str, Callable[[Any], bool]] = {
+        "exact": lambda v: v is not None and v == x,
+        "gt": lambda v: v is not None and v > x,
+        "gte": lambda v: v is not None and v >= x,
+        "lt": lambda v: v is not None and v < x,
+        "lte": lambda v: v is not None and v <= x,
+    }
+    return cmp[op]
+
+
+def _tags_test(op: str, x: Any) -> Callable[[Any], bool]:
+    if op == "contains":
+        return lambda v: v is not None and all(t in v for t in x)
+    if op == "overlap":
+        return lambda v: v is not None and any(t in v for t in x)
+    if op == "isnull":
+        return lambda v: (v is None) is x
+    return lambda v: v == x
+
+
+@attrs.frozen
+class Lookup:
+    """One checked ``field__op=value``."""
+
+    field: str
+    op: str
+    value: Any
+    test_value: Callable[[Any], bool] = attrs.field(eq=False, repr=False)
+
+    def test(self, obj: Any) -> bool:
+        return self.test_value(getattr(obj, self.field))
+
+
+@attrs.frozen
+class Node:
+    connector: str
+    negated: bool
+    children: tuple[Node | Lookup, ...]
+
+    def test(self, obj: Any) -> bool:
+        if self.connector == "AND":
+            result = all(c.test(obj) for c in self.children)
+        else:
+            result = any(c.test(obj) for c in self.children)
+        return not result if self.negated else result
+
+
+def _norm_value(model: type[Model], key: str, kind: str, op: str, value: Any) -> Any:
+    """Check and normalise a lookup's value; a ValidationError names the lookup."""
+    from ._models import to_type
+
+    def fail(rule: str) -> ValidationError:
+        return ValidationError(key, rule)
+
+    if op == "isnull":
+        if not isinstance(value, bool):
+            raise fail("isnull takes True or False")
+        return value
+    if op == "in" or (kind == "tags" and op in ("contains", "overlap")):
+        if kind == "tags" and isinstance(value, str):
+            return (value,)
+        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+            raise fail(f"{op} takes a list, not {type(value).__name__}")
+        items = tuple(value)
+        if op == "in":
+            return frozenset(_norm_value(model, key, kind, "exact", v) for v in items)
+        if not all(isinstance(t, str) for t in items):
+            raise fail("tags are strings")
+        return items
+    if kind == "id":
+        canon = as_uuid(value) if isinstance(value, str) else None
+        if canon is None:
+            raise fail(f"must be a UUID string, got {value!r}")
+        return canon
+    if kind == "str":
+        if not isinstance(value, str):
+            raise fail(f"must be a string, not {type(value).__name__}")
+        return value
+    if kind == "enum":
+        try:
+            return to_type(value)
+        except ValidationError as exc:
+            raise fail(exc.rule) from None
+    if kind == "tags":  # exact
+        if value is not None and (isinstance(value, str) or not isinstance(value, Iterable)
+                                  or not all(isinstance(t, str) for t in value)):
+            raise fail("must be a list of strings or None")
+        return None if value is None else list(value)
+    if kind == "num":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail(f"must be an integer, not {type(value).__name__}")
+        return value
+    # time
+    if isinstance(value, str):
+        from ._wire import parse_time
+
+        try:
+            value = parse_time(value)
+        except ValueError:
+            raise fail(f"not an ISO-8601 time: {value!r}") from None
+    if not isinstance(value, datetime):
+        raise fail(f"must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None:
+        raise fail("must be timezone-aware (e.g. datetime.now(timezone.utc))")
+    return value.astimezone(timezone.utc)
+
+
+def compile_lookup(model: type[Model], key: str, value: Any) -> Lookup:
+    field, _, op = key.partition("__")
+    op = op or "exact"
+    kind = model._fields.get(field)
+    if kind is None:
+        raise ValidationError(key, f"unknown field {field!r}; fields: {', '.join(model._fields)}")
+    if op not in LOOKUPS[kind]:
+        raise ValidationError(key, f"unsupported lookup {op!r} on {field}; "
+                                   f"supported: {', '.join(LOOKUPS[kind])}")
+    if value is None and op == "exact" and kind in ("str", "id", "enum", "num"):
+        raise ValidationError(key, "None never matches; use __isnull where the field allows it")
+    norm = _norm_value(model, key, kind, op, value)
+    test = {"str": _str_test, "tags": _tags_test}.get(kind, _cmp_test)(op, norm)
+    if kind == "id" and op == "exact":
+        test = _cmp_test("exact", norm)
+    return Lookup(field, op, norm, test)
+
+
+def compile_q(model: type[Model], q: Q) -> Node:
+    children: list[Node | Lookup] = []
+    for child in q.children:
+        if isinstance(child, Q):
+            children.append(compile_q(model, child))
+        else:
+            children.append(compile_lookup(model, *child))
+    return Node(q.connector, q.negated, tuple(children))
+
+
+def _positive_lookups(node: Node) -> Iterator[Lookup]:
+    """Lookups every match must satisfy (the top-level AND, through nested ANDs)."""
+    if node.negated or (node.connector == "OR" and len(node.children) > 1):
+        return
+    for child in node.children:
+        if isinstance(child, Lookup):
+            yield child
+        else:
+            yield from _positive_lookups(child)
+
+
+def _search_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_term(lk: Lookup) -> str | None:
+    """A text every match's name or tag JSON must contain (case-insensitively), if any."""
+    if lk.field == "name" and lk.op != "in":
+        term: str = lk.value
+        # The server folds case for ASCII only on some databases: i-lookups narrow on ASCII.
+        return term if (not lk.op.startswith("i") or term.isascii()) else None
+    if lk.field == "name" and len(lk.value) == 1:
+        return str(next(iter(lk.value)))
+    if lk.field == "tags" and lk.op in ("contains", "overlap") and (
+            lk.op == "contains" or len(lk.value) == 1):
+        safe = [t for t in lk.value if t.isascii() and t.isprintable() and not set(t) & {'"', "\\"}]
+        return max(safe, key=len, default=None)
+    return None
+
+
+def narrowing(node: Node | None) -> list[tuple[str, str]]:
+    """Server-side ``search``/``types`` parameters that cannot drop a match of ``node``."""
+    if node is None:
+        return []
+    params: list[tuple[str, str]] = []
+    lookups = list(_positive_lookups(node))
+    terms = [t for t in map(_search_term, lookups) if t]
+    if terms:
+        params.append(("search", _search_escape(max(terms, key=len))))
+    for lk in lookups:
+        if lk.field == "collection_type":
+            values = {lk.value.value} if lk.op == "exact" else {v.value for v in lk.value}
+            if values and values <= FILTERABLE_TYPES:
+                params.extend(("types", v) for v in sorted(values))
+                break
+    return params
+
+
+def _exact_id(node: Node | None) -> str | None:
+    if node is None:
+        return None
+    for lk in _positive_lookups(node):
+        if lk.field == "id" and lk.op == "exact":
+            return str(lk.value)
+    return None
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+def relay(op: Op[Any], on_batch: Callable[[list[Any]], bool]) -> Op[None]:
+    """Run ``op`` inside another operation, handing its batches to ``on_batch`` (True stops)."""
+    steps = Stepper(op)
+    while (step := steps.next()) is not None:
+        if isinstance(step, Batch):
+            if on_batch(step.items):
+                op.close()
+                return
+            continue
+        try:
+            steps.reply = yield step
+        except DataForceError as exc:
+            steps.error = exc
+
+
+def collect(op: Op[Any], limit: int | None = None) -> Op[list[Any]]:
+    out: list[Any] = []
+
+    def take(items: list[Any]) -> bool:
+        out.extend(items)
+        return limit is not None and len(out) >= limit
+
+    yield from relay(op, take)
+    return out[:limit] if limit is not None else out
+
+
+def _sort_key(field: str) -> Callable[[Any], Any]:
+    def key(obj: Any) -> Any:
+        v = getattr(obj, field)
+        if isinstance(v, list):
+            v = tuple(v)
+        return (v is None, "" if v is None else v)
+
+    return key
+
+
+def client_sort(items: list[Any], order: tuple[str, ...]) -> None:
+    """Sort in place by ``order`` (``-`` for descending), ties by id in the first key's way."""
+    first_desc = order[0].startswith("-")
+    items.sort(key=lambda o: o.pk or "", reverse=first_desc)
+    for spec in reversed(order):
+        field = spec.lstrip("-")
+        desc = spec.startswith("-")
+        key = _sort_key(field)
+        if desc:  # nulls first when descending, as the server's database does
+            items.sort(key=lambda o, k=key: (not k(o)[0], k(o)[1]), reverse=True)  # type: ignore[misc]
+        else:
+            items.sort(key=key)
+
+
+class QuerySet(Generic[M]):
+    """A lazy, chainable query over a model; each method returns a new QuerySet."""
+
+    def __init__(self, model: type[M], session: Session | None = None, where: Node | None = None,
+                 order: tuple[str, ...] = (), low: int = 0, high: int | None = None) -> None:
+        self.model = model
+        self._session = session
+        self._where = where
+        self._order = order
+        self._low, self._high = low, high
+        self._cache: list[M] | None = None
+
+    def _clone(self, **changes: Any) -> QuerySet[M]:
+        state = {"session": self._session, "where": self._where, "order": self._order,
+                 "low": self._low, "high": self._high, **changes}
+        return QuerySet(self.model, **state)
+
+    def _session_for(self) -> Session:
+        return self._session or current_session()
+
+    def __repr__(self) -> str:
+        shown = self._cache[:5] if self._cache is not None else "..."
+        return f"<QuerySet {self.model.__name__} {shown}>"
+
+    # -- building ---------------------------------------------------------------------------
+
+    def using(self, session: Session) -> QuerySet[M]:
+        """Run on ``session`` instead of the current one."""
+        return self._clone(session=session)
+
+    def all(self) -> QuerySet[M]:
+        return self._clone()
+
+    def _add(self, q: Q) -> QuerySet[M]:
+        if self._low or self._high is not None:
+            raise ValidationError("filter", "cannot filter a sliced QuerySet")
+        node = compile_q(self.model, q)
+        where = node if self._where is None else Node("AND", False, (self._where, node))
+        return self._clone(where=where)
+
+    def filter(self, *args: Q, **lookups: Any) -> QuerySet[M]:
+        return self._add(Q(*args, **lookups))
+
+    def exclude(self, *args: Q, **lookups: Any) -> QuerySet[M]:
+        return self._add(~Q(*args, **lookups))
+
+    def order_by(self, *fields: str) -> QuerySet[M]:
+        for spec in fields:
+            if not isinstance(spec, str) or spec.lstrip("-") not in self.model._fields:
+                raise ValidationError("order_by", f"unknown field {spec!r}; "
+                                                  f"fields: {', '.join(self.model._fields)}")
+        return self._clone(order=tuple(fields))
+
+    def reverse(self) -> QuerySet[M]:
+        order = self._order or self.model._default_order
+        return self._clone(order=tuple(f[1:] if f.startswith("-") else "-" + f for f in order))
+
+    def __getitem__(self, k: int | slice) -> Any:
+        if isinstance(k, int):
+            if k < 0:
+                raise ValidationError("index", "negative indexing is not supported")
+            if self._cache is not None:
+                return self._cache[k]
+            found = list(self[k:k + 1])
+            if not found:
+                raise IndexError("QuerySet index out of range")
+            return found[0]
+        if not isinstance(k, slice) or (k.step not in (None, 1)):
+            raise ValidationError("index", "only slices without a step are supported")
+        start, stop = k.start or 0, k.stop
+        if start < 0 or (stop is not None and stop < 0):
+            raise ValidationError("index", "negative slicing is not supported")
+        low = self._low + start
+        high = self._low + stop if stop is not None else self._high
+        if self._high is not None and high is not None:
+            high = min(high, self._high)
+        return self._clone(low=low, high=high if high is None else max(high, low))
+
+    # -- the operations (sans-I/O) -------------------------------------------------------
+
+    def _server_order(self) -> tuple[list[tuple[str, str]], bool]:
+        """Sort parameters, and whether the client must sort instead."""
+        order = self._order
+        if not order:
+            return [], False
+        keys = self.model._sort_keys
+        if len(order) == 1 and order[0].lstrip("-") in keys:
+            field = order[0].lstrip("-")
+            return [("sort_by", keys[field]),
+                    ("order", "desc" if order[0].startswith("-") else "asc")], False
+        return [], True
+
+    def _rows_op(self, session: Session) -> Op[None]:
+        """Stream the matching objects, in order, sliced, as batches."""
+        test = self._where.test if self._where is not None else None
+        high = self._high
+        if high is not None and high <= self._low:
+            return
+        ident = _exact_id(self._where)
+        if ident is not None and self.model._gettable_by_id:
+            try:
+                obj = yield from self.model._get_by_id_op(session, ident)
+            except ObjectDoesNotExist:
+                return
+            if (test is None or test(obj)) and self._low == 0:
+                yield Batch([obj])
+            return
+        sort_params, sort_here = self._server_order()
+        limit = PAGE
+        if test is None and high is not None and not sort_here:
+            limit = max(1, min(PAGE, high))
+        pager = yield from self.model._pager_op(
+            session, [*sort_params, *narrowing(self._where)], limit)
+        skip, left = self._low, (None if high is None else high - self._low)
+        matched: list[M] = []
+        while (req := pager.next_request()) is not None:
+            page = pager.feed(req, (yield req))
+            items = [o for o in page if test(o)] if test is not None else page
+            if sort_here:
+                matched.extend(items)
+                continue
+            if skip:
+                dropped = min(skip, len(items))
+                items, skip = items[dropped:], skip - dropped
+            if left is not None:
+                items = items[:left]
+                left -= len(items)
+            if items:
+                yield Batch(items)
+            if left == 0:
+                return
+        if sort_here:
+            client_sort(matched, self._order)
+            yield Batch(matched[self._low:high])
+
+    def _count_op(self, session: Session) -> Op[int]:
+        n = 0
+
+        def add(items: list[Any]) -> bool:
+            nonlocal n
+            n += len(items)
+            return False
+
+        yield from relay(self._rows_op(session), add)
+        return n
+
+    def _get_op(self, session: Session) -> Op[M]:
+        found = yield from collect(self._rows_op(session), limit=2)
+        if not found:
+            raise self.model.DoesNotExist(f"{self.model.__name__} matching query does not exist")
+        if len(found) > 1:
+            raise self.model.MultipleObjectsReturned(
+                f"get() found more than one {self.model.__name__}; narrow the lookup")
+        return found[0]  # type: ignore[no-any-return]
+
+    def _first_op(self, session: Session) -> Op[M | None]:
+        found = yield from collect(self[:1]._rows_op(session), limit=1)
+        return found[0] if found else None
+
+    def _in_bulk_op(self, session: Session, ids: Iterable[str] | None) -> Op[dict[str, M]]:
+        if ids is None:
+            objs = yield from collect(self._rows_op(session))
+            return {o.pk: o for o in objs}
+        out: dict[str, M] = {}
+        for ident in ids:
+            found = yield from collect(self.filter(id=ident)._rows_op(session))
+            out.update((str(o.pk), o) for o in found)
+        return out
+
+    # -- evaluation, sync ----------------------------------------------------------------
+
+    def _run(self, op: Op[R]) -> R:
+        return self._session_for().driver.run(op)
+
+    def _fetch(self) -> list[M]:
+        if self._cache is None:
+            self._cache = self._run(collect(self._rows_op(self._session_for())))
+        return self._cache
+
+    def __iter__(self) -> Iterator[M]:
+        return iter(self._fetch())
+
+    def __len__(self) -> int:
+        return len(self._fetch())
+
+    def __bool__(self) -> bool:
+        return bool(self._fetch())
+
+    def iterator(self) -> Iterator[M]:
+        """Stream the results one page at a time, without caching them."""
+        session = self._session_for()
+        return session.driver.stream(Stepper(self._rows_op(session)))
+
+    def count(self) -> int:
+        """How many match (pages through the matches; the server has no count)."""
+        if self._cache is not None:
+            return len(self._cache)
+        return self._run(self._count_op(self._session_for()))
+
+    def exists(self) -> bool:
+        return self.first() is not None
+
+    def first(self) -> M | None:
+        if self._cache is not None:
+            return self._cache[0] if self._cache else None
+        return self._run(self._first_op(self._session_for()))
+
+    def last(self) -> M | None:
+        return self.reverse().first()
+
+    def get(self, *args: Q, **lookups: Any) -> M:
+        """The one object matching; ``DoesNotExist`` or ``MultipleObjectsReturned`` otherwise."""
+        qs = self.filter(*args, **lookups) if args or lookups else self
+        return self._run(qs._get_op(self._session_for()))
+
+    def in_bulk(self, id_list: Iterable[str] | None = None) -> dict[str, M]:
+        """``{id: object}`` for the given ids (one GET each), or for every match."""
+        return self._run(self._in_bulk_op(self._session_for(), id_list))
+
+    def create(self, **fields: Any) -> M:
+        obj = self.model(**fields)
+        obj.save(using=self._session_for())  # type: ignore[attr-defined]
+        return obj
+
+    def get_or_create(self, defaults: dict[str, Any] | None = None,
+                      **lookups: Any) -> tuple[M, bool]:
+        try:
+            return self.get(**lookups), False
+        except self.model.DoesNotExist:
+            return self.create(**_create_fields(lookups, defaults)), True
+
+    def update_or_create(self, defaults: dict[str, Any] | None = None,
+                         **lookups: Any) -> tuple[M, bool]:
+        try:
+            obj = self.get(**lookups)
+        except self.model.DoesNotExist:
+            return self.create(**_create_fields(lookups, defaults)), True
+        for k, v in (defaults or {}).items():
+            setattr(obj, k, v)
+        obj.save()  # type: ignore[attr-defined]
+        return obj, False
+
+    def update(self, **fields: Any) -> int:
+        """Set ``fields`` on every match and save each (merge rules apply); returns the count."""
+        _check_update(self.model, fields)
+        objs = list(self._clone())
+        for obj in objs:
+            for k, v in fields.items():
+                setattr(obj, k, v)
+            obj.save()  # type: ignore[attr-defined]
+        return len(objs)
+
+    def delete(self) -> int:
+        """Delete every match; returns how many were deleted."""
+        objs = list(self._clone())
+        for obj in objs:
+            obj.delete()  # type: ignore[attr-defined]
+        return len(objs)
+
+    # -- evaluation, async ---------------------------------------------------------------
+
+    async def _arun(self, op: Op[R]) -> R:
+        return await self._session_for().async_driver.run(op)
+
+    def __aiter__(self) -> AsyncIterator[M]:
+        session = self._session_for()
+        return session.async_driver.stream(Stepper(self._rows_op(session)))
+
+    async def acount(self) -> int:
+        if self._cache is not None:
+            return len(self._cache)
+        return await self._arun(self._count_op(self._session_for()))
+
+    async def aexists(self) -> bool:
+        return await self.afirst() is not None
+
+    async def afirst(self) -> M | None:
+        return await self._arun(self._first_op(self._session_for()))
+
+    async def alast(self) -> M | None:
+        return await self.reverse().afirst()
+
+    async def aget(self, *args: Q, **lookups: Any) -> M:
+        qs = self.filter(*args, **lookups) if args or lookups else self
+        return await self._arun(qs._get_op(self._session_for()))
+
+    async def ain_bulk(self, id_list: Iterable[str] | None = None) -> dict[str, M]:
+        return await self._arun(self._in_bulk_op(self._session_for(), id_list))
+
+    async def acreate(self, **fields: Any) -> M:
+        obj = self.model(**fields)
+        await obj.asave(using=self._session_for())  # type: ignore[attr-defined]
+        return obj
+
+    async def aget_or_create(self, defaults: dict[str, Any] | None = None,
+                             **lookups: Any) -> tuple[M, bool]:
+        try:
+            return await self.aget(**lookups), False
+        except self.model.DoesNotExist:
+            return await self.acreate(**_create_fields(lookups, defaults)), True
+
+    async def aupdate_or_create(self, defaults: dict[str, Any] | None = None,
+                                **lookups: Any) -> tuple[M, bool]:
+        try:
+            obj = await self.aget(**lookups)
+        except self.model.DoesNotExist:
+            return await self.acreate(**_create_fields(lookups, defaults)), True
+        for k, v in (defaults or {}).items():
+            setattr(obj, k, v)
+        await obj.asave()  # type: ignore[attr-defined]
+        return obj, False
+
+    async def _alist(self) -> list[M]:
+        return await self._arun(collect(self._rows_op(self._session_for())))
+
+    async def aupdate(self, **fields: Any) -> int:
+        _check_update(self.model, fields)
+        objs = await self._alist()
+        for obj in objs:
+            for k, v in fields.items():
+                setattr(obj, k, v)
+            await obj.asave()  # type: ignore[attr-defined]
+        return len(objs)
+
+    async def adelete(self) -> int:
+        objs = await self._alist()
+        for obj in objs:
+            await obj.adelete()  # type: ignore[attr-defined]
+        return len(objs)
+
+    async def abulk_create(self, objs: Iterable[M], *, concurrency: int = 8
+                           ) -> list[M | DataForceError]:
+        """Save unsaved objects concurrently (at most ``concurrency`` at once), in order.
+
+        Each slot holds the created object, or the library error that item raised: one
+        failure does not abort the rest.
+        """
+        if concurrency < 1:
+            raise ValidationError("concurrency", "must be at least 1")
+        items = list(objs)
+        for obj in items:
+            obj._validate(creating=True)  # type: ignore[attr-defined]
+        gate = asyncio.Semaphore(concurrency)
+        session = self._session_for()
+
+        async def one(obj: M) -> M | DataForceError:
+            async with gate:
+                try:
+                    await obj.asave(using=session)  # type: ignore[attr-defined]
+                except DataForceError as exc:
+                    return exc
+                return obj
+
+        return list(await asyncio.gather(*(one(o) for o in items)))
+
+
+def _create_fields(lookups: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
+    plain = {k: v for k, v in lookups.items() if "__" not in k or k.endswith("__exact")}
+    return {**{k.removesuffix("__exact"): v for k, v in plain.items()}, **(defaults or {})}
+
+
+def _check_update(model: type[Model], fields: dict[str, Any]) -> None:
+    editable = model._editable
+    for k in fields:
+        if k not in editable:
+            raise ValidationError(k, f"cannot be updated; updatable fields: {', '.join(editable)}")
+    model(**fields)  # runs the field checks before any request
+
+
+class Manager(QuerySet[M]):
+    """``Model.objects``: the starting point of every query."""
+
+
+class ManagerDescriptor:
+    """Gives each model class (not instances) a fresh Manager."""
+
+    def __get__(self, instance: object, owner: type[M]) -> Manager[M]:
+        if instance is not None:
+            raise AttributeError("Manager isn't accessible via model instances")
+        return Manager(owner)

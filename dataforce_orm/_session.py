@@ -1,0 +1,229 @@
+"""Session: the API key, the default organization/orbit/collection, and the drivers.
+
+Which session a call uses: ``.using(s)`` if given, else the innermost ``with s:`` (a
+contextvar, so threads and asyncio tasks don't leak into each other), else the process default
+set by :func:`configure`, else one built from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Generator
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any
+
+from ._errors import ConfigurationError, MultipleObjectsReturned
+from ._http import AsyncDriver, Op, Request, RetryPolicy, SyncDriver, Timeout, Transport
+from ._http import check_base_url as _check_base_url
+
+DEFAULT_BASE_URL = "https://api.luml.ai"
+DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
+
+_stack: ContextVar[tuple[Session, ...]] = ContextVar("dataforce_orm_session", default=())
+_default: Session | None = None
+_from_env: Session | None = None
+_lock = threading.Lock()
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(f"DFS_{name}") or os.environ.get(f"LUML_{name}") or None
+
+
+def as_uuid(value: str) -> str | None:
+    """The canonical form of ``value`` if it is a UUID, else None."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+class _Secret:
+    """Holds the API key; its repr never shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+class Session:
+    """Connection settings and state shared by every call made through it. Thread-safe."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        orbit: str | None = None,
+        collection: str | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        *,
+        allow_insecure_http: bool = False,
+        verify: bool | str = True,
+    ) -> None:
+        key = api_key or _env("API_KEY")
+        self._key = _Secret(key) if key else None
+        del key, api_key
+        self.base_url = _check_base_url(base_url or _env("BASE_URL") or DEFAULT_BASE_URL,
+                                        allow_insecure_http)
+        self._organization = organization or _env("ORGANIZATION")
+        self._orbit = orbit or _env("ORBIT")
+        self.collection = collection or _env("COLLECTION")
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._scope: tuple[str, str] | None = None
+        self._org_id: str | None = None
+        transport = Transport(self.base_url, self._authorization, timeout, verify)
+        self.driver = SyncDriver(transport, self.retry)
+        self.async_driver = AsyncDriver(transport, self.retry)
+        self._created: OrderedDict[str, None] = OrderedDict()  # ids this session created
+
+    # -- configuration -------------------------------------------------------------------
+
+    def _authorization(self) -> str:
+        if self._key is None:
+            raise ConfigurationError(
+                "no API key: pass Session(api_key='dfs_...') or set DFS_API_KEY (or LUML_API_KEY)"
+            )
+        return f"Bearer {self._key.reveal()}"
+
+    @property
+    def organization(self) -> str | None:
+        """The default organization, as given (id or exact name)."""
+        return self._organization
+
+    @organization.setter
+    def organization(self, value: str | None) -> None:
+        self._organization, self._scope, self._org_id = value, None, None
+
+    @property
+    def orbit(self) -> str | None:
+        """The default orbit, as given (id or exact name)."""
+        return self._orbit
+
+    @orbit.setter
+    def orbit(self, value: str | None) -> None:
+        self._orbit, self._scope = value, None
+
+    def __repr__(self) -> str:
+        key = "set" if self._key else "missing"
+        return (f"Session(base_url={self.base_url!r}, organization={self._organization!r}, "
+                f"orbit={self._orbit!r}, api_key=<{key}>)")
+
+    # -- organization and orbit resolution -------------------------------------------------
+
+    def scope_op(self, orbit: bool = True) -> Op[tuple[str, str]]:
+        """Resolve (organization id, orbit id), sending requests only the first time.
+
+        With ``orbit=False`` only the organization is resolved (the orbit id is then "").
+        """
+        if self._scope is not None:
+            return self._scope
+        org_id = self._org_id or (yield from _pick(
+            self._organization, "organization", Request("GET", "/v1/users/me/organizations")))
+        self._org_id = org_id
+        if not orbit:
+            return org_id, ""
+        orbit_id = yield from _pick(self._orbit, "orbit",
+                                    Request("GET", f"/v1/organizations/{org_id}/orbits"))
+        self._scope = (org_id, orbit_id)
+        return self._scope
+
+    def collections_path(self, org_id: str, orbit_id: str) -> str:
+        return f"/v1/organizations/{org_id}/orbits/{orbit_id}/collections"
+
+    def remember_created(self, collection_id: str) -> None:
+        """Note an id this session created, so a lost-create lookup never claims it twice."""
+        with _lock:
+            self._created[collection_id] = None
+            while len(self._created) > 10_000:
+                self._created.popitem(last=False)
+
+    def created_by_us(self, collection_id: str) -> bool:
+        return collection_id in self._created
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release every pooled sync connection (they reopen on the next call)."""
+        self.driver.close()
+
+    async def aclose(self) -> None:
+        """Release the async connections of the running event loop."""
+        await self.async_driver.aclose()
+
+    def __enter__(self) -> Session:
+        _stack.set((*_stack.get(), self))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stack = _stack.get()
+        if stack and stack[-1] is self:
+            _stack.set(stack[:-1])
+        self.driver.close(current_thread_only=True)
+
+    async def __aenter__(self) -> Session:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.__exit__(t, e, tb)
+        await self.aclose()
+
+
+def _pick(wanted: str | None, kind: str, listing: Request) -> Generator[Any, Any, str]:
+    """Resolve an id or exact name against a listing; auto-pick when there is exactly one."""
+    if wanted is not None and (as_id := as_uuid(wanted)) is not None:
+        return as_id
+    items = (yield listing).data
+    names = [str(item.get("name")) for item in items]
+    if wanted is None:
+        if len(items) == 1:
+            return str(items[0]["id"])
+        raise ConfigurationError(
+            f"{kind}: none given and the account has {len(items)}; pass {kind}=... "
+            f"(or DFS_{kind.upper()}), one of: {', '.join(map(repr, names)) or 'none'}"
+        )
+    found = [item for item in items if item.get("name") == wanted]
+    if len(found) > 1:
+        raise MultipleObjectsReturned(f"{kind}: {len(found)} named {wanted!r}; pass its id")
+    if not found:
+        raise ConfigurationError(
+            f"{kind}: no {kind} named {wanted!r}; existing: {', '.join(map(repr, names)) or 'none'}"
+        )
+    return str(found[0]["id"])
+
+
+def configure(**kwargs: Any) -> Session:
+    """Set the process-wide default session (built from ``kwargs`` like :class:`Session`)."""
+    global _default
+    session = Session(**kwargs)
+    with _lock:
+        _default = session
+    return session
+
+
+def current_session() -> Session:
+    """The session a call uses when none is given explicitly."""
+    global _from_env
+    stack = _stack.get()
+    if stack:
+        return stack[-1]
+    if _default is not None:
+        return _default
+    with _lock:
+        if _from_env is None:
+            _from_env = Session()
+        return _from_env

@@ -1,0 +1,71 @@
+"""The one cattrs converter that maps wire JSON to models and back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+T = TypeVar("T")
+
+converter = cattrs.Converter(detailed_validation=False)
+
+# While set, model validators stand aside: data from the server is taken as the server has it
+# (older rows may predate today's length limits).
+loading: ContextVar[bool] = ContextVar("dataforce_orm_loading", default=False)
+
+
+@contextmanager
+def _loading() -> Iterator[None]:
+    token = loading.set(True)
+    try:
+        yield
+    finally:
+        loading.reset(token)
+
+
+def parse_time(value: Any, _: object = None) -> datetime:
+    """An aware datetime from the wire's ISO-8601 text (``Z`` or an offset)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO-8601 string, got {type(value).__name__}")
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def format_time(value: datetime) -> str:
+    """The wire form: UTC, microseconds, ``Z`` suffix."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+converter.register_structure_hook(datetime, parse_time)
+converter.register_unstructure_hook(datetime, format_time)
+
+
+def register(cls: type[T], private: tuple[str, ...], **renames: str) -> None:
+    """Teach the converter a model: wire renames, private fields left out, extra keys ignored."""
+    overrides: dict[str, Any] = {name: override(rename=wire) for name, wire in renames.items()}
+    omit: dict[str, Any] = {name: override(omit=True) for name in private}
+    structure = make_dict_structure_fn(cls, converter, **overrides)
+
+    def structure_loading(data: Any, cl: type[T]) -> T:
+        with _loading():
+            return structure(data, cl)
+
+    converter.register_structure_hook(cls, structure_loading)
+    converter.register_unstructure_hook(
+        cls, make_dict_unstructure_fn(cls, converter, **overrides, **omit)
+    )
+
+
+def structurer(cls: type[T]) -> Callable[[Any], T]:
+    """A fast one-argument loader for ``cls``."""
+    hook = converter.get_structure_hook(cls)
+    return lambda data: hook(data, cls)
