@@ -70,6 +70,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Malformed requests: a short plain-text answer, then close (like uvicorn)."""
+        if code == HTTPStatus.NOT_IMPLEMENTED and self.command:
+            self._handle()  # an unusual method: routed like any other (404/405)
+            return
+        self.close_connection = True
+        self._send(Response(code, b"Invalid HTTP request received.", "text/plain; charset=utf-8"))
+
     def _read_body(self) -> bytes | None:
         """The request body, or None when it is too large (a 413 was sent)."""
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
