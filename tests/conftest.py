@@ -1,0 +1,68 @@
+"""Shared fixtures: one LocalServer for the run, a fresh orbit and Session per test."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from dataforce_orm import RetryPolicy, Session
+from dataforce_orm.testing import LocalServer
+from parity import AsyncMode, SyncMode
+
+_orbits = itertools.count()
+
+
+class Sleeps(list[float]):
+    """Records the sleeps a RetryPolicy asked for, without sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", action="store_true", help="run the long soak tests")
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def orbit_id(server: LocalServer) -> str:
+    """A fresh, empty orbit in the default organization."""
+    return server.add_orbit(server.organization_id, f"test-orbit-{next(_orbits)}")
+
+
+@pytest.fixture
+def session(server: LocalServer, orbit_id: str, sleeps: Sleeps) -> Iterator[Session]:
+    """A Session on a fresh orbit, current for the test; retries never really sleep."""
+    s = Session(api_key=server.api_key, base_url=server.url,
+                organization=server.organization_id, orbit=orbit_id,
+                retry=RetryPolicy(sleep=sleeps, async_sleep=sleeps.asleep))
+    with s:
+        yield s
+    s.close()
+    server.clear_faults()
+
+
+@pytest.fixture(params=["sync", "async"])
+def m(request: pytest.FixtureRequest, session: Session) -> Iterator[SyncMode | AsyncMode]:
+    """The sync API or its async twins, for parity tests."""
+    if request.param == "sync":
+        yield SyncMode()
+        return
+    mode = AsyncMode(session)
+    yield mode
+    mode.close()
