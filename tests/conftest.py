@@ -6,10 +6,10 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
+from parity import AsyncMode, SyncMode
 
 from dataforce_orm import RetryPolicy, Session
 from dataforce_orm.testing import LocalServer
-from parity import AsyncMode, SyncMode
 
 _orbits = itertools.count()
 
