@@ -28,6 +28,9 @@ class SyncMode:
     def list(self, qs: Any) -> list[Any]:
         return list(qs)
 
+    def delete_all(self, qs: Any) -> int:
+        return qs.delete()  # type: ignore[no-any-return]
+
     def __getattr__(self, method: str) -> Any:
         """get, first, last, count, exists, create, get_or_create, ... on a QuerySet."""
         return lambda qs, *a, **kw: getattr(qs, method)(*a, **kw)
@@ -64,6 +67,9 @@ class AsyncMode:
 
     def iterator(self, qs: Any) -> list[Any]:
         return self.list(qs)
+
+    def delete_all(self, qs: Any) -> int:
+        return self.run(qs.adelete())  # type: ignore[no-any-return]
 
     def __getattr__(self, method: str) -> Any:
         def call(qs: Any, *a: Any, **kw: Any) -> Any:
