@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -49,6 +50,7 @@ def now_iso() -> str:
 
 _BLOCK_STARTS = (0, 9, 14, 19, 24)
 _HEX = frozenset("0123456789abcdefABCDEF")
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def uuid_error(text: str) -> str:
@@ -86,6 +88,8 @@ def uuid_error(text: str) -> str:
 
 def parse_uuid(text: str) -> str | None:
     """Leniently parse a path id (hyphenated, 32-hex, any case, braces, urn); None if invalid."""
+    if _CANONICAL.fullmatch(text):
+        return text
     candidate = text
     if candidate.startswith("{") and candidate.endswith("}"):
         candidate = candidate[1:-1]

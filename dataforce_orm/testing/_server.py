@@ -19,6 +19,8 @@ from ._store import Store, User
 
 MAX_BODY = 1024 * 1024  # larger bodies answer 413, like a proxy in front of the real service
 _DRAIN_LIMIT = 64 * 1024 * 1024  # up to this, an oversize body is read so the connection lives
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
 _SECURITY_HEADERS = (
     b"x-content-type-options: nosniff\r\n"
     b"x-frame-options: DENY\r\n"
@@ -26,6 +28,24 @@ _SECURITY_HEADERS = (
     b"referrer-policy: strict-origin-when-cross-origin\r\n"
     b"content-security-policy: frame-ancestors 'none';\r\n"
 )
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def is_loopback(host: str) -> bool:
@@ -70,22 +90,59 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Malformed requests: a short plain-text answer, then close (like uvicorn)."""
-        if code == HTTPStatus.NOT_IMPLEMENTED and self.command:
-            self._handle()  # an unusual method: routed like any other (404/405)
+    def handle_one_request(self) -> None:
+        """Read one request line and its headers (a lean HTTP/1.1 parser), then answer it."""
+        self.command = ""
+        self.hdrs: dict[str, str] = {}
+        try:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            while line in (b"\r\n", b"\n"):
+                line = self.rfile.readline(_MAX_LINE + 1)
+        except OSError:
+            line = b""
+        if not line:
+            self.close_connection = True
             return
+        parts = line.decode("latin-1").rstrip("\r\n").split(" ")
+        if len(line) > _MAX_LINE or len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
+            self._bad_request(414 if len(line) > _MAX_LINE else 400)
+            return
+        self.command, self.path, self.request_version = parts
+        for _ in range(_MAX_HEADERS):
+            raw = self.rfile.readline(_MAX_LINE + 1)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, colon, value = raw.decode("latin-1").partition(":")
+            if not colon or len(raw) > _MAX_LINE:
+                self._bad_request(400)
+                return
+            key, value = name.strip().lower(), value.strip()
+            self.hdrs[key] = f"{self.hdrs[key]}, {value}" if key in self.hdrs else value
+        else:
+            self._bad_request(431)
+            return
+        connection = self.hdrs.get("connection", "").lower()
+        if self.request_version == "HTTP/1.0":
+            self.close_connection = "keep-alive" not in connection
+        else:
+            self.close_connection = "close" in connection
+        if self.hdrs.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._handle()
+
+    def _bad_request(self, status: int) -> None:
+        """Malformed requests: a short plain-text answer, then close (like uvicorn)."""
         self.close_connection = True
-        self._send(Response(code, b"Invalid HTTP request received.", "text/plain; charset=utf-8"))
+        self._send(Response(status, b"Invalid HTTP request received.", "text/plain; charset=utf-8"))
 
     def _read_body(self) -> bytes | None:
         """The request body, or None when it is too large (a 413 was sent)."""
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+        if "chunked" in self.hdrs.get("transfer-encoding", "").lower():
             chunks, total = [], 0
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                size = int(self.rfile.readline(_MAX_LINE).split(b";")[0].strip() or b"0", 16)
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    while self.rfile.readline(_MAX_LINE) not in (b"\r\n", b"\n", b""):
                         pass
                     break
                 total += size
@@ -94,10 +151,12 @@ class _Handler(BaseHTTPRequestHandler):
                     self._send(detail(413, "Request Entity Too Large"))
                     return None
                 chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+                self.rfile.readline(_MAX_LINE)
             body = b"".join(chunks)
         else:
-            length = int(self.headers.get("content-length") or 0)
+            length = int(self.hdrs.get("content-length") or 0)
+            if length < 0:
+                raise ValueError(length)
             if length > _DRAIN_LIMIT:
                 self.close_connection = True
                 self._send(detail(413, "Request Entity Too Large"))
@@ -116,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except ValueError:
             self.close_connection = True
-            self._send(detail(400, "Invalid HTTP request"))
+            self._bad_request(400)
             return
         if body is None:
             return
@@ -126,15 +185,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             if fault.kind == "status":
-                response = detail(fault.status or 500, HTTPStatus(fault.status or 500).phrase)
+                response = detail(fault.status or 500, _phrase(fault.status or 500))
                 if fault.retry_after is not None:
                     response.headers.append(("retry-after", fault.retry_after))
                 self._send(response)
                 return
             if fault.kind == "delay":
                 time.sleep(fault.delay)
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        response = app._api.handle(Request(self.command, path, query, headers, body))
+        response = app._api.handle(Request(self.command, path, query, self.hdrs, body))
         if fault is not None and fault.kind == "drop_after":
             self.close_connection = True
             return
@@ -142,10 +200,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response) -> None:
         """Headers and body in one write (no Nagle/delayed-ACK stall on keep-alive)."""
-        phrase = HTTPStatus(response.status).phrase
         head = [
-            f"HTTP/1.1 {response.status} {phrase}",
-            f"date: {formatdate(usegmt=True)}",
+            f"HTTP/1.1 {response.status} {_phrase(response.status)}",
+            f"date: {_http_date()}",
             "server: dataforce-orm-local",
         ]
         if response.content_type is not None or response.status not in (204, 304):
@@ -159,8 +216,6 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             data += response.body
         self.wfile.write(data)
-
-    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_OPTIONS = _handle
 
 
 class LocalServer:
