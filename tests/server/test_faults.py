@@ -121,3 +121,11 @@ def test_request_log(faulty: Api, server: LocalServer) -> None:
     assert server.request_log == [("GET", path + "?limit=5"), ("GET", "/nowhere")]
     server.reset_request_log()
     assert server.request_log == []
+
+
+def test_seeded_delay_rate(faulty: Api) -> None:
+    faulty.server.add_fault(Fault(kind="delay", delay=0.05, rate=0.5, seed=3, method="GET"))
+    before = faulty.server.fault_counts.get("delay", 0)
+    codes = [faulty.get().status_code for _ in range(20)]
+    assert set(codes) == {200}
+    assert 2 <= faulty.server.fault_counts["delay"] - before <= 18

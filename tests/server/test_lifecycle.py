@@ -128,3 +128,16 @@ def test_cli_refuses_remote_host_without_flag() -> None:
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 2
     assert "--allow-remote" in err
+
+
+def test_restart_after_stop_keeps_data() -> None:
+    srv = LocalServer().start()
+    api = Api(srv, session_for(srv.api_key), srv.organization_id, srv.orbit_id)
+    cid = api.create(name="kept")["id"]
+    srv.stop()
+    srv.start()
+    try:
+        fresh = Api(srv, session_for(srv.api_key), srv.organization_id, srv.orbit_id)
+        assert fresh.get("/" + cid).json()["name"] == "kept"
+    finally:
+        srv.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+import requests
 from dfserver_helpers import Api
 
 
@@ -81,3 +82,11 @@ def test_head_request(api: Api) -> None:
 def test_unusual_method_is_routed(api: Api) -> None:
     assert api.session.request("FROB", api.base).status_code == 405
     assert api.session.request("FROB", api.server.url + "/x").status_code == 404
+
+
+def test_body_decoding_happens_before_auth(api: Api) -> None:
+    """FastAPI parses the JSON body before resolving dependencies (so before auth)."""
+    r = requests.post(api.base, data=b"{bad", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+    r = requests.post(api.base, json={"name": 5})
+    assert r.status_code == 401
