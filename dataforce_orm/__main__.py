@@ -14,11 +14,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     serve.add_argument("--db", default=None, help="SQLite file; state survives restarts")
     serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host")
+    sub.add_parser("demo", help="a short tour of the library (a LocalServer without DFS_API_KEY)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         from .testing._cli import serve_main
 
         return serve_main(args.host, args.port, args.db, args.allow_remote)
+    if args.command == "demo":
+        from ._demo import run_demo
+
+        return run_demo(sys.stdout)
     return 2
 
 
