@@ -126,7 +126,8 @@ def _ref_order(items: list[Collection], order: Any) -> list[Collection]:
 _orbits = itertools.count()
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=st.lists(st.tuples(text, st.sampled_from(["", "abc", "B_%"]), st.sampled_from(TYPES),
                             tag_lists, st.integers(0, 3)), min_size=8, max_size=30),
@@ -137,7 +138,7 @@ def test_queryset_matches_plain_python(server: LocalServer, rows: list[Any],
     orbit = server.add_orbit(server.organization_id, f"prop-{next(_orbits)}")
     ids = server.insert_collections(orbit, [
         {"name": n, "description": d, "type": t, "tags": tags} for n, d, t, tags, _ in rows])
-    for cid, row in zip(ids, rows):
+    for cid, row in zip(ids, rows, strict=False):
         if row[4]:
             server.set_artifact_count(cid, row[4])
     s = Session(api_key=server.api_key, base_url=server.url,
