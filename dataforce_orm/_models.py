@@ -276,7 +276,8 @@ class Collection(Model):
     @classmethod
     def _load(cls, data: Any, session: Session) -> Collection:
         obj = _structure(data)
-        obj._absorb(data, session)
+        object.__setattr__(obj, "_snapshot", _snapshot_of(data))
+        object.__setattr__(obj, "_session", session)
         return obj
 
     def _absorb(self, data: dict[str, Any], session: Session | None) -> None:
@@ -346,7 +347,7 @@ class Collection(Model):
         current: dict[str, Any] = {}
         server = snap
         if not force:
-            current = yield from _get_collection(self, Request("GET", path))
+            current = yield from _get_collection(self.id, Request("GET", path))
             server = _snapshot_of(current)
             clash = [f for f in changed if server[f] != snap.get(f) and server[f] != local[f]]
             if clash:
@@ -406,7 +407,7 @@ class Collection(Model):
             raise ValidationError(
                 ", ".join(changed), "has unsaved changes; save() them or refresh(discard=True)")
         org, orbit = yield from session.scope_op()
-        data = yield from _get_collection(self, Request("GET", self._path(session, org, orbit)))
+        data = yield from _get_collection(self.id, Request("GET", self._path(session, org, orbit)))
         self._absorb(data, session)
 
     def _delete_op(self, session: Session) -> Op[None]:
@@ -463,22 +464,20 @@ class Collection(Model):
     @classmethod
     def _get_by_id_op(cls, session: Session, ident: str) -> Op[Collection]:
         org, orbit = yield from session.scope_op()
-        obj = cls(id=ident)
-        req = Request("GET", obj._path(session, org, orbit))
-        data = yield from _get_collection(obj, req)
-        obj._absorb(data, session)
-        return obj
+        req = Request("GET", f"{session.collections_path(org, orbit)}/{ident}")
+        data = yield from _get_collection(ident, req)
+        return load_one(cls, req, data, session)
 
 
 register(Collection, ("_session", "_snapshot"), collection_type="type")
 _structure = structurer(Collection)
 
 
-def _get_collection(obj: Collection, req: Request) -> Op[dict[str, Any]]:
+def _get_collection(ident: str | None, req: Request) -> Op[dict[str, Any]]:
     try:
         data = (yield req).data
     except errors.NotFoundError:
-        raise obj.DoesNotExist(f"no collection with id {obj.id!r}") from None
+        raise Collection.DoesNotExist(f"no collection with id {ident!r}") from None
     if not isinstance(data, dict):
         raise _wire_error(req, "expected an object")
     return data
