@@ -1,5 +1,6 @@
 """dataforce_orm: a Django-flavoured ORM for the DataForce (luml) platform's collections."""
 
+from ._client import AsyncDataForceClient, DataForceClient
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -27,11 +28,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "AsyncDataForceClient",
     "AuthenticationError",
     "Collection",
     "CollectionType",
     "ConfigurationError",
     "ConflictError",
+    "DataForceClient",
     "DataForceError",
     "Manager",
     "MultipleObjectsReturned",
