@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 
@@ -400,7 +400,13 @@ class QuerySet(Generic[M]):
         order = self._order or self.model._default_order
         return self._clone(order=tuple(f[1:] if f.startswith("-") else "-" + f for f in order))
 
-    def __getitem__(self, k: int | slice) -> Any:
+    @overload
+    def __getitem__(self, k: int) -> M: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> QuerySet[M]: ...
+
+    def __getitem__(self, k: int | slice) -> M | QuerySet[M]:
         if isinstance(k, int):
             if k < 0:
                 raise ValidationError("index", "negative indexing is not supported")

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
-from ._errors import ConfigurationError, MultipleObjectsReturned
+from ._errors import ConfigurationError, MultipleObjectsReturned, ValidationError
 from ._http import AsyncDriver, Op, Request, RetryPolicy, SyncDriver, Timeout, Transport
 from ._http import check_base_url as _check_base_url
 
@@ -80,7 +80,9 @@ class Session:
         self._organization = organization or _env("ORGANIZATION")
         self._orbit = orbit or _env("ORBIT")
         self.collection = collection or _env("COLLECTION")
-        self.timeout = timeout
+        self.timeout = _check_timeout(timeout)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ValidationError("retry", f"must be a RetryPolicy, not {type(retry).__name__}")
         self.retry = retry or RetryPolicy()
         self._scope: tuple[str, str] | None = None
         self._org_id: str | None = None
@@ -181,6 +183,15 @@ class Session:
     ) -> None:
         self.__exit__(t, e, tb)
         await self.aclose()
+
+
+def _check_timeout(timeout: Any) -> Timeout:
+    parts = timeout if isinstance(timeout, tuple) else (timeout,)
+    if len(parts) not in (1, 2) or not all(
+            isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0 for p in parts):
+        raise ValidationError(
+            "timeout", "must be seconds > 0, or a (connect, read) pair of them")
+    return timeout  # type: ignore[no-any-return]
 
 
 def _pick(wanted: str | None, kind: str, listing: Request) -> Generator[Any, Any, str]:

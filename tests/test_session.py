@@ -206,3 +206,9 @@ def test_async_session_context(server: LocalServer, orbit_id: str) -> None:
             return await Collection.objects.aget(id=c.id)
 
     assert asyncio.run(main()).name == "a"
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "5", (1, 2, 3), (1, None), True])
+def test_bad_timeout_is_refused(timeout: Any) -> None:
+    with pytest.raises(dfo.ValidationError, match="timeout"):
+        Session(api_key="dfs_x", base_url="http://127.0.0.1:9", timeout=timeout)
