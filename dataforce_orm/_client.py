@@ -31,6 +31,8 @@ _NO_DEFAULT = (
     "name>', DataForceClient(collection=...) or setup_config(collection=...)"
 )
 
+_Key = tuple[str | None, str | None, str]  # (organization, orbit, collection) as configured
+
 
 class _Applied:
     """Returned by ``AsyncDataForceClient.setup_config``: the settings are already applied, so
@@ -51,7 +53,7 @@ class _ClientBase:
                                 orbit=orbit, collection=collection, timeout=timeout)
         # The id the default collection resolved to, keyed by the settings it was resolved
         # under: a default given by name stays on the same collection after a rename.
-        self._pinned: tuple[tuple[str | None, str | None, str], str] | None = None
+        self._pinned: tuple[_Key, str] | None = None
 
     @property
     def session(self) -> Session:
@@ -97,18 +99,16 @@ class _ClientBase:
 
     # -- the default collection ------------------------------------------------------------
 
-    def _default_key(self) -> tuple[str | None, str | None, str]:
+    def _default_key(self) -> _Key:
         s = self._session
         if not s.collection:
             raise ConfigurationError(_NO_DEFAULT)
         return s.organization, s.orbit, s.collection
 
-    def _pinned_id(self) -> str | None:
+    def _pinned_id(self, key: _Key) -> str | None:
         pinned = self._pinned
-        return pinned[1] if pinned is not None and pinned[0] == self._default_key() else None
+        return pinned[1] if pinned is not None and pinned[0] == key else None
 
-    def _pin(self, collection_id: str | None) -> None:
-        self._pinned = None if collection_id is None else (self._default_key(), collection_id)
 
     def __repr__(self) -> str:
         s = self._session
@@ -124,13 +124,17 @@ def _setting(field: str, value: object) -> str | None:
 
 
 class _Ref:
-    """Which collection a call means: the value as given, the id to try first, and whether it
-    is the client's default."""
+    """Which collection a call means: the value as given, the id to try first, and for the
+    client's default, the settings it was read under (what a resolution is pinned to)."""
 
-    __slots__ = ("id", "is_default", "value")
+    __slots__ = ("default_key", "id", "value")
 
-    def __init__(self, value: str, ident: str | None, is_default: bool) -> None:
-        self.value, self.id, self.is_default = value, ident, is_default
+    def __init__(self, value: str, ident: str | None, default_key: _Key | None = None) -> None:
+        self.value, self.id, self.default_key = value, ident, default_key
+
+    @property
+    def is_default(self) -> bool:
+        return self.default_key is not None
 
 
 class _ResourceBase:
@@ -145,16 +149,18 @@ class _ResourceBase:
     def _ref(self, given: object, field: str) -> _Ref:
         """The collection a call means: ``given`` (id or exact name), else the default."""
         if given is None:
-            value = self._client._default_key()[2]
-            return _Ref(value, self._client._pinned_id() or as_uuid(value), True)
+            key = self._client._default_key()
+            return _Ref(key[2], self._client._pinned_id(key) or as_uuid(key[2]), key)
         if not isinstance(given, str):
             raise ValidationError(field, f"must be an id or a name (a string), not "
                                          f"{type(given).__name__}")
-        return _Ref(given, as_uuid(given), False)
+        return _Ref(given, as_uuid(given))
 
     def _found(self, ref: _Ref, obj: Collection | None) -> Collection | None:
-        if ref.is_default and obj is not None:
-            self._client._pin(obj.id)
+        if ref.default_key is not None and obj is not None and obj.id is not None:
+            # Pinned to the settings read when the call began: a default changed meanwhile
+            # (by another task or thread) is not given this one's id.
+            self._client._pinned = (ref.default_key, obj.id)
         return obj
 
     @staticmethod
@@ -253,7 +259,7 @@ class CollectionResource(_ResourceBase):
             else:
                 self._deleted(ref.id)
                 return
-        obj = self._get(_Ref(ref.value, None, ref.is_default))
+        obj = self._get(_Ref(ref.value, None, ref.default_key))
         if obj is None:
             raise self._missing(ref)
         deleted = obj.id
@@ -319,7 +325,7 @@ class AsyncCollectionResource(_ResourceBase):
             else:
                 self._deleted(ref.id)
                 return
-        obj = await self._get(_Ref(ref.value, None, ref.is_default))
+        obj = await self._get(_Ref(ref.value, None, ref.default_key))
         if obj is None:
             raise self._missing(ref)
         deleted = obj.id

@@ -505,3 +505,18 @@ def test_delete_refused_by_server_keeps_default(dfs: Facade, server: LocalServer
     with pytest.raises(dataforce_orm.ConflictError):
         dfs.delete()
     assert _row(server, orbit_id, cid) is not None
+
+
+def test_default_changed_while_a_call_resolves_it(server: LocalServer, orbit_id: str) -> None:
+    first, second = _make(server, orbit_id, "first", "second")
+
+    async def main() -> tuple[Collection | None, Collection | None]:
+        async with AsyncDataForceClient(**_conn(server, orbit_id), collection="first") as aio:
+            pending = asyncio.create_task(aio.collections.get())
+            await asyncio.sleep(0)  # it has read the default and is waiting for the server
+            aio.collection = "second"
+            return await pending, await aio.collections.get()
+
+    got_first, got_second = asyncio.run(main())
+    assert got_first is not None and got_first.id == first
+    assert got_second is not None and got_second.id == second
