@@ -118,14 +118,22 @@ class RetryPolicy:
             return req.idempotent or exc.status in _UNPROCESSED_STATUSES
         return False
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        wait = _full_jitter(self.backoff, self.max_backoff, state.attempt_number)
+    def backoff_for(self, attempt: int, exc: BaseException | None, elapsed: float = 0.0) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (``elapsed`` seconds in).
+
+        Full jitter over ``[0, min(max_backoff, backoff * 2 ** (attempt - 1))]``, or the
+        error's ``Retry-After`` capped at ``max_retry_after``; never past the deadline.
+        """
+        wait = _full_jitter(self.backoff, self.max_backoff, attempt)
         if isinstance(exc, APIError) and exc.retry_after is not None:
             wait = min(max(exc.retry_after, 0.0), self.max_retry_after)
         if self.deadline is not None:
-            wait = min(wait, max(0.0, self.deadline - (state.seconds_since_start or 0.0)))
+            wait = min(wait, max(0.0, self.deadline - elapsed))
         return wait
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return self.backoff_for(state.attempt_number, exc, state.seconds_since_start or 0.0)
 
     def _stop(self, state: tenacity.RetryCallState) -> bool:
         if state.attempt_number >= self.attempts:
@@ -135,11 +143,7 @@ class RetryPolicy:
     def _kwargs(self, req: Request) -> dict[str, Any]:
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            status = exc.status if isinstance(exc, APIError) else type(exc).__name__
-            log.warning(
-                "retrying %s %s after %s (attempt %d of %d)",
-                req.method, req.path, status, state.attempt_number, self.attempts,
-            )
+            log_retry(req, exc, state.attempt_number, self.attempts)
 
         return {
             "stop": self._stop,
@@ -154,6 +158,13 @@ class RetryPolicy:
 
     def async_retrying(self, req: Request) -> tenacity.AsyncRetrying:
         return tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs(req))
+
+
+def log_retry(req: Request, exc: BaseException | None, attempt: int, attempts: int) -> None:
+    """The WARNING logged before each re-send: method, path, status (or error) and attempt."""
+    status = exc.status if isinstance(exc, APIError) else type(exc).__name__
+    log.warning("retrying %s %s after %s (attempt %d of %d)",
+                req.method, req.path, status, attempt, attempts)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -231,10 +242,16 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# requests' ConnectTimeout; httpx's ConnectError, ConnectTimeout and PoolTimeout.
+_NOT_SENT = frozenset({"ConnectTimeout", "ConnectError", "PoolTimeout"})
+
+
 def _transport_error(req: Request, exc: BaseException) -> TransportError:
     """Map a requests/httpx exception to the error tree (never leaking the original type)."""
     name = type(exc).__name__
-    not_sent = "Connect" in name or isinstance(
+    # Only a failure to connect proves nothing was sent; requests' ConnectionError also covers
+    # a connection dropped after the request went out, so it must not count as "not sent".
+    not_sent = name in _NOT_SENT or isinstance(
         getattr(exc.args[0] if exc.args else None, "reason", None),
         urllib3.exceptions.NewConnectionError,
     )

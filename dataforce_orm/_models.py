@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import random
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
@@ -14,7 +13,7 @@ import attrs
 
 from . import _errors as errors
 from ._errors import APIError, ConflictError, DataForceError, TransportError, ValidationError
-from ._http import Op, Request, Response, Sleep
+from ._http import Op, Request, Response, Sleep, log_retry
 from ._query import Manager, ManagerDescriptor
 from ._session import Session, current_session
 from ._wire import converter, format_time, loading, register, structurer
@@ -375,14 +374,16 @@ class Collection(Model):
         assert self.collection_type is not None
         body = {"name": self.name, "description": self.description,
                 "type": self.collection_type.value, "tags": self.tags}
-        started = time.time()
-        for attempt in range(1, session.retry.attempts + 1):
+        policy, req = session.retry, Request("POST", path, json=body)
+        started, clock = time.time(), time.monotonic()
+        for attempt in range(1, policy.attempts + 1):
             try:
-                data = (yield Request("POST", path, json=body)).data
+                data = (yield req).data
             except (TransportError, APIError) as exc:
                 ambiguous = (isinstance(exc, TransportError) and exc.maybe_sent) or (
-                    isinstance(exc, APIError) and exc.status in session.retry.statuses)
-                if not ambiguous or attempt == session.retry.attempts:
+                    isinstance(exc, APIError) and exc.status in policy.statuses)
+                late = policy.deadline is not None and time.monotonic() - clock >= policy.deadline
+                if not ambiguous or attempt == policy.attempts or late:
                     exc.attempts = max(exc.attempts, attempt)
                     raise
                 # The POST may have been committed: look for what it made before re-sending.
@@ -390,8 +391,8 @@ class Collection(Model):
                 if found is not None:
                     data = found
                     break
-                yield Sleep(random.uniform(0, min(session.retry.max_backoff,
-                                                  session.retry.backoff * 2 ** attempt)))
+                log_retry(req, exc, attempt, policy.attempts)
+                yield Sleep(policy.backoff_for(attempt, exc, time.monotonic() - clock))
                 continue
             break
         if not isinstance(data, dict) or "id" not in data:
