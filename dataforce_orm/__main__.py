@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -23,7 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from ._demo import run_demo
 
-        return run_demo(sys.stdout)
+        try:
+            return run_demo(sys.stdout)
+        except BrokenPipeError:  # the reader went away (e.g. `| head`); cleanup already ran
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
     return 2
 
 

@@ -133,8 +133,8 @@ def run_demo(out: TextIO = sys.stdout) -> int:
 
                 session = connect()
                 where = f"the configured platform at {session.base_url}"
-                where += (f" (organization {session.organization or '(the only one)'}, "
-                          f"orbit {session.orbit or '(the only one)'})")
+                where += (f" (organization: {session.organization or 'auto-picked'}, "
+                          f"orbit: {session.orbit or 'auto-picked'})")
             else:
                 server = LocalServer().start()
                 srv = server
