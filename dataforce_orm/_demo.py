@@ -8,6 +8,7 @@ prefix (``dfo-demo-<random>-``), and deletes every one of them at the end, even 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import secrets
@@ -99,13 +100,8 @@ def _sent(methods: list[str]) -> str:
     """E.g. "2 requests (GET, PATCH)"; runs of one method are counted: "POST x4"."""
     if not methods:
         return "none"
-    runs: list[list[object]] = []
-    for m in methods:
-        if runs and runs[-1][0] == m:
-            runs[-1][1] = int(str(runs[-1][1])) + 1
-        else:
-            runs.append([m, 1])
-    shown = ", ".join(f"{m} x{n}" if n != 1 else str(m) for m, n in runs)
+    runs = [(m, len(list(group))) for m, group in itertools.groupby(methods)]
+    shown = ", ".join(f"{m} x{n}" if n != 1 else m for m, n in runs)
     return f"{len(methods)} request{'s' if len(methods) > 1 else ''} ({shown})"
 
 
@@ -149,10 +145,10 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         except DataForceError as exc:
             p.line(f"demo failed: {type(exc).__name__}: {exc}")
             return 1
-        p.line(f"   {where}")
-        p.line(f"   namespace {prefix} (every collection made here is deleted at the end)")
         started = time.perf_counter()
         try:
+            p.line(f"   {where}")
+            p.line(f"   namespace {prefix} (every collection made here is deleted at the end)")
             with session:
                 _tour(p, prefix, connect)
             p.line()
