@@ -183,6 +183,17 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+# The first element of a 422 ``loc`` says where the field was; the rest is its path.
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def _field_path(loc: Any) -> str:
+    parts = list(loc) if isinstance(loc, (list, tuple)) else []
+    if len(parts) > 1 and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts)
+
+
 def _detail(data: Any, text: str) -> tuple[str, list[tuple[str, str]]]:
     """The server's ``detail`` as a message, plus 422 errors as (field path, message) pairs."""
     detail = data.get("detail") if isinstance(data, dict) else None
@@ -192,8 +203,7 @@ def _detail(data: Any, text: str) -> tuple[str, list[tuple[str, str]]]:
         errors = []
         for item in detail:
             if isinstance(item, dict):
-                loc = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body", "query"))
-                errors.append((loc, str(item.get("msg", ""))))
+                errors.append((_field_path(item.get("loc")), str(item.get("msg", ""))))
         return "; ".join(f"{loc}: {msg}" for loc, msg in errors) or "invalid request", errors
     return (text.strip()[:200] or "(empty body)"), []
 
@@ -206,13 +216,13 @@ def read_response(req: Request, status: int, headers: Mapping[str, str], body: b
     if body:
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             bad_json = True
     if 200 <= status < 300:
         if bad_json or (body and not text_type):
             raise APIError(status, req.method, req.path, "the server's answer is not valid JSON")
         return Response(status, headers, data)
-    text = body.decode("utf-8", "replace") if bad_json or not text_type else ""
+    text = body.decode("utf-8", "replace")  # the message when there is no usable ``detail``
     detail, errors = _detail(data, text)
     err = _error_class(status)(status, req.method, req.path, detail)
     err.errors = errors

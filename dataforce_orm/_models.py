@@ -161,6 +161,8 @@ def load_one(cls: type[M], req: Request, data: Any, session: Session) -> M:
     """A model from one wire object; a wrong shape is an APIError, never a raw cattrs error."""
     if not isinstance(data, dict):
         raise _wire_error(req, f"expected an object, got {type(data).__name__}")
+    if not isinstance(data.get("id"), str):
+        raise _wire_error(req, "the object has no string id")
     try:
         obj = cls._load(data, session)
     except DataForceError:
@@ -291,6 +293,17 @@ class Collection(Model):
         if session is not None:
             object.__setattr__(self, "_session", session)
 
+    def _absorb_answer(self, req: Request, data: Any, session: Session) -> None:
+        """:meth:`_absorb` a server answer; a wrong shape is an APIError, never a raw error."""
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise _wire_error(req, "expected a collection object with an id")
+        try:
+            self._absorb(data, session)
+        except DataForceError:
+            raise
+        except Exception as exc:
+            raise _wire_error(req, f"{type(exc).__name__}: {exc}") from None
+
     def _local(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description,
                 "tags": list(self.tags) if self.tags is not None else None}
@@ -357,14 +370,14 @@ class Collection(Model):
                     fields=clash,
                 )
         body = {f: local[f] if f in changed else server[f] for f in EDITABLE}
+        req = Request("PATCH", path, json=body)
         if current and body == {f: server[f] for f in EDITABLE}:
             updated = current  # the server already holds these values
         else:
-            req = Request("PATCH", path, json=body)
             updated = (yield req).data
             if not isinstance(updated, dict):
                 raise _wire_error(req, "expected an object")
-        self._absorb({**current, **updated}, session)
+        self._absorb_answer(req, {**current, **updated}, session)
         for f, v in pending.items():  # edits left out by update_fields stay pending
             object.__setattr__(self, f, v)
 
@@ -395,9 +408,7 @@ class Collection(Model):
                 yield Sleep(policy.backoff_for(attempt, exc, time.monotonic() - clock))
                 continue
             break
-        if not isinstance(data, dict) or "id" not in data:
-            raise _wire_error(Request("POST", path), "expected the created collection")
-        self._absorb(data, session)
+        self._absorb_answer(req, data, session)
         session.remember_created(str(self.id))
 
     def _refresh_op(self, session: Session, discard: bool) -> Op[None]:
@@ -408,8 +419,9 @@ class Collection(Model):
             raise ValidationError(
                 ", ".join(changed), "has unsaved changes; save() them or refresh(discard=True)")
         org, orbit = yield from session.scope_op()
-        data = yield from _get_collection(self.id, Request("GET", self._path(session, org, orbit)))
-        self._absorb(data, session)
+        req = Request("GET", self._path(session, org, orbit))
+        data = yield from _get_collection(self.id, req)
+        self._absorb_answer(req, data, session)
 
     def _delete_op(self, session: Session) -> Op[None]:
         if self.id is None:
@@ -505,7 +517,7 @@ def _find_created(session: Session, path: str, body: dict[str, Any],
             raise _wire_error(req, "expected {'items': [...], 'cursor': ...}")
         older = False
         for item in data["items"]:
-            made = _structure(item)
+            made = load_one(Collection, req, item, session)
             if made.created_at is not None and made.created_at < since:
                 older = True
                 break
