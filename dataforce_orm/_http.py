@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("dataforce_orm")
+# The DEBUG record logged for every answered request: method, path, status, milliseconds.
+REQUEST_LOG = "%s %s -> %d in %.1f ms"
 
 T = TypeVar("T")
 Timeout = float | tuple[float, float]
@@ -344,7 +346,7 @@ class SyncDriver:
             body = r.content
         except requests.RequestException as exc:
             raise _transport_error(req, exc) from None
-        log.debug("%s %s -> %d in %.1f ms", req.method, req.path, r.status_code, _elapsed_ms(start))
+        log.debug(REQUEST_LOG, req.method, req.path, r.status_code, _elapsed_ms(start))
         return read_response(req, r.status_code, r.headers, body)
 
     def send(self, req: Request) -> Response:
@@ -428,7 +430,7 @@ class AsyncDriver:
             )
         except httpx.HTTPError as exc:
             raise _transport_error(req, exc) from None
-        log.debug("%s %s -> %d in %.1f ms", req.method, req.path, r.status_code, _elapsed_ms(start))
+        log.debug(REQUEST_LOG, req.method, req.path, r.status_code, _elapsed_ms(start))
         return read_response(req, r.status_code, r.headers, r.content)
 
     async def send(self, req: Request) -> Response:

@@ -1,7 +1,8 @@
 """A faithful local DataForce server for tests and offline use, with fault injection."""
 
+from ._counter import RequestCounter
 from ._faults import Fault
 from ._server import LocalServer
 from ._store import User
 
-__all__ = ["Fault", "LocalServer", "User"]
+__all__ = ["Fault", "LocalServer", "RequestCounter", "User"]
