@@ -6,6 +6,10 @@ and each returned object is one of those rows.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
 from dataforce_orm import Collection, CollectionType, RetryPolicy, Session
@@ -15,13 +19,13 @@ N = 40
 
 
 @pytest.fixture
-def patient(server: LocalServer, orbit_id: str, sleeps: list[float]) -> Session:
+def patient(server: LocalServer, orbit_id: str, sleeps: list[float]) -> Iterator[Session]:
     """A current session whose policy allows enough attempts for 30% fault rates."""
     s = Session(api_key=server.api_key, base_url=server.url,
                 organization=server.organization_id, orbit=orbit_id,
                 retry=RetryPolicy(attempts=10, sleep=sleeps))
     with s:
-        yield s  # type: ignore[misc]
+        yield s
     s.close()
     server.clear_faults()
 
@@ -129,3 +133,27 @@ def test_save_of_a_new_object_under_drop_after(server: LocalServer, session: Ses
     assert c.id == row["id"] and row["tags"] == ["a", "a", "B"]
     c.save()  # nothing changed: no request
     assert posts(server, orbit_id) == 1
+
+
+@pytest.mark.parametrize("kind", ["drop_after", "drop"])
+def test_async_creates_are_exactly_once_too(server: LocalServer, orbit_id: str,
+                                            sleeps: Any, kind: str) -> None:
+    s = Session(api_key=server.api_key, base_url=server.url,
+                organization=server.organization_id, orbit=orbit_id,
+                retry=RetryPolicy(attempts=10, sleep=sleeps, async_sleep=sleeps.asleep))
+    server.add_fault(Fault(kind=kind, method="POST", path=orbit_id, rate=0.3, seed=5))
+
+    async def make() -> list[Collection]:
+        try:
+            return [await Collection.objects.using(s).acreate(name="a", collection_type="model")
+                    for _ in range(20)]
+        finally:
+            await s.aclose()
+
+    try:
+        made = asyncio.run(make())
+    finally:
+        server.clear_faults()
+        s.close()
+    assert_exactly(server, orbit_id, made)
+    assert (posts(server, orbit_id) == 20) == (kind == "drop_after")
