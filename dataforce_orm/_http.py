@@ -17,8 +17,15 @@ import logging
 import random
 import threading
 import time
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+)
 from datetime import timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlsplit
@@ -396,35 +403,47 @@ class SyncDriver:
 
 
 class AsyncDriver:
-    """Runs operations on ``httpx.AsyncClient``, one client per event loop."""
+    """Runs operations on ``httpx.AsyncClient``, one client per event loop.
+
+    A loop's client is made on its first request and closed by :meth:`aclose`, or when the
+    loop shuts down its async generators (as ``asyncio.run`` does on exit).
+    """
 
     def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
         self.transport = transport
         self.policy = policy
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
-        self._clients = weakref.WeakKeyDictionary()
+        # A client's connections refer to their loop, so a weak mapping would never let go:
+        # entries of closed loops are dropped when the next client is made.
+        self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
+        self._lock = threading.Lock()
 
-    def _client(self) -> httpx.AsyncClient:
+    async def _client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            httpx = import_httpx()
-            t = self.transport.timeout
-            connect, read = t if isinstance(t, tuple) else (t, t)
-            timeout = httpx.Timeout(read, connect=connect)
-            client = httpx.AsyncClient(
-                headers=self.transport.headers(), timeout=timeout, verify=self.transport.verify,
-                trust_env=False, follow_redirects=True,
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
-            )
-            self._clients[loop] = client
-        return client
+        entry = self._clients.get(loop)
+        if entry is not None and not entry.client.is_closed:
+            return entry.client
+        httpx = import_httpx()
+        t = self.transport.timeout
+        connect, read = t if isinstance(t, tuple) else (t, t)
+        client = httpx.AsyncClient(
+            headers=self.transport.headers(), timeout=httpx.Timeout(read, connect=connect),
+            verify=self.transport.verify, trust_env=False, follow_redirects=True,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
+        )
+        entry = _LoopClient(client, _close_at_shutdown(client))
+        with self._lock:
+            for old in [lp for lp in self._clients if lp.is_closed()]:
+                del self._clients[old]
+            self._clients[loop] = entry
+        await entry.closer.asend(None)  # parked at its yield, tracked by the loop
+        return entry.client
 
     async def send_once(self, req: Request) -> Response:
         httpx = import_httpx()
         start = time.perf_counter()
         try:
-            r = await self._client().request(
+            client = await self._client()
+            r = await client.request(
                 req.method, self.transport.url(req), params=list(req.params) or None,
                 json=req.json,
             )
@@ -471,9 +490,24 @@ class AsyncDriver:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # pragma: no cover - called outside a loop
             return
-        client = self._clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        with self._lock:
+            entry = self._clients.pop(loop, None)
+        if entry is not None:
+            await entry.closer.aclose()
+
+
+@attrs.frozen
+class _LoopClient:
+    client: httpx.AsyncClient
+    closer: AsyncGenerator[None, None]
+
+
+async def _close_at_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Waits at its yield; closing it (``aclose()`` or the loop's shutdown) closes ``client``."""
+    try:
+        yield
+    finally:
+        await client.aclose()
 
 
 def import_httpx() -> Any:

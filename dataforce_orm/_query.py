@@ -689,8 +689,20 @@ class QuerySet(Generic[M]):
         if concurrency < 1:
             raise ValidationError("concurrency", "must be at least 1")
         items = list(objs)
-        for obj in items:
-            obj._validate(creating=True)  # type: ignore[attr-defined]
+        seen: set[int] = set()
+        for i, obj in enumerate(items):  # bad input fails the call before any request
+            where = f"objs[{i}]"
+            if not isinstance(obj, self.model):
+                raise ValidationError(where, f"must be a {self.model.__name__}")
+            if id(obj) in seen:  # two creates would race to fill in one object
+                raise ValidationError(where, "the same object is listed twice")
+            seen.add(id(obj))
+            if obj.pk is not None:
+                raise ValidationError(where, f"is already saved (id {obj.pk})")
+            try:
+                obj._validate(creating=True)  # type: ignore[attr-defined]
+            except ValidationError as exc:
+                raise ValidationError(f"{where}.{exc.field}", exc.rule) from None
         gate = asyncio.Semaphore(concurrency)
         session = self._session_for()
 
