@@ -482,6 +482,17 @@ class Collection(Model):
         return load_one(cls, req, data, session)
 
 
+def _load_type(value: Any, _: object) -> Any:
+    """A wire type; one newer than this library is kept as the server's string."""
+    try:
+        return CollectionType(value)
+    except ValueError:
+        if isinstance(value, str):
+            return value
+        raise TypeError(f"expected a collection type, got {type(value).__name__}") from None
+
+
+converter.register_structure_hook(CollectionType, _load_type)
 register(Collection, ("_session", "_snapshot"), collection_type="type")
 _structure = structurer(Collection)
 

@@ -46,6 +46,29 @@ def format_time(value: datetime) -> str:
 
 
 converter.register_structure_hook(datetime, parse_time)
+
+
+def _strict(kind: type[Any], name: str) -> Callable[[Any, object], Any]:
+    def check(value: Any, _: object) -> Any:
+        if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+            raise TypeError(f"expected {name}, got {type(value).__name__}")
+        return value
+
+    return check
+
+
+# The server's data is taken as it is, never coerced: a wrong type is an error, not a guess.
+converter.register_structure_hook(str, _strict(str, "a string"))
+converter.register_structure_hook(int, _strict(int, "an integer"))
+
+
+def _str_list(value: Any, _: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("expected a list of strings")
+    return list(value)
+
+
+converter.register_structure_hook_func(lambda t: t == list[str], _str_list)
 converter.register_unstructure_hook(datetime, format_time)
 
 

@@ -37,6 +37,8 @@ def test_create_fills_server_fields(m: Any, server: LocalServer, orbit_id: str) 
     row = _row(server, orbit_id, c.id)
     assert (row["name"], row["description"], row["type"], row["tags"]) == (
         "Training", "d", "dataset", ["ml"])
+    assert c.collection_type is CollectionType.DATASET
+    assert m.get(Collection.objects, id=c.id).collection_type is CollectionType.DATASET
 
 
 def test_collection_type_accepts_wire_values() -> None:

@@ -321,14 +321,14 @@ WRONG_SHAPES: dict[str, list[Any]] = {
         {"items": [GOOD], "cursor": 5}, {"items": [None]}, {"items": [{}]},
         {"items": [{**GOOD, "id": None}]},
         {"items": [{**GOOD, "created_at": "yesterday"}]},
-        {"items": [{**GOOD, "type": "weights"}]},
+        {"items": [{**GOOD, "type": ["model"]}]},
         {"items": [{**GOOD, "tags": 5}]},
         {"items": [{**GOOD, "total_artifacts": "many"}]},
     ],
     "get": [None, [], [GOOD], "x", {}, {**GOOD, "id": 3},
             {**GOOD, "created_at": "not a time"}, {**GOOD, "type": 7}],
     "create": [None, [], {}, "ok", {"detail": "created"}, [GOOD],
-               {**GOOD, "created_at": "soon"}, {**GOOD, "type": "weights"},
+               {**GOOD, "created_at": "soon"}, {**GOOD, "type": ["model"]},
                {**GOOD, "id": None}],
 }
 
