@@ -122,7 +122,12 @@ class RetryPolicy:
     def should_retry(self, req: Request, exc: BaseException) -> bool:
         """Whether ``exc`` from sending ``req`` is transient and safe to re-send blindly."""
         if isinstance(exc, TransportError):
-            return req.idempotent or not exc.maybe_sent
+            if not exc.maybe_sent:
+                return True
+            # A PATCH that timed out may still be applied later, after the re-sent copy and
+            # after any newer write: it is not re-sent (the error says it may have been sent).
+            return req.idempotent and not (req.method == "PATCH" and isinstance(exc, TimeoutError))
+
         if isinstance(exc, APIError) and exc.status in self.statuses:
             return req.idempotent or exc.status in _UNPROCESSED_STATUSES
         return False

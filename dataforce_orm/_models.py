@@ -396,7 +396,11 @@ class Collection(Model):
                 ambiguous = (isinstance(exc, TransportError) and exc.maybe_sent) or (
                     isinstance(exc, APIError) and exc.status in policy.statuses)
                 late = policy.deadline is not None and time.monotonic() - clock >= policy.deadline
-                if not ambiguous or attempt == policy.attempts or late:
+                # A timed-out POST may still be running on the server: no lookup can rule it
+                # out, and a re-send could make a second collection. It stays "maybe sent".
+                running = isinstance(exc, errors.TimeoutError) and exc.maybe_sent
+                if not ambiguous or attempt == policy.attempts or late or running:
+
                     exc.attempts = max(exc.attempts, attempt)
                     raise
                 # The POST may have been committed: look for what it made before re-sending.
