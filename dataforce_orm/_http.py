@@ -127,7 +127,6 @@ class RetryPolicy:
             # A PATCH that timed out may still be applied later, after the re-sent copy and
             # after any newer write: it is not re-sent (the error says it may have been sent).
             return req.idempotent and not (req.method == "PATCH" and isinstance(exc, TimeoutError))
-
         if isinstance(exc, APIError) and exc.status in self.statuses:
             return req.idempotent or exc.status in _UNPROCESSED_STATUSES
         return False

@@ -400,7 +400,6 @@ class Collection(Model):
                 # out, and a re-send could make a second collection. It stays "maybe sent".
                 running = isinstance(exc, errors.TimeoutError) and exc.maybe_sent
                 if not ambiguous or attempt == policy.attempts or late or running:
-
                     exc.attempts = max(exc.attempts, attempt)
                     raise
                 # The POST may have been committed: look for what it made before re-sending.
