@@ -389,10 +389,12 @@ class Collection(Model):
                 "type": self.collection_type.value, "tags": self.tags}
         policy, req = session.retry, Request("POST", path, json=body)
         started, clock = time.time(), time.monotonic()
-        for attempt in range(1, policy.attempts + 1):
+        attempt = 0
+        while True:
             try:
                 data = (yield req).data
             except (TransportError, APIError) as exc:
+                attempt += 1
                 ambiguous = (isinstance(exc, TransportError) and exc.maybe_sent) or (
                     isinstance(exc, APIError) and exc.status in policy.statuses)
                 late = policy.deadline is not None and time.monotonic() - clock >= policy.deadline
@@ -410,9 +412,18 @@ class Collection(Model):
                 log_retry(req, exc, attempt, policy.attempts)
                 yield Sleep(policy.backoff_for(attempt, exc, time.monotonic() - clock))
                 continue
-            break
+            ident = data.get("id") if isinstance(data, dict) else None
+            if not isinstance(ident, str) or session.claim_created(ident, started):
+                break
+            # Another create of this session lost its answer, and its lookup took this row (the
+            # bodies are identical): the row that one's POST made is this one's to take.
+            since = min(started, session.claimed_since(ident))
+            found = yield from _find_created(session, path, body, since)
+            if found is not None:
+                data = found
+                break
+            # There is none (that POST was never committed): send this one again.
         self._absorb_answer(req, data, session)
-        session.remember_created(str(self.id))
 
     def _refresh_op(self, session: Session, discard: bool) -> Op[None]:
         if self.id is None:
@@ -516,7 +527,10 @@ def _search_escape(text: str) -> str:
 
 def _find_created(session: Session, path: str, body: dict[str, Any],
                   started: float) -> Op[dict[str, Any] | None]:
-    """After a lost create: the collection it made, if the server committed it."""
+    """After a lost create: the collection it made, if the server committed it.
+
+    A match is claimed for this create, so no other create of the session can take it too.
+    """
     params = [("limit", "100"), ("sort_by", "created_at"), ("order", "desc")]
     if body["name"]:
         params.append(("search", _search_escape(body["name"])))
@@ -537,7 +551,7 @@ def _find_created(session: Session, path: str, body: dict[str, Any],
                 break
             if (item.get("name"), item.get("description"), item.get("type"), item.get("tags")) \
                     == (body["name"], body["description"], body["type"], body["tags"]) \
-                    and not session.created_by_us(str(item.get("id"))):
+                    and session.claim_created(str(item.get("id")), started):
                 return dict(item)
         cursor = data.get("cursor")
         if older or not cursor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Generator
@@ -89,7 +90,7 @@ class Session:
         transport = Transport(self.base_url, self._authorization, timeout, verify)
         self.driver = SyncDriver(transport, self.retry)
         self.async_driver = AsyncDriver(transport, self.retry)
-        self._created: OrderedDict[str, None] = OrderedDict()  # ids this session created
+        self._created: OrderedDict[str, float] = OrderedDict()  # ids its creates took
 
     # -- configuration -------------------------------------------------------------------
 
@@ -145,12 +146,24 @@ class Session:
     def collections_path(self, org_id: str, orbit_id: str) -> str:
         return f"/v1/organizations/{org_id}/orbits/{orbit_id}/collections"
 
-    def remember_created(self, collection_id: str) -> None:
-        """Note an id this session created, so a lost-create lookup never claims it twice."""
+    def claim_created(self, collection_id: str, since: float) -> bool:
+        """Take an id for one create of this session; False if another create took it first.
+
+        ``since`` is the earliest time (``time.time()``) the taker's own row can date from.
+        Claims make a lost-create lookup never hand out the same row twice.
+        """
         with _lock:
-            self._created[collection_id] = None
+            if collection_id in self._created:
+                return False
+            self._created[collection_id] = since
             while len(self._created) > 10_000:
                 self._created.popitem(last=False)
+        return True
+
+    def claimed_since(self, collection_id: str) -> float:
+        """The ``since`` its taker claimed ``collection_id`` with (now, if unclaimed)."""
+        with _lock:
+            return self._created.get(collection_id, time.time())
 
     def created_by_us(self, collection_id: str) -> bool:
         return collection_id in self._created

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from email.utils import formatdate
@@ -291,18 +292,57 @@ def test_create_gives_up_with_attempts(make: Callable[..., Async]) -> None:
     assert a.server.collection_rows(a.orbit_id) == []
 
 
+def _bodies(same: bool, prefix: str) -> list[dict[str, Any]]:
+    """N create bodies: all different, or all the same (a lookup cannot tell them apart)."""
+    if same:
+        return [{"name": "same", "description": "d", "tags": ["t"]}] * N
+    return [{"name": f"{prefix}-{i:02d}", "description": f"#{i}", "tags": [str(i)]}
+            for i in range(N)]
+
+
+@pytest.mark.parametrize("same", [False, True], ids=["distinct", "identical"])
 @pytest.mark.parametrize("kind", ["drop_after", "drop"])
-def test_n_concurrent_creates_make_n_rows(make: Callable[..., Async], kind: str) -> None:
+def test_n_concurrent_creates_make_n_rows(make: Callable[..., Async], kind: str,
+                                          same: bool) -> None:
     a = make(attempts=10)
-    a.server.add_fault(Fault(kind, method="POST", path=a.orbit_id, rate=0.3, seed=3))
-    objs = [Collection(name=f"n-{i:02d}", description=f"#{i}", collection_type="model",
-                       tags=[str(i)]) for i in range(N)]
-    got = a.run(lambda: a.objects.abulk_create(objs, concurrency=8))
-    assert got == objs
-    assert_exactly(a, objs)
-    assert a.server.fault_counts.get(kind, 0) > 0
-    posts = len(a.sent("POST"))
-    assert (posts == N) if kind == "drop_after" else (posts > N)
+    made: list[Collection] = []
+    for seed in range(3):
+        a.server.add_fault(Fault(kind, method="POST", path=a.orbit_id, rate=0.3, seed=seed))
+        objs = [Collection(collection_type="model", **b) for b in _bodies(same, f"r{seed}")]
+        a.server.reset_request_log()
+        got = a.run(lambda: a.objects.abulk_create(objs, concurrency=8))  # noqa: B023
+        a.server.clear_faults()
+        assert got == objs
+        made += objs
+        assert_exactly(a, made)  # distinct ids, one row each, even for identical bodies
+        posts = len(a.sent("POST"))
+        assert (posts == N) if kind == "drop_after" else (posts > N)
+
+
+def test_threads_creating_identical_collections_make_n_rows(
+        server: LocalServer, orbit_id: str, sleeps: Any) -> None:
+    """The same claim rules hold on the sync driver, for threads sharing one session."""
+    s = Session(api_key=server.api_key, base_url=server.url,
+                organization=server.organization_id, orbit=orbit_id,
+                retry=RetryPolicy(attempts=10, sleep=sleeps))
+    server.add_fault(Fault("drop_after", method="POST", path=orbit_id, rate=0.3, seed=1))
+    objs = [Collection(name="same", collection_type="model") for _ in range(N)]
+
+    def work(k: int) -> None:
+        for c in objs[k::8]:
+            c.save(using=s)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        server.clear_faults()
+        s.close()
+    ids = {c.id for c in objs}
+    assert len(ids) == N and ids == {r["id"] for r in server.collection_rows(orbit_id)}
 
 
 def test_n_concurrent_creates_under_gateway_errors(make: Callable[..., Async]) -> None:
