@@ -173,6 +173,16 @@ class RetryPolicy:
         return tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs(req))
 
 
+def _retry_clock() -> float:
+    """Now, on the clock tenacity measures deadlines with (its view of ``time.monotonic``).
+
+    The drivers' first attempt runs before tenacity is involved; its start, read here, becomes
+    the start of tenacity's retry state, so a deadline still counts from the first send.
+    """
+    clock: Any = getattr(tenacity, "time", time)
+    return float(clock.monotonic())
+
+
 def log_retry(req: Request, exc: BaseException | None, attempt: int, attempts: int) -> None:
     """The WARNING logged before each re-send: method, path, status (or error) and attempt."""
     status = exc.status if isinstance(exc, APIError) else type(exc).__name__
@@ -361,11 +371,24 @@ class SyncDriver:
         return read_response(req, r.status_code, r.headers, body)
 
     def send(self, req: Request) -> Response:
-        attempt = 0
+        """Send under the retry policy: a plain first attempt; tenacity only after a failure."""
+        started = _retry_clock()
+        try:
+            return self.send_once(req)
+        except (APIError, TransportError) as exc:
+            if not self.policy.should_retry(req, exc):
+                exc.attempts = 1
+                raise
+            first = exc
+        attempt = 1
         try:
             for attempt_ctx in self.policy.retrying(req):
-                attempt = attempt_ctx.retry_state.attempt_number
+                state = attempt_ctx.retry_state
+                attempt = state.attempt_number
                 with attempt_ctx:
+                    if attempt == 1:  # replay the failed first attempt, timed from its start
+                        state.start_time = started
+                        raise first
                     return self.send_once(req)
         except (APIError, TransportError) as exc:
             exc.attempts = attempt
@@ -457,11 +480,24 @@ class AsyncDriver:
         return read_response(req, r.status_code, r.headers, r.content)
 
     async def send(self, req: Request) -> Response:
-        attempt = 0
+        """Send under the retry policy: a plain first attempt; tenacity only after a failure."""
+        started = _retry_clock()
+        try:
+            return await self.send_once(req)
+        except (APIError, TransportError) as exc:
+            if not self.policy.should_retry(req, exc):
+                exc.attempts = 1
+                raise
+            first = exc
+        attempt = 1
         try:
             async for attempt_ctx in self.policy.async_retrying(req):
-                attempt = attempt_ctx.retry_state.attempt_number
+                state = attempt_ctx.retry_state
+                attempt = state.attempt_number
                 with attempt_ctx:
+                    if attempt == 1:  # replay the failed first attempt, timed from its start
+                        state.start_time = started
+                        raise first
                     return await self.send_once(req)
         except (APIError, TransportError) as exc:
             exc.attempts = attempt
