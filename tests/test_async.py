@@ -476,8 +476,9 @@ def test_name_resolution_matches_sync(server: LocalServer, clean_env: None) -> N
     assert len(sync_log) == 4  # resolved once, then one listing per count
 
     # Misses and ambiguity raise the same errors with the same messages.
-    for kw in ({"organization": "nope"}, {"organization": "resolve org", "orbit": "nope"},
-               {}, {"organization": org}):
+    cases: list[dict[str, Any]] = [{"organization": "nope"}, {}, {"organization": org},
+                                   {"organization": "resolve org", "orbit": "nope"}]
+    for kw in cases:
         bad = Session(api_key=user.api_key, base_url=server.url, **kw)
         with pytest.raises(dfo.DataForceError) as sync_err:
             Collection.objects.using(bad).count()
@@ -514,7 +515,7 @@ def test_abulk_create_returns_created_objects_in_order(session: Session, server:
     server.add_fault(Fault("delay", delay=0.02, method="POST", path=orbit_id, rate=0.5, seed=4))
     got = asyncio.run(Collection.objects.abulk_create(objs, concurrency=16))
     assert got == objs and all(a is b for a, b in zip(got, objs, strict=True))
-    assert [c.name for c in got] == [f"bulk-{i:02d}" for i in range(30)]
+    assert [c.name for c in objs] == [f"bulk-{i:02d}" for i in range(30)]
     rows = {r["id"]: r for r in server.collection_rows(orbit_id)}
     assert len(rows) == 30
     for c in objs:

@@ -21,6 +21,7 @@ import pytest
 from dataforce_orm import (
     APIError,
     Collection,
+    QuerySet,
     RateLimitError,
     RetryPolicy,
     ServerError,
@@ -56,7 +57,7 @@ class Async:
         return asyncio.run(main())
 
     @property
-    def objects(self) -> Any:
+    def objects(self) -> QuerySet[Collection]:
         return Collection.objects.using(self.session)
 
     def sent(self, method: str, where: str | None = None) -> list[str]:
