@@ -310,6 +310,39 @@ class Transport:
         return {"Authorization": self.auth(), "Accept": "application/json",
                 "User-Agent": "dataforce-orm/0.1"}
 
+    def end(self, policy: RetryPolicy) -> float | None:
+        """When (``time.monotonic()``) a request sent now must have its whole answer: the
+        policy's deadline plus one read timeout, so a server trickling its answer cannot hold
+        a call past it (timeouts apply per read). None without a deadline."""
+        if policy.deadline is None:
+            return None
+        read = self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
+        return time.monotonic() + policy.deadline + read
+
+
+def _late(req: Request) -> TimeoutError:
+    return TimeoutError("the answer was not complete by the deadline", req.method, req.path)
+
+
+def _read_by(r: requests.Response, req: Request, end: float) -> bytes:
+    """A streamed answer's body, read as it arrives; TimeoutError if it takes past ``end``."""
+    read1 = getattr(r.raw, "read1", None)
+    if read1 is None:  # pragma: no cover - urllib3 < 2: per-read timeouts only
+        return r.content
+    chunks: list[bytes] = []
+    try:
+        while True:
+            if time.monotonic() > end:
+                r.close()
+                raise _late(req)
+            chunk = read1(65536, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except urllib3.exceptions.HTTPError as exc:  # a read timeout, a cut or undecodable body
+        r.close()
+        raise _transport_error(req, exc) from None
+
 
 class Stepper:
     """Advances an operation: hands it the last reply (or error) and takes its next step."""
@@ -357,14 +390,16 @@ class SyncDriver:
                 self._sessions.append(http)
         return http
 
-    def send_once(self, req: Request) -> Response:
+    def send_once(self, req: Request, end: float | None = None) -> Response:
+        """One attempt; with ``end`` (see :meth:`Transport.end`) the answer must be complete
+        by then."""
         start = time.perf_counter()
         try:
             r = self._http().request(
                 req.method, self.transport.url(req), params=req.params or None,
-                json=req.json, timeout=self.transport.timeout,
+                json=req.json, timeout=self.transport.timeout, stream=end is not None,
             )
-            body = r.content
+            body = r.content if end is None else _read_by(r, req, end)
         except requests.RequestException as exc:
             raise _transport_error(req, exc) from None
         log.debug(REQUEST_LOG, req.method, req.path, r.status_code, _elapsed_ms(start))
@@ -372,9 +407,9 @@ class SyncDriver:
 
     def send(self, req: Request) -> Response:
         """Send under the retry policy: a plain first attempt; tenacity only after a failure."""
-        started = _retry_clock()
+        started, end = _retry_clock(), self.transport.end(self.policy)
         try:
-            return self.send_once(req)
+            return self.send_once(req, end)
         except (APIError, TransportError) as exc:
             if not self.policy.should_retry(req, exc):
                 exc.attempts = 1
@@ -389,7 +424,7 @@ class SyncDriver:
                     if attempt == 1:  # replay the failed first attempt, timed from its start
                         state.start_time = started
                         raise first
-                    return self.send_once(req)
+                    return self.send_once(req, end)
         except (APIError, TransportError) as exc:
             exc.attempts = attempt
             raise
@@ -465,25 +500,33 @@ class AsyncDriver:
         await entry.closer.asend(None)  # parked at its yield, tracked by the loop
         return entry.client
 
-    async def send_once(self, req: Request) -> Response:
+    async def send_once(self, req: Request, end: float | None = None) -> Response:
+        """One attempt; with ``end`` (see :meth:`Transport.end`) the answer must be complete
+        by then."""
         httpx = import_httpx()
         start = time.perf_counter()
         try:
             client = await self._client()
-            r = await client.request(
+            call = client.request(
                 req.method, self.transport.url(req), params=list(req.params) or None,
                 json=req.json,
             )
+            if end is None:
+                r = await call
+            else:
+                r = await asyncio.wait_for(call, max(0.0, end - time.monotonic()))
         except httpx.HTTPError as exc:
             raise _transport_error(req, exc) from None
+        except asyncio.TimeoutError:  # wait_for's (httpx's own are HTTPErrors)
+            raise _late(req) from None
         log.debug(REQUEST_LOG, req.method, req.path, r.status_code, _elapsed_ms(start))
         return read_response(req, r.status_code, r.headers, r.content)
 
     async def send(self, req: Request) -> Response:
         """Send under the retry policy: a plain first attempt; tenacity only after a failure."""
-        started = _retry_clock()
+        started, end = _retry_clock(), self.transport.end(self.policy)
         try:
-            return await self.send_once(req)
+            return await self.send_once(req, end)
         except (APIError, TransportError) as exc:
             if not self.policy.should_retry(req, exc):
                 exc.attempts = 1
@@ -498,7 +541,7 @@ class AsyncDriver:
                     if attempt == 1:  # replay the failed first attempt, timed from its start
                         state.start_time = started
                         raise first
-                    return await self.send_once(req)
+                    return await self.send_once(req, end)
         except (APIError, TransportError) as exc:
             exc.attempts = attempt
             raise
