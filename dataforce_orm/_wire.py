@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from types import NoneType, UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
@@ -18,15 +18,6 @@ converter = cattrs.Converter(detailed_validation=False)
 # While set, model validators stand aside: data from the server is taken as the server has it
 # (older rows may predate today's length limits).
 loading: ContextVar[bool] = ContextVar("dataforce_orm_loading", default=False)
-
-
-@contextmanager
-def _loading() -> Iterator[None]:
-    token = loading.set(True)
-    try:
-        yield
-    finally:
-        loading.reset(token)
 
 
 def parse_time(value: Any, _: object = None) -> datetime:
@@ -69,6 +60,20 @@ def _str_list(value: Any, _: object) -> list[str]:
 
 
 converter.register_structure_hook_func(lambda t: t == list[str], _str_list)
+
+
+def _is_optional(t: Any) -> bool:
+    return get_origin(t) in (Union, UnionType) and len(get_args(t)) == 2 and NoneType in get_args(t)
+
+
+def _optional(t: Any) -> Callable[[Any, object], Any]:
+    """``X | None`` with X's hook looked up once (cattrs' own looks it up on every value)."""
+    inner = next(a for a in get_args(t) if a is not NoneType)
+    hook = converter.get_structure_hook(inner)
+    return lambda value, _: None if value is None else hook(value, inner)
+
+
+converter.register_structure_hook_factory(_is_optional, _optional)
 converter.register_unstructure_hook(datetime, format_time)
 
 
@@ -79,8 +84,11 @@ def register(cls: type[T], private: tuple[str, ...], **renames: str) -> None:
     structure = make_dict_structure_fn(cls, converter, **overrides)
 
     def structure_loading(data: Any, cl: type[T]) -> T:
-        with _loading():
+        token = loading.set(True)
+        try:
             return structure(data, cl)
+        finally:
+            loading.reset(token)
 
     converter.register_structure_hook(cls, structure_loading)
     converter.register_unstructure_hook(
