@@ -15,6 +15,7 @@ import ipaddress
 import json
 import logging
 import random
+import sys
 import threading
 import time
 from collections.abc import (
@@ -511,10 +512,7 @@ class AsyncDriver:
                 req.method, self.transport.url(req), params=list(req.params) or None,
                 json=req.json,
             )
-            if end is None:
-                r = await call
-            else:
-                r = await asyncio.wait_for(call, max(0.0, end - time.monotonic()))
+            r = await (call if end is None else _within(call, end - time.monotonic()))
         except httpx.HTTPError as exc:
             raise _transport_error(req, exc) from None
         except asyncio.TimeoutError:  # wait_for's (httpx's own are HTTPErrors)
@@ -591,6 +589,15 @@ async def _close_at_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, 
         yield
     finally:
         await client.aclose()
+
+
+async def _within(call: Awaitable[T], seconds: float) -> T:
+    """``await call``, or asyncio.TimeoutError after ``seconds``. On 3.11+ through a timeout
+    scope: wait_for runs the call in a task of its own, about 10 us more per request."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(max(0.0, seconds)):
+            return await call
+    return await asyncio.wait_for(call, max(0.0, seconds))  # pragma: no cover - 3.10
 
 
 def import_httpx() -> Any:
