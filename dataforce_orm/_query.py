@@ -98,14 +98,17 @@ def _cmp_test(op: str, x: Any) -> Callable[[Any], bool]:
         return lambda v: v in x
     if op == "isnull":
         return lambda v: (v is None) is x
-    cmp: dict[str, Callable[[Any], bool]] = {
-        "exact": lambda v: v is not None and v == x,
-        "gt": lambda v: v is not None and v > x,
-        "gte": lambda v: v is not None and v >= x,
-        "lt": lambda v: v is not None and v < x,
-        "lte": lambda v: v is not None and v <= x,
-    }
-    return cmp[op]
+    if op == "exact":
+        return lambda v: v is not None and v == x
+    if op == "gt":
+        return lambda v: v is not None and v > x
+    if op == "gte":
+        return lambda v: v is not None and v >= x
+    if op == "lt":
+        return lambda v: v is not None and v < x
+    if op == "lte":
+        return lambda v: v is not None and v <= x
+    raise KeyError(op)
 
 
 def _tags_test(op: str, x: Any) -> Callable[[Any], bool]:
@@ -217,9 +220,10 @@ def compile_lookup(model: type[Model], key: str, value: Any) -> Lookup:
     if value is None and op == "exact" and kind in ("str", "id", "enum", "num"):
         raise ValidationError(key, "None never matches; use __isnull where the field allows it")
     norm = _norm_value(model, key, kind, op, value)
-    test = {"str": _str_test, "tags": _tags_test}.get(kind, _cmp_test)(op, norm)
     if kind == "id" and op == "exact":
         test = _cmp_test("exact", norm)
+    else:
+        test = {"str": _str_test, "tags": _tags_test}.get(kind, _cmp_test)(op, norm)
     return Lookup(field, op, norm, test)
 
 

@@ -8,6 +8,7 @@ set by :func:`configure`, else one built from the environment.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import uuid
@@ -34,8 +35,13 @@ def _env(name: str) -> str | None:
     return os.environ.get(f"DFS_{name}") or os.environ.get(f"LUML_{name}") or None
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def as_uuid(value: str) -> str | None:
     """The canonical form of ``value`` if it is a UUID, else None."""
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return value  # already canonical (as ids from the server are): no parse needed
     try:
         return str(uuid.UUID(value))
     except (ValueError, AttributeError, TypeError):
