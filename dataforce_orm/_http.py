@@ -36,7 +36,14 @@ import requests
 import tenacity
 import urllib3.exceptions
 
-from ._errors import APIError, ConfigurationError, DataForceError, TimeoutError, TransportError
+from ._errors import (
+    APIError,
+    ConfigurationError,
+    DataForceError,
+    TimeoutError,
+    TransportError,
+    ValidationError,
+)
 from ._errors import error_class as _error_class
 
 if TYPE_CHECKING:
@@ -99,6 +106,27 @@ def _full_jitter(base: float, cap: float, attempt: int) -> float:
     return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
 
 
+def _at_least(minimum: float, *, integer: bool = False, optional: bool = False
+              ) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """An attrs validator: a number (an int if ``integer``) >= ``minimum``, or None if
+    ``optional``; anything else is a ValidationError naming the field."""
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and optional:
+            return
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)) \
+                or not value >= minimum:
+            what = "an integer" if integer else "a number"
+            raise ValidationError(attribute.name, f"must be {what} >= {minimum}, got {value!r}")
+
+    return check
+
+
+def _statuses(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (set, frozenset, list, tuple)) \
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+        raise ValidationError(attribute.name, "must be a set of HTTP status codes (integers)")
+
+
 @attrs.frozen
 class RetryPolicy:
     """When and how often a failed request is sent again.
@@ -109,12 +137,12 @@ class RetryPolicy:
     are injectable for tests.
     """
 
-    attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
-    deadline: float | None = 60.0
-    backoff: float = 0.25
-    max_backoff: float = 8.0
-    max_retry_after: float = 30.0
-    statuses: frozenset[int] = RETRY_STATUSES
+    attempts: int = attrs.field(default=5, validator=_at_least(1, integer=True))
+    deadline: float | None = attrs.field(default=60.0, validator=_at_least(0, optional=True))
+    backoff: float = attrs.field(default=0.25, validator=_at_least(0))
+    max_backoff: float = attrs.field(default=8.0, validator=_at_least(0))
+    max_retry_after: float = attrs.field(default=30.0, validator=_at_least(0))
+    statuses: frozenset[int] = attrs.field(default=RETRY_STATUSES, validator=_statuses)
     sleep: Callable[[float], None] = attrs.field(default=time.sleep, eq=False, repr=False)
     async_sleep: Callable[[float], Awaitable[None]] = attrs.field(
         default=asyncio.sleep, eq=False, repr=False
@@ -256,6 +284,9 @@ def read_response(req: Request, status: int, headers: Mapping[str, str], body: b
 
 def check_base_url(base_url: str, allow_insecure_http: bool) -> str:
     """Normalise the base URL; refuse plain http to anything but loopback unless allowed."""
+    if not isinstance(base_url, str):
+        raise ConfigurationError(
+            f"base_url: must be an http(s) URL string, not {type(base_url).__name__}")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"base_url: must be an http(s) URL, got {base_url!r}")

@@ -43,6 +43,10 @@ class Q:
     """Lookups combined with ``&`` (and), ``|`` (or) and ``~`` (not)."""
 
     def __init__(self, *children: Q, **lookups: Any) -> None:
+        for child in children:
+            if not isinstance(child, Q):
+                raise ValidationError("args", "positional arguments must be Q objects, not "
+                                              f"{type(child).__name__}; use field=value")
         self.children: list[Q | tuple[str, Any]] = [*children, *sorted(lookups.items())]
         self.connector = "AND"
         self.negated = False
@@ -422,6 +426,10 @@ class QuerySet(Generic[M]):
             return found[0]
         if not isinstance(k, slice) or (k.step not in (None, 1)):
             raise ValidationError("index", "only slices without a step are supported")
+        for bound in (k.start, k.stop):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+                raise ValidationError("index", f"slice bounds must be integers, not "
+                                               f"{type(bound).__name__}")
         start, stop = k.start or 0, k.stop
         if start < 0 or (stop is not None and stop < 0):
             raise ValidationError("index", "negative slicing is not supported")

@@ -7,6 +7,7 @@ set by :func:`configure`, else one built from the environment.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -79,6 +80,10 @@ class Session:
         allow_insecure_http: bool = False,
         verify: bool | str = True,
     ) -> None:
+        for field, value in (("api_key", api_key), ("organization", organization),
+                             ("orbit", orbit), ("collection", collection)):
+            if value is not None and not isinstance(value, str):  # (never shows the value)
+                raise ValidationError(field, f"must be a string, not {type(value).__name__}")
         key = api_key or _env("API_KEY")
         self._key = _Secret(key) if key else None
         del key, api_key
@@ -206,8 +211,9 @@ class Session:
 
 def _check_timeout(timeout: Any) -> Timeout:
     parts = timeout if isinstance(timeout, tuple) else (timeout,)
-    if len(parts) not in (1, 2) or not all(
-            isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0 for p in parts):
+    if len(parts) != (2 if isinstance(timeout, tuple) else 1) or not all(
+            isinstance(p, (int, float)) and not isinstance(p, bool) and 0 < p < math.inf
+            for p in parts):
         raise ValidationError(
             "timeout", "must be seconds > 0, or a (connect, read) pair of them")
     return timeout  # type: ignore[no-any-return]
