@@ -276,10 +276,20 @@ def read_response(req: Request, status: int, headers: Mapping[str, str], body: b
         return Response(status, headers, data)
     text = body.decode("utf-8", "replace")  # the message when there is no usable ``detail``
     detail, errors = _detail(data, text)
+    if 300 <= status < 400:
+        where = headers.get("location") or "nowhere"
+        detail = f"redirected to {where[:200]}; only reads follow redirects" + (
+            f": {detail}" if body else "")
     err = _error_class(status)(status, req.method, req.path, detail)
     err.errors = errors
     err.retry_after = parse_retry_after(headers.get("retry-after"))
     raise err
+
+
+def _follows(req: Request) -> bool:
+    """Only reads follow redirects: a 301/302/303 turns a write into a GET, so a followed one
+    would answer 200 without writing anything (and a 307 would send the body elsewhere)."""
+    return req.method == "GET"
 
 
 def check_base_url(base_url: str, allow_insecure_http: bool) -> str:
@@ -430,9 +440,10 @@ class SyncDriver:
             r = self._http().request(
                 req.method, self.transport.url(req), params=req.params or None,
                 json=req.json, timeout=self.transport.timeout, stream=end is not None,
+                allow_redirects=_follows(req),
             )
             body = r.content if end is None else _read_by(r, req, end)
-        except requests.RequestException as exc:
+        except (requests.RequestException, ValueError) as exc:  # ValueError: a bad Location
             raise _transport_error(req, exc) from None
         log.debug(REQUEST_LOG, req.method, req.path, r.status_code, _elapsed_ms(start))
         return read_response(req, r.status_code, r.headers, body)
@@ -541,7 +552,7 @@ class AsyncDriver:
             client = await self._client()
             call = client.request(
                 req.method, self.transport.url(req), params=list(req.params) or None,
-                json=req.json,
+                json=req.json, follow_redirects=_follows(req),
             )
             r = await (call if end is None else _within(call, end - time.monotonic()))
         except httpx.HTTPError as exc:

@@ -375,8 +375,8 @@ class Collection(Model):
             updated = current  # the server already holds these values
         else:
             updated = (yield req).data
-            if not isinstance(updated, dict):
-                raise _wire_error(req, "expected an object")
+            if not isinstance(updated, dict) or updated.get("id") != self.id:
+                raise _wire_error(req, "expected the updated collection")
         self._absorb_answer(req, {**current, **updated}, session)
         for f, v in pending.items():  # edits left out by update_fields stay pending
             object.__setattr__(self, f, v)

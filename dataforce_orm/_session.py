@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
-from ._errors import ConfigurationError, MultipleObjectsReturned, ValidationError
+from ._errors import APIError, ConfigurationError, MultipleObjectsReturned, ValidationError
 from ._http import AsyncDriver, Op, Request, RetryPolicy, SyncDriver, Timeout, Transport
 from ._http import check_base_url as _check_base_url
 
@@ -224,6 +224,10 @@ def _pick(wanted: str | None, kind: str, listing: Request) -> Generator[Any, Any
     if wanted is not None and (as_id := as_uuid(wanted)) is not None:
         return as_id
     items = (yield listing).data
+    if not isinstance(items, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("id"), str) for item in items):
+        raise APIError(200, listing.method, listing.path,
+                       f"unexpected response shape: expected a list of {kind}s with ids")
     names = [str(item.get("name")) for item in items]
     if wanted is None:
         if len(items) == 1:
