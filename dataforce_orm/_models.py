@@ -189,13 +189,15 @@ class Pager:
         params = [*self.params, ("cursor", self.cursor)] if self.cursor else self.params
         return Request("GET", self.path, tuple(params))
 
-    def feed(self, req: Request, resp: Response) -> list[Any]:
+    def feed(self, req: Request, resp: Response, load: bool = True) -> list[Any]:
+        """The page's objects (its raw items if not ``load``); the next request is set up."""
         data = resp.data
         if not self.paged:
             self.done = True
             if not isinstance(data, list):
                 raise _wire_error(req, "expected a JSON array")
-            return [load_one(self.model, req, item, self.session) for item in data]
+            return [load_one(self.model, req, item, self.session) for item in data] if load \
+                else data
         if not isinstance(data, dict) or not isinstance(data.get("items"), list):
             raise _wire_error(req, "expected {'items': [...], 'cursor': ...}")
         cursor = data.get("cursor")
@@ -209,7 +211,9 @@ class Pager:
         else:
             self._seen.add(cursor)
         self.cursor = cursor
-        return [load_one(self.model, req, item, self.session) for item in data["items"]]
+        items: list[Any] = data["items"]
+        return [load_one(self.model, req, item, self.session) for item in items] if load \
+            else items
 
 
 # -- Collection ---------------------------------------------------------------------------

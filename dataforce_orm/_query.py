@@ -498,6 +498,12 @@ class QuerySet(Generic[M]):
 
     def _count_op(self, session: Session) -> Op[int]:
         n = 0
+        if self._where is None and not self._low and self._high is None:
+            # Nothing to test or slice: count the listing's items without making objects.
+            pager = yield from self.model._pager_op(session, [], PAGE)
+            while (req := pager.next_request()) is not None:
+                n += len(pager.feed(req, (yield req), load=False))
+            return n
 
         def add(items: list[Any]) -> bool:
             nonlocal n
