@@ -461,11 +461,8 @@ class QuerySet(Generic[M]):
             return
         ident = _exact_id(self._where)
         if ident is not None and self.model._gettable_by_id:
-            try:
-                obj = yield from self.model._get_by_id_op(session, ident)
-            except ObjectDoesNotExist:
-                return
-            if (test is None or test(obj)) and self._low == 0:
+            obj = yield from self._by_id_op(session, ident)
+            if obj is not None and self._low == 0:
                 yield Batch([obj])
             return
         sort_params, sort_here = self._server_order()
@@ -513,14 +510,28 @@ class QuerySet(Generic[M]):
         yield from relay(self._rows_op(session), add)
         return n
 
+    def _by_id_op(self, session: Session, ident: str) -> Op[M | None]:
+        """The object a query with an exact id lookup matches (one GET), or None."""
+        try:
+            obj = yield from self.model._get_by_id_op(session, ident)
+        except ObjectDoesNotExist:
+            return None
+        return obj if self._where is None or self._where.test(obj) else None
+
     def _get_op(self, session: Session) -> Op[M]:
-        found = yield from collect(self._rows_op(session), limit=2)
+        ident = _exact_id(self._where)
+        if ident is not None and self.model._gettable_by_id and not self._low \
+                and self._high is None:  # the common get(id=...): no streaming needed
+            obj = yield from self._by_id_op(session, ident)
+            found: list[M] = [] if obj is None else [obj]
+        else:
+            found = yield from collect(self._rows_op(session), limit=2)
         if not found:
             raise self.model.DoesNotExist(f"{self.model.__name__} matching query does not exist")
         if len(found) > 1:
             raise self.model.MultipleObjectsReturned(
                 f"get() found more than one {self.model.__name__}; narrow the lookup")
-        return found[0]  # type: ignore[no-any-return]
+        return found[0]
 
     def _first_op(self, session: Session) -> Op[M | None]:
         found = yield from collect(self[:1]._rows_op(session), limit=1)
