@@ -154,7 +154,6 @@ class Node:
 
 def _norm_value(model: type[Model], key: str, kind: str, op: str, value: Any) -> Any:
     """Check and normalise a lookup's value; a ValidationError names the lookup."""
-    from ._models import to_type
 
     def fail(rule: str) -> ValidationError:
         return ValidationError(key, rule)
@@ -185,6 +184,8 @@ def _norm_value(model: type[Model], key: str, kind: str, op: str, value: Any) ->
         return value
     if kind == "enum":
         try:
+            from ._models import to_type  # (imports _query)
+
             return to_type(value)
         except ValidationError as exc:
             raise fail(exc.rule) from None

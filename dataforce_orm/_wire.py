@@ -39,24 +39,32 @@ def format_time(value: datetime) -> str:
 converter.register_structure_hook(datetime, parse_time)
 
 
-def _strict(kind: type[Any], name: str) -> Callable[[Any, object], Any]:
+def _strict(kind: type[Any], name: str, optional: bool = False) -> Callable[[Any, object], Any]:
+    """A hook taking a ``kind`` as it is (a bool is no int), or also None if ``optional``."""
     def check(value: Any, _: object) -> Any:
-        if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
-            raise TypeError(f"expected {name}, got {type(value).__name__}")
-        return value
+        if isinstance(value, kind) and (kind is bool or value.__class__ is not bool):
+            return value
+        if value is None and optional:
+            return None
+        raise TypeError(f"expected {name}, got {type(value).__name__}")
 
     return check
 
 
 # The server's data is taken as it is, never coerced: a wrong type is an error, not a guess.
-converter.register_structure_hook(str, _strict(str, "a string"))
-converter.register_structure_hook(int, _strict(int, "an integer"))
+_STRICT = {str: "a string", int: "an integer"}
+for _kind, _name in _STRICT.items():
+    converter.register_structure_hook(_kind, _strict(_kind, _name))
 
 
 def _str_list(value: Any, _: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise TypeError("expected a list of strings")
-    return list(value)
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str):
+                break
+        else:
+            return list(value)
+    raise TypeError("expected a list of strings")
 
 
 converter.register_structure_hook_func(lambda t: t == list[str], _str_list)
@@ -69,6 +77,8 @@ def _is_optional(t: Any) -> bool:
 def _optional(t: Any) -> Callable[[Any, object], Any]:
     """``X | None`` with X's hook looked up once (cattrs' own looks it up on every value)."""
     inner = next(a for a in get_args(t) if a is not NoneType)
+    if inner in _STRICT:  # one call per value instead of two
+        return _strict(inner, _STRICT[inner], optional=True)
     hook = converter.get_structure_hook(inner)
     return lambda value, _: None if value is None else hook(value, inner)
 
