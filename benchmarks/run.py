@@ -174,12 +174,12 @@ class Row:
     """One line of the table."""
 
     def __init__(self, name: str, orm: str, raw: str = "-", ratio: str = "-", orm_req: str = "-",
-                 raw_req: str = "-", mem: str = "") -> None:
-        self.cells = [name, orm, raw, ratio, orm_req, raw_req, mem]
+                 raw_req: str = "-", rounds: str = "", mem: str = "") -> None:
+        self.cells = [name, orm, raw, ratio, orm_req, raw_req, rounds, mem]
 
 
-HEAD = ["scenario", "ORM", "raw", "ORM/raw", "ORM req", "raw req", "peak mem ORM / raw"]
-WIDTHS = [34, 11, 11, 8, 8, 8, 20]
+HEAD = ["scenario", "ORM", "raw", "ORM/raw", "ORM req", "raw req", "rounds", "peak mem ORM / raw"]
+WIDTHS = [34, 11, 11, 8, 8, 8, 9, 20]
 
 
 def fmt_time(seconds: float) -> str:
@@ -250,13 +250,15 @@ def peak(job: Job) -> int:
 
 
 class Bench:
+    """The scenarios. Each runs ``rounds`` rounds of ``reps`` jobs per side: many short rounds
+    for the small jobs (each side then sees the same moments of a busy machine), 5 for the
+    large ones (3 with --quick)."""
+
     def __init__(self, server: Server, quick: bool) -> None:
         self.server, self.quick = server, quick
-        self.rounds = 3 if quick else 7
-        self.big_rounds = 3 if quick else 5
         self.rows: list[Row] = []
         self.checks: list[tuple[str, str, bool]] = []
-        self.sync_get_rate = (0.0, 0.0)
+        self.sync_get = (0.0, 0.0)  # seconds per get by id: ORM, raw
 
     def orbit(self, name: str, names: list[str] | None = None
               ) -> tuple[Session, Raw, str, list[str]]:
@@ -270,19 +272,25 @@ class Bench:
     def n(self, full: int, quick: int) -> int:
         return quick if self.quick else full
 
-    def add(self, name: str, orm: Job, raw: Raw, raw_job: Job, reps: int, *,
-            rounds: int | None = None, before: Callable[[str], object] | None = None,
-            mem: str = "") -> tuple[float, int, int]:
+    def plan(self, rounds: int, reps: int) -> tuple[int, int]:
+        """(rounds, reps) for a full run; far fewer with --quick."""
+        return (min(rounds, 3), max(1, reps // 5)) if self.quick else (rounds, reps)
+
+    def add(self, name: str, orm: Job, raw: Raw, raw_job: Job, plan: tuple[int, int], *,
+            before: Callable[[str], object] | None = None, mem: str = ""
+            ) -> tuple[float, float, float, int]:
+        """Time one scenario; returns (ORM s/job, raw s/job, ratio, ORM requests per job)."""
         if before is not None:
             before("orm")
         orm_req = count_orm(orm)  # the warm-up run of each side is the counted one
         if before is not None:
             before("raw")
         raw_req = count_raw(raw, raw_job)
-        o, w, ratio = compare(orm, raw_job, reps, rounds or self.rounds, before)
+        rounds, reps = plan
+        o, w, ratio = compare(orm, raw_job, reps, rounds, before)
         self.rows.append(Row(name, fmt_time(o), fmt_time(w), f"{ratio:.2f}", str(orm_req),
-                             str(raw_req), mem))
-        return ratio, orm_req, raw_req
+                             str(raw_req), f"{rounds}x{reps}", mem))
+        return o, w, ratio, orm_req
 
     def run(self) -> None:
         self.session_construction()
@@ -306,7 +314,7 @@ class Bench:
         body = {"name": "created", "description": "", "type": "model", "tags": ["bench"]}
         self.add("create", lambda: qs.create(name="created", collection_type="model",
                                              tags=["bench"]),
-                 raw, lambda: raw.call("POST", json=body), self.n(200, 20))
+                 raw, lambda: raw.call("POST", json=body), self.plan(41, 10))
 
     def gets(self) -> None:
         n, shared = self.n(2000, 200), self.n(999, 99)
@@ -315,20 +323,18 @@ class Bench:
         session, raw, _, ids = self.orbit("bench-get", names)
         qs = Collection.objects.using(session)
         cid, unique = ids[-1], names[-1]
-        ratio, orm_req, _ = self.add("get by id", lambda: qs.get(id=cid), raw,
-                                     lambda: raw.call("GET", f"/{cid}"), self.n(300, 30))
+        o, w, ratio, orm_req = self.add("get by id", lambda: qs.get(id=cid), raw,
+                                        lambda: raw.call("GET", f"/{cid}"), self.plan(101, 10))
+        self.sync_get = (o, w)
         self.checks.append(("get by id: ORM/raw <= 1.10", f"{ratio:.2f}", ratio <= 1.10))
         self.checks.append(("get by id: 1 request", str(orm_req), orm_req == 1))
-        rate = timed(lambda: qs.get(id=cid), self.n(300, 30)), \
-            timed(lambda: raw.call("GET", f"/{cid}"), self.n(300, 30))
-        self.sync_get_rate = (1 / rate[0], 1 / rate[1])
-        _, orm_req, _ = self.add(f"get by unique name ({n:,} rows)", lambda: qs.get(name=unique),
-                                 raw, lambda: raw.get_by_name(unique), self.n(100, 10))
+        *_, orm_req = self.add(f"get by unique name ({n:,} rows)", lambda: qs.get(name=unique),
+                               raw, lambda: raw.get_by_name(unique), self.plan(41, 5))
         self.checks.append(("get by unique exact name: 1 request", str(orm_req), orm_req == 1))
         pages = math.ceil((shared + 1) / 100)
-        _, orm_req, _ = self.add(
+        *_, orm_req = self.add(
             f"get by name {shared} others contain", lambda: qs.get(name="shared"), raw,
-            lambda: raw.get_by_name("shared"), self.n(10, 2))
+            lambda: raw.get_by_name("shared"), self.plan(15, 1))
         self.checks.append((f"get by a name {shared} others contain: <= {pages} requests "
                             "(search pages at limit=100)", str(orm_req), orm_req <= pages))
 
@@ -349,16 +355,16 @@ class Bench:
                     "tags": current["tags"]}
             raw.call("PATCH", f"/{raw_id}", json=body)
 
-        _, orm_req, _ = self.add("update one field (read, PATCH)", orm_update, raw, raw_update,
-                                 self.n(100, 10))
+        *_, orm_req = self.add("update one field (read, PATCH)", orm_update, raw, raw_update,
+                               self.plan(41, 5))
         self.checks.append(("update of a loaded object: 2 requests", str(orm_req), orm_req == 2))
-        _, orm_req, _ = self.add("update one field, force=True", lambda: orm_update(True), raw,
-                                 lambda: raw_update(False), self.n(100, 10))
+        *_, orm_req = self.add("update one field, force=True", lambda: orm_update(True), raw,
+                               lambda: raw_update(False), self.plan(41, 10))
         self.checks.append(("update with force=True: 1 request", str(orm_req), orm_req == 1))
         reps = self.n(20000, 2000)
         orm_req = count_orm(obj.save)
         self.rows.append(Row("save() with nothing changed", fmt_time(timed(obj.save, reps)),
-                             orm_req=str(orm_req), raw_req="0"))
+                             orm_req=str(orm_req), raw_req="0", rounds=f"1x{reps}"))
         self.checks.append(("save() with nothing changed: 0 requests", str(orm_req),
                             orm_req == 0))
 
@@ -378,14 +384,14 @@ class Bench:
 
         mem_iter, mem_list, mem_raw = peak(orm_iterate), peak(lambda: list(qs.all())), \
             peak(raw_iterate)
-        self.add(f"iterate {n:,} with iterator()", orm_iterate, raw, raw_iterate, 1,
-                 rounds=self.big_rounds, mem=f"{fmt_mem(mem_iter)} / {fmt_mem(mem_raw)}")
-        self.add(f"list(qs) of {n:,}", lambda: list(qs.all()), raw, raw_iterate, 1,
-                 rounds=self.big_rounds, mem=f"{fmt_mem(mem_list)} / {fmt_mem(mem_raw)}")
+        self.add(f"iterate {n:,} with iterator()", orm_iterate, raw, raw_iterate, self.plan(5, 1),
+                 mem=f"{fmt_mem(mem_iter)} / {fmt_mem(mem_raw)}")
+        self.add(f"list(qs) of {n:,}", lambda: list(qs.all()), raw, raw_iterate, self.plan(5, 1),
+                 mem=f"{fmt_mem(mem_list)} / {fmt_mem(mem_raw)}")
         self.checks.append((f"iterator() over {n:,}: peak traced memory < 5 MB",
                             fmt_mem(mem_iter), mem_iter < 5 * 2**20))
         self.add(f"count() of {n:,}", qs.count, raw,
-                 lambda: sum(len(items) for items in raw.pages({})), 1, rounds=self.big_rounds)
+                 lambda: sum(len(items) for items in raw.pages({})), self.plan(5, 1))
 
     def bulk_delete(self) -> None:
         n = self.n(1000, 100)
@@ -400,12 +406,12 @@ class Bench:
             for cid in ids:
                 raw.call("DELETE", f"/{cid}")
 
-        self.add(f"bulk delete of {n:,} (qs.delete())", qs.delete, raw, raw_delete, 1,
-                 rounds=self.big_rounds, before=seed)
+        self.add(f"bulk delete of {n:,} (qs.delete())", qs.delete, raw, raw_delete,
+                 self.plan(5, 1), before=seed)
 
     def concurrency(self) -> None:
         session, raw, _, (cid,) = self.orbit("bench-async", ["async-row"])
-        total = self.n(1200, 96)
+        total, rounds = self.n(640, 64), self.n(9, 3)
         loop = asyncio.new_event_loop()
         client = httpx.AsyncClient(
             headers={"Authorization": f"Bearer {self.server.api_key}"}, trust_env=False,
@@ -429,9 +435,9 @@ class Bench:
             await asyncio.gather(*(worker() for _ in range(workers)))
 
         try:
-            orm_rate, raw_rate = self.sync_get_rate
-            self.rows.append(Row("get by id, sync (req/s)", f"{orm_rate:,.0f}",
-                                 f"{raw_rate:,.0f}", f"{raw_rate / orm_rate:.2f}", "1", "1"))
+            o, w = self.sync_get
+            self.rows.append(Row("get by id, sync (req/s)", f"{1 / o:,.0f}", f"{1 / w:,.0f}",
+                                 f"{o / w:.2f}", "1", "1", "(above)"))
             for workers in (1, 8, 32):
                 def orm(w: int = workers) -> None:
                     loop.run_until_complete(drive(orm_one, w))
@@ -441,10 +447,11 @@ class Bench:
 
                 raw_job()  # warm the raw client's connections
                 orm_req = count_orm(lambda: loop.run_until_complete(orm_one()))
-                o, w, ratio = compare(orm, raw_job, 1, self.big_rounds)
+                o, w, ratio = compare(orm, raw_job, 1, rounds)
                 per = total // workers * workers
                 self.rows.append(Row(f"get by id, async x{workers} (req/s)", f"{per / o:,.0f}",
-                                     f"{per / w:,.0f}", f"{ratio:.2f}", str(orm_req), "1"))
+                                     f"{per / w:,.0f}", f"{ratio:.2f}", str(orm_req), "1",
+                                     f"{rounds}x{per}"))
         finally:
             loop.run_until_complete(client.aclose())
             loop.run_until_complete(session.aclose())
@@ -452,8 +459,8 @@ class Bench:
 
     def report(self, mode: str, elapsed: float) -> None:
         print(f"dataforce-orm benchmarks ({'quick' if self.quick else 'full'}), server {mode}, "
-              f"Python {platform.python_version()}, median of {self.rounds} rounds "
-              f"({self.big_rounds} for the large jobs)")
+              f"Python {platform.python_version()}; times are medians per job, ORM/raw the median "
+              "of per-round ratios (rounds x jobs per round)")
         print_row(HEAD)
         for row in self.rows:
             print_row(row.cells)
