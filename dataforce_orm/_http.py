@@ -14,7 +14,9 @@ import email.utils
 import ipaddress
 import json
 import logging
+import os
 import random
+import ssl
 import sys
 import threading
 import time
@@ -286,6 +288,30 @@ def read_response(req: Request, status: int, headers: Mapping[str, str], body: b
     raise err
 
 
+def check_verify(verify: object) -> bool | str:
+    """``verify``: True/False, or the path of a CA bundle file (or directory) that exists."""
+    if isinstance(verify, bool):
+        return verify
+    if not isinstance(verify, str) or not os.path.exists(verify):
+        raise ConfigurationError(
+            f"verify: must be True, False or the path of a CA bundle; {verify!r} is not")
+    try:
+        _ssl_verify(verify)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigurationError(f"verify: cannot load a CA bundle from {verify!r}: {exc}"
+                                 ) from None
+    return verify
+
+
+def _ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    """httpx's form of ``verify`` (it takes a CA bundle as an SSL context, not a path)."""
+    if isinstance(verify, bool):
+        return verify
+    if os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
+
+
 def _follows(req: Request) -> bool:
     """Only reads follow redirects: a 301/302/303 turns a write into a GET, so a followed one
     would answer 200 without writing anything (and a 307 would send the body elsewhere)."""
@@ -349,8 +375,13 @@ class Transport:
         return self.base_url + req.path
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": self.auth(), "Accept": "application/json",
-                "User-Agent": "dataforce-orm/0.1"}
+        """A client's default headers (the key is not one: see :meth:`authorization`)."""
+        return {"Accept": "application/json", "User-Agent": "dataforce-orm/0.1"}
+
+    def authorization(self) -> dict[str, str]:
+        """The Authorization header, made for each request: a long-lived client holding it
+        among its default headers would show the key wherever the client is printed."""
+        return {"Authorization": self.auth()}
 
     def end(self, policy: RetryPolicy) -> float | None:
         """When (``time.monotonic()``) a request sent now must have its whole answer: the
@@ -440,7 +471,7 @@ class SyncDriver:
             r = self._http().request(
                 req.method, self.transport.url(req), params=req.params or None,
                 json=req.json, timeout=self.transport.timeout, stream=end is not None,
-                allow_redirects=_follows(req),
+                allow_redirects=_follows(req), headers=self.transport.authorization(),
             )
             body = r.content if end is None else _read_by(r, req, end)
         except (requests.RequestException, ValueError) as exc:  # ValueError: a bad Location
@@ -532,7 +563,7 @@ class AsyncDriver:
         connect, read = t if isinstance(t, tuple) else (t, t)
         client = httpx.AsyncClient(
             headers=self.transport.headers(), timeout=httpx.Timeout(read, connect=connect),
-            verify=self.transport.verify, trust_env=False, follow_redirects=True,
+            verify=_ssl_verify(self.transport.verify), trust_env=False, follow_redirects=True,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
         )
         entry = _LoopClient(client, _close_at_shutdown(client))
@@ -553,6 +584,7 @@ class AsyncDriver:
             call = client.request(
                 req.method, self.transport.url(req), params=list(req.params) or None,
                 json=req.json, follow_redirects=_follows(req),
+                headers=self.transport.authorization(),
             )
             r = await (call if end is None else _within(call, end - time.monotonic()))
         except httpx.HTTPError as exc:

@@ -273,7 +273,8 @@ class Collection(Model):
 
         names = ("id", "name", "description", "collection_type", "orbit_id", "tags",
                  "total_artifacts", "created_at", "updated_at")
-        body = ", ".join(f"{n}={fmt(getattr(self, n))}" for n in names)
+        # (fields may be unset while __init__ runs: a traceback showing locals reprs it then)
+        body = ", ".join(f"{n}={fmt(getattr(self, n, None))}" for n in names)
         return f"Collection({body})"
 
     # -- state ---------------------------------------------------------------------------

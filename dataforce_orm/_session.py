@@ -22,6 +22,7 @@ from typing import Any
 from ._errors import APIError, ConfigurationError, MultipleObjectsReturned, ValidationError
 from ._http import AsyncDriver, Op, Request, RetryPolicy, SyncDriver, Timeout, Transport
 from ._http import check_base_url as _check_base_url
+from ._http import check_verify as _check_verify
 
 DEFAULT_BASE_URL = "https://api.luml.ai"
 DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
@@ -98,7 +99,8 @@ class Session:
         self.retry = retry or RetryPolicy()
         self._scope: tuple[str, str] | None = None
         self._org_id: str | None = None
-        transport = Transport(self.base_url, self._authorization, timeout, verify)
+        transport = Transport(self.base_url, self._authorization, timeout,
+                              _check_verify(verify))
         self.driver = SyncDriver(transport, self.retry)
         self.async_driver = AsyncDriver(transport, self.retry)
         self._created: OrderedDict[str, float] = OrderedDict()  # ids its creates took
