@@ -198,7 +198,8 @@ class Api:
                 "json_invalid", ("body", exc.pos), "JSON decode error", {}, {"error": exc.msg}
             )
             raise _Abort(json_response(422, {"detail": [entry]})) from exc
-        except ValueError as exc:  # e.g. invalid UTF-8
+        except (ValueError, RecursionError) as exc:  # invalid UTF-8, absurd nesting: FastAPI
+            # turns any other parsing failure into this 400
             raise _Abort(detail(400, "There was an error parsing the body")) from exc
 
     def _authenticate(self, headers: dict[str, str]) -> str:
