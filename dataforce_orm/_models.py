@@ -325,12 +325,14 @@ class Collection(Model):
         return self.id is not None
 
     def _validate(self, *, creating: bool) -> None:
+        """Check what a create or an update sends (an update never sends the type)."""
         check_str("name", self.name, NAME_MAX, empty_ok=creating)
         check_str("description", self.description, DESCRIPTION_MAX)
         check_tags(self.tags)
-        if creating and self.collection_type is None:
-            raise ValidationError("collection_type", "is required to create a collection")
-        to_type(self.collection_type)
+        if creating:
+            if self.collection_type is None:
+                raise ValidationError("collection_type", "is required to create a collection")
+            to_type(self.collection_type)
 
     def _path(self, session: Session, org: str, orbit: str) -> str:
         return f"{session.collections_path(org, orbit)}/{self.id}"
@@ -343,10 +345,9 @@ class Collection(Model):
             self._validate(creating=True)
             yield from self._create_op(session)
             return
-        self._validate(creating=False)
         snap = self._snapshot or {}
-        if self.collection_type is not None and snap.get("type") not in (
-                None, self.collection_type.value):
+        kind = self.collection_type  # (a type newer than this library is kept as its text)
+        if kind is not None and snap.get("type") not in (None, getattr(kind, "value", kind)):
             raise ValidationError("collection_type", "cannot change after create")
         changed = self.changed_fields()
         if update_fields is not None:
@@ -356,7 +357,8 @@ class Collection(Model):
                     raise ValidationError("update_fields", f"{f!r} is not one of {EDITABLE}")
             changed = [f for f in changed if f in wanted]
         if not changed:
-            return
+            return  # nothing to send, nothing to check
+        self._validate(creating=False)
         org, orbit = yield from session.scope_op()
         path = self._path(session, org, orbit)
         local = self._local()

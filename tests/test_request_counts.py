@@ -204,6 +204,28 @@ def test_save_with_nothing_changed_sends_nothing(server: LocalServer, session: S
     assert sent.total == 0
 
 
+def test_unchanged_server_data_is_not_revalidated(server: LocalServer, session: Session,
+                                                  orbit_id: str) -> None:
+    # Rows the library would not accept from a caller: a name past today's limit (older
+    # rows), and a type newer than this library (loaded as its text).
+    long_id, newer_id = server.insert_collections(orbit_id, [
+        {"name": "n" * 150, "description": "", "type": "model"},
+        {"name": "newer", "description": "", "type": "futuristic"}])
+    legacy = Collection.objects.get(id=long_id)
+    newer = Collection.objects.get(id=newer_id)
+    with RequestCounter() as sent:
+        legacy.save()
+        newer.save()
+    assert sent.total == 0
+    newer.description = "changed"
+    with RequestCounter() as sent:
+        newer.save()
+    assert sent.by_method == {"GET": 1, "PATCH": 1}
+    assert newer.collection_type == "futuristic"
+    row = next(r for r in server.collection_rows(orbit_id) if r["id"] == newer_id)
+    assert row["description"] == "changed"
+
+
 def test_count_and_iteration_send_one_request_per_page(server: LocalServer, session: Session,
                                                        orbit_id: str) -> None:
     n = 250
