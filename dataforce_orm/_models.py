@@ -14,7 +14,7 @@ import attrs
 from . import _errors as errors
 from ._errors import APIError, ConflictError, DataForceError, TransportError, ValidationError
 from ._http import Op, Request, Response, Sleep, log_retry
-from ._query import Manager, ManagerDescriptor
+from ._query import SURROGATE, Manager, ManagerDescriptor, unsendable
 from ._session import Session, current_session
 from ._wire import converter, format_time, loading, register, structurer
 
@@ -45,6 +45,8 @@ class CollectionType(str, enum.Enum):
 def check_str(field: str, value: object, max_len: int, *, empty_ok: bool = True) -> str:
     if not isinstance(value, str):
         raise ValidationError(field, f"must be a string, not {type(value).__name__}")
+    if unsendable(value):
+        raise ValidationError(field, SURROGATE)
     if len(value) > max_len:
         raise ValidationError(field, f"must be at most {max_len} characters (got {len(value)})")
     if not empty_ok and not value:

@@ -37,6 +37,19 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
     "time": (*_CMP, "isnull"),
 }
 FILTERABLE_TYPES = frozenset({"model", "dataset", "experiment", "mixed"})
+SURROGATE = "must be valid Unicode text (it holds a lone surrogate)"
+
+
+def unsendable(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate: not valid Unicode, so it cannot be sent as
+    UTF-8 (in a body or a URL), nor stored by the server."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class Q:
@@ -172,6 +185,8 @@ def _norm_value(model: type[Model], key: str, kind: str, op: str, value: Any) ->
             return frozenset(_norm_value(model, key, kind, "exact", v) for v in items)
         if not all(isinstance(t, str) for t in items):
             raise fail("tags are strings")
+        if any(unsendable(t) for t in items):
+            raise fail(SURROGATE)
         return items
     if kind == "id":
         canon = as_uuid(value) if isinstance(value, str) else None
@@ -181,6 +196,8 @@ def _norm_value(model: type[Model], key: str, kind: str, op: str, value: Any) ->
     if kind == "str":
         if not isinstance(value, str):
             raise fail(f"must be a string, not {type(value).__name__}")
+        if unsendable(value):
+            raise fail(SURROGATE)
         return value
     if kind == "enum":
         try:

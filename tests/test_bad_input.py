@@ -115,6 +115,9 @@ not_str = st.one_of(
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.just(object()),
     st.just(b"bytes"), st.just(["list", "of", "str"]),
 )
+# Text holding a lone surrogate: a str, but not valid Unicode (it cannot be sent or stored).
+surrogated = st.tuples(st.text(max_size=5), st.sampled_from(["\ud800", "\udbff", "\udc80"]),
+                       st.text(max_size=5)).map("".join)
 not_iterable = st.one_of(st.integers(), st.floats(), st.booleans(), st.just(object()))
 non_bool = st.one_of(st.none(), st.integers(), st.text(max_size=4), st.floats())
 
@@ -129,8 +132,8 @@ def bad_tags() -> st.SearchStrategy[Any]:
         st.lists(ok_tag, min_size=51, max_size=60),  # too many
         st.tuples(st.lists(ok_tag, max_size=5), not_str, st.lists(ok_tag, max_size=5)).map(
             lambda t: [*t[0], t[1], *t[2]]),  # a non-string tag
-        st.tuples(st.lists(ok_tag, max_size=5), oversize(64)).map(
-            lambda t: [*t[0], t[1]]),  # an oversize tag
+        st.tuples(st.lists(ok_tag, max_size=5), oversize(64) | surrogated).map(
+            lambda t: [*t[0], t[1]]),  # an oversize tag, or not valid Unicode
         st.text(max_size=10), st.binary(max_size=10),  # a string is not a list of strings
         not_iterable,
     )
@@ -154,8 +157,8 @@ def _as_uuid(text: str) -> str | None:
 def bad_field(name: str) -> st.SearchStrategy[Any]:
     """Bad values for one editable field (``None`` is fine for tags, nothing else is)."""
     return {
-        "name": st.one_of(not_str, oversize(100)),
-        "description": st.one_of(not_str, oversize(1000)),
+        "name": st.one_of(not_str, oversize(100), surrogated),
+        "description": st.one_of(not_str, oversize(1000), surrogated),
         "tags": bad_tags(),
         "collection_type": bad_enum,
     }[name]
@@ -256,7 +259,7 @@ def _bad_value(kind: str, op: str) -> st.SearchStrategy[Any]:
     if op == "isnull":
         return non_bool
     if op == "in":
-        inner = {"id": not_uuid, "str": not_str, "enum": bad_enum,
+        inner = {"id": not_uuid, "str": st.one_of(not_str, surrogated), "enum": bad_enum,
                  "num": st.one_of(st.floats(), st.text(max_size=3), st.booleans())}[kind]
         return st.one_of(not_iterable, st.text(min_size=1, max_size=3),
                          st.lists(inner, min_size=1, max_size=3))
@@ -264,10 +267,11 @@ def _bad_value(kind: str, op: str) -> st.SearchStrategy[Any]:
         if op == "exact":
             return st.one_of(not_iterable, st.text(min_size=1, max_size=3),
                              st.lists(st.integers(), min_size=1, max_size=3))
-        return st.one_of(not_iterable, st.lists(st.integers(), min_size=1, max_size=3))
+        return st.one_of(not_iterable, st.lists(st.integers(), min_size=1, max_size=3),
+                         st.lists(surrogated, min_size=1, max_size=3))
     return {
         "id": not_uuid,
-        "str": not_str,
+        "str": st.one_of(not_str, surrogated),
         "enum": bad_enum,
         "num": st.one_of(st.floats(), st.text(max_size=5), st.booleans(), st.none()),
         "time": st.one_of(st.integers(), st.floats(), st.none(),
