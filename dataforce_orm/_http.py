@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import attrs
 import requests
+import requests.auth
 import tenacity
 import urllib3.exceptions
 
@@ -378,11 +379,6 @@ class Transport:
         """A client's default headers (the key is not one: see :meth:`authorization`)."""
         return {"Accept": "application/json", "User-Agent": "dataforce-orm/0.1"}
 
-    def authorization(self) -> dict[str, str]:
-        """The Authorization header, made for each request: a long-lived client holding it
-        among its default headers would show the key wherever the client is printed."""
-        return {"Authorization": self.auth()}
-
     def end(self, policy: RetryPolicy) -> float | None:
         """When (``time.monotonic()``) a request sent now must have its whole answer: the
         policy's deadline plus one read timeout, so a server trickling its answer cannot hold
@@ -391,6 +387,36 @@ class Transport:
             return None
         read = self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
         return time.monotonic() + policy.deadline + read
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Sets the Authorization header as each request is prepared, so the key is never among
+    a client's default headers (printed with them); requests drops it on a cross-host
+    redirect and does not re-apply it."""
+
+    def __init__(self, header: Callable[[], str]) -> None:
+        self._header = header
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = self._header()
+        return r
+
+    def __repr__(self) -> str:
+        return "<bearer auth>"
+
+
+def _httpx_auth(httpx: Any, header: Callable[[], str]) -> Any:
+    """The same for httpx (which also drops the header on a cross-origin redirect)."""
+
+    class BearerAuth(httpx.Auth):  # type: ignore[misc]
+        def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
+            request.headers["Authorization"] = header()
+            yield request
+
+        def __repr__(self) -> str:
+            return "<bearer auth>"
+
+    return BearerAuth()
 
 
 def _late(req: Request) -> TimeoutError:
@@ -456,6 +482,7 @@ class SyncDriver:
         if http is None:
             http = requests.Session()
             http.headers.update(self.transport.headers())
+            http.auth = _BearerAuth(self.transport.auth)
             http.verify = self.transport.verify
             http.trust_env = False
             self._local.http = http
@@ -471,7 +498,7 @@ class SyncDriver:
             r = self._http().request(
                 req.method, self.transport.url(req), params=req.params or None,
                 json=req.json, timeout=self.transport.timeout, stream=end is not None,
-                allow_redirects=_follows(req), headers=self.transport.authorization(),
+                allow_redirects=_follows(req),
             )
             body = r.content if end is None else _read_by(r, req, end)
         except (requests.RequestException, ValueError) as exc:  # ValueError: a bad Location
@@ -562,7 +589,8 @@ class AsyncDriver:
         t = self.transport.timeout
         connect, read = t if isinstance(t, tuple) else (t, t)
         client = httpx.AsyncClient(
-            headers=self.transport.headers(), timeout=httpx.Timeout(read, connect=connect),
+            headers=self.transport.headers(), auth=_httpx_auth(httpx, self.transport.auth),
+            timeout=httpx.Timeout(read, connect=connect),
             verify=_ssl_verify(self.transport.verify), trust_env=False, follow_redirects=True,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
         )
@@ -584,7 +612,6 @@ class AsyncDriver:
             call = client.request(
                 req.method, self.transport.url(req), params=list(req.params) or None,
                 json=req.json, follow_redirects=_follows(req),
-                headers=self.transport.authorization(),
             )
             r = await (call if end is None else _within(call, end - time.monotonic()))
         except httpx.HTTPError as exc:
