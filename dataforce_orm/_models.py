@@ -262,6 +262,8 @@ class Collection(Model):
     artifacts_tags: list[str] | None = None
     artifacts_extra_values: list[str] | None = None
     _snapshot: dict[str, Any] | None = attrs.field(default=None, init=False)
+    # When a create of this object was sent without a known outcome (see _create_op).
+    _maybe_created_at: float | None = attrs.field(default=None, init=False, repr=False)
 
     @property
     def total_models(self) -> int:
@@ -397,9 +399,16 @@ class Collection(Model):
         body = {"name": self.name, "description": self.description,
                 "type": self.collection_type.value, "tags": self.tags}
         policy, req = session.retry, Request("POST", path, json=body)
-        started, clock = time.time(), time.monotonic()
+        # An earlier save() of this object may have sent a POST whose outcome is unknown (it
+        # raised "maybe sent", or was cancelled): look for what it made before sending again.
+        earlier = self._maybe_created_at
+        started, clock = earlier or time.time(), time.monotonic()
+        object.__setattr__(self, "_maybe_created_at", started)
+        data = None
+        if earlier is not None:
+            data = yield from _find_created(session, path, body, earlier)
         attempt = 0
-        while True:
+        while data is None:
             try:
                 data = (yield req).data
             except (TransportError, APIError) as exc:
@@ -412,6 +421,8 @@ class Collection(Model):
                 running = isinstance(exc, errors.TimeoutError) and exc.maybe_sent
                 if not ambiguous or attempt == policy.attempts or late or running:
                     exc.attempts = max(exc.attempts, attempt)
+                    if not ambiguous:  # refused: nothing was made
+                        object.__setattr__(self, "_maybe_created_at", None)
                     raise
                 # The POST may have been committed: look for what it made before re-sending.
                 found = yield from _find_created(session, path, body, started)
@@ -432,7 +443,9 @@ class Collection(Model):
                 data = found
                 break
             # There is none (that POST was never committed): send this one again.
+            data = None
         self._absorb_answer(req, data, session)
+        object.__setattr__(self, "_maybe_created_at", None)
 
     def _refresh_op(self, session: Session, discard: bool) -> Op[None]:
         if self.id is None:
@@ -516,7 +529,7 @@ def _load_type(value: Any, _: object) -> Any:
 
 
 converter.register_structure_hook(CollectionType, _load_type)
-register(Collection, ("_session", "_snapshot"), collection_type="type")
+register(Collection, ("_session", "_snapshot", "_maybe_created_at"), collection_type="type")
 _structure = structurer(Collection)
 
 
