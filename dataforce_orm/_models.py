@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, TypeVar
@@ -191,8 +191,10 @@ class Pager:
         params = [*self.params, ("cursor", self.cursor)] if self.cursor else self.params
         return Request("GET", self.path, tuple(params))
 
-    def feed(self, req: Request, resp: Response, load: bool = True) -> list[Any]:
-        """The page's objects (its raw items if not ``load``); the next request is set up."""
+    def feed(self, req: Request, resp: Response, load: bool = True,
+             keep: Callable[[Any], bool] | None = None) -> list[Any]:
+        """The page's objects (its raw items if not ``load``; only the items ``keep`` passes,
+        if given); the next request is set up."""
         data = resp.data
         if not self.paged:
             self.done = True
@@ -214,6 +216,8 @@ class Pager:
             self._seen.add(cursor)
         self.cursor = cursor
         items: list[Any] = data["items"]
+        if keep is not None:
+            items = [item for item in items if not isinstance(item, dict) or keep(item)]
         return [load_one(self.model, req, item, self.session) for item in items] if load \
             else items
 

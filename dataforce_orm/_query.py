@@ -307,6 +307,24 @@ def narrowing(node: Node | None) -> list[tuple[str, str]]:
     return params
 
 
+def _wire_prefilter(node: Node | None) -> Callable[[Any], bool] | None:
+    """A check of the raw page items against the lookups every match must pass on fields whose
+    wire value is the attribute value (name, description, tags), so most non-matches are
+    dropped before an object is built for them. Objects are still checked in full."""
+    lookups = [lk for lk in _positive_lookups(node) if lk.field in ("name", "description",
+                                                                    "tags")] if node else []
+    if not lookups:
+        return None
+
+    def keep(item: Any) -> bool:
+        try:
+            return all(lk.test_value(item.get(lk.field)) for lk in lookups)
+        except (TypeError, AttributeError):  # a malformed item: loading it reports the error
+            return True
+
+    return keep
+
+
 def _exact_id(node: Node | None) -> str | None:
     if node is None:
         return None
@@ -491,8 +509,9 @@ class QuerySet(Generic[M]):
             session, [*sort_params, *narrowing(self._where)], limit)
         skip, left = self._low, (None if high is None else high - self._low)
         matched: list[M] = []
+        keep = _wire_prefilter(self._where)
         while (req := pager.next_request()) is not None:
-            page = pager.feed(req, (yield req))
+            page = pager.feed(req, (yield req), keep=keep)
             items = [o for o in page if test(o)] if test is not None else page
             if sort_here:
                 matched.extend(items)
