@@ -327,7 +327,7 @@ def check_base_url(base_url: str, allow_insecure_http: bool) -> str:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"base_url: must be an http(s) URL, got {base_url!r}")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
         raise ConfigurationError(
             f"base_url: plain http to {parts.hostname} would send the API key unencrypted; "
             "use https, or pass allow_insecure_http=True"
@@ -335,7 +335,8 @@ def check_base_url(base_url: str, allow_insecure_http: bool) -> str:
     return base_url.rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses."""
     if host == "localhost":
         return True
     try:

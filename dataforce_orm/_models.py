@@ -143,7 +143,10 @@ class Model:
 
     @classmethod
     def _load(cls: type[M], data: Any, session: Session) -> M:
-        raise NotImplementedError
+        """A model from one wire object, remembering the session that loaded it."""
+        obj = converter.structure(data, cls)
+        object.__setattr__(obj, "_session", session)
+        return obj
 
     @classmethod
     def _pager_op(cls, session: Session, params: list[tuple[str, str]], limit: int) -> Op[Pager]:
@@ -613,12 +616,6 @@ class Organization(Model):
     updated_at: datetime | None = None
 
     @classmethod
-    def _load(cls, data: Any, session: Session) -> Organization:
-        obj = converter.structure(data, cls)
-        object.__setattr__(obj, "_session", session)
-        return obj
-
-    @classmethod
     def _pager_op(cls, session: Session, params: list[tuple[str, str]], limit: int) -> Op[Pager]:
         return Pager(cls, session, "/v1/users/me/organizations", [], paged=False)
         yield  # an operation, though it needs no request
@@ -645,12 +642,6 @@ class Orbit(Model):
     total_artifacts: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
-
-    @classmethod
-    def _load(cls, data: Any, session: Session) -> Orbit:
-        obj = converter.structure(data, cls)
-        object.__setattr__(obj, "_session", session)
-        return obj
 
     @classmethod
     def _pager_op(cls, session: Session, params: list[tuple[str, str]], limit: int) -> Op[Pager]:

@@ -7,7 +7,8 @@ import sys
 import threading
 from types import FrameType
 
-from ._server import LocalServer, is_loopback
+from .._http import is_loopback
+from ._server import LocalServer
 
 
 def serve_main(host: str, port: int, db: str | None, allow_remote: bool) -> int:
