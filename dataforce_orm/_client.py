@@ -109,7 +109,6 @@ class _ClientBase:
         pinned = self._pinned
         return pinned[1] if pinned is not None and pinned[0] == key else None
 
-
     def __repr__(self) -> str:
         s = self._session
         return (f"{type(self).__name__}(base_url={s.base_url!r}, organization={s.organization!r}, "
@@ -266,6 +265,7 @@ class CollectionResource(_ResourceBase):
         obj.delete()
         self._deleted(deleted)
 
+
 class AsyncCollectionResource(_ResourceBase):
     """``client.collections`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
 
@@ -331,6 +331,7 @@ class AsyncCollectionResource(_ResourceBase):
         deleted = obj.id
         await obj.adelete()
         self._deleted(deleted)
+
 
 class DataForceClient(_ClientBase):
     """The seed SDK's client: ``DataForceClient(api_key=...).collections.get(...)``.
