@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "APIError",
@@ -63,6 +64,9 @@ class ValidationError(DataForceError, ValueError):
         self.field = field
         self.rule = rule
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.field, self.rule), self.__dict__
+
 
 class ObjectDoesNotExist(DataForceError, LookupError):
     """The object asked for does not exist."""
@@ -85,6 +89,9 @@ class TransportError(DataForceError):
         self.attempts = attempts
         # True when the request may have reached the server (it was sent, the answer was lost).
         self.maybe_sent = True
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.args[0], self.method, self.url, self.attempts), self.__dict__
 
     def __str__(self) -> str:
         where = f" ({self.method} {self.url})" if self.method else ""
@@ -118,6 +125,9 @@ class APIError(DataForceError):
         self.errors = list(errors)
         self.attempts = attempts
         self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.status, self.method, self.url, self.detail), self.__dict__
 
     def __str__(self) -> str:
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""

@@ -61,7 +61,7 @@ Timeout = float | tuple[float, float]
 
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 # Statuses that say the request was not processed, so even a create may be re-sent.
-_UNPROCESSED_STATUSES = frozenset({408, 429})
+UNPROCESSED_STATUSES = frozenset({408, 429})
 
 
 @attrs.frozen
@@ -160,7 +160,7 @@ class RetryPolicy:
             # after any newer write: it is not re-sent (the error says it may have been sent).
             return req.idempotent and not (req.method == "PATCH" and isinstance(exc, TimeoutError))
         if isinstance(exc, APIError) and exc.status in self.statuses:
-            return req.idempotent or exc.status in _UNPROCESSED_STATUSES
+            return req.idempotent or exc.status in UNPROCESSED_STATUSES
         return False
 
     def backoff_for(self, attempt: int, exc: BaseException | None, elapsed: float = 0.0) -> float:
@@ -552,18 +552,17 @@ class SyncDriver:
                 steps.error = exc
 
     def close(self, current_thread_only: bool = False) -> None:
+        """Close pooled connections: every thread's, or only the calling thread's."""
         with self._lock:
             if current_thread_only:
-                http = getattr(self._local, "http", None)
+                http = self._local.__dict__.pop("http", None)
                 targets = [http] if http is not None else []
+                self._sessions = [h for h in self._sessions if h is not http]
             else:
                 targets, self._sessions = self._sessions, []
-            for http in targets:
-                http.close()
-                if http in self._sessions:
-                    self._sessions.remove(http)
-        if current_thread_only or not self._sessions:
-            self._local = threading.local()
+                self._local = threading.local()
+        for http in targets:
+            http.close()
 
 
 class AsyncDriver:

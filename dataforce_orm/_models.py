@@ -13,9 +13,9 @@ import attrs
 
 from . import _errors as errors
 from ._errors import APIError, ConflictError, DataForceError, TransportError, ValidationError
-from ._http import Op, Request, Response, Sleep, log_retry
+from ._http import UNPROCESSED_STATUSES, Op, Request, Response, Sleep, log_retry
 from ._query import SURROGATE, Manager, ManagerDescriptor, unsendable
-from ._session import Session, current_session
+from ._session import Session, as_uuid, current_session
 from ._wire import converter, format_time, loading, register, structurer
 
 M = TypeVar("M", bound="Model")
@@ -91,6 +91,15 @@ def _description(value: Any) -> Any:
 
 def _tags(value: Any) -> Any:
     return value if loading.get() else check_tags(value)
+
+
+def _id(value: Any) -> Any:
+    if loading.get() or value is None:
+        return value
+    canon = as_uuid(value) if isinstance(value, str) else None
+    if canon is None:
+        raise ValidationError("id", f"must be a UUID string, got {value!r}")
+    return canon
 
 
 def _type(value: Any) -> Any:
@@ -261,7 +270,7 @@ class Collection(Model):
     description: str = attrs.field(default="", converter=_description)
     collection_type: CollectionType | None = attrs.field(default=None, converter=_type)
     tags: list[str] | None = attrs.field(default=None, converter=_tags)
-    id: str | None = None
+    id: str | None = attrs.field(default=None, converter=_id)
     orbit_id: str | None = None
     total_artifacts: int = 0
     created_at: datetime | None = None
@@ -421,7 +430,8 @@ class Collection(Model):
             except (TransportError, APIError) as exc:
                 attempt += 1
                 ambiguous = (isinstance(exc, TransportError) and exc.maybe_sent) or (
-                    isinstance(exc, APIError) and exc.status in policy.statuses)
+                    isinstance(exc, APIError) and exc.status in policy.statuses
+                    and exc.status not in UNPROCESSED_STATUSES)  # those the driver retried
                 late = policy.deadline is not None and time.monotonic() - clock >= policy.deadline
                 # A timed-out POST may still be running on the server: no lookup can rule it
                 # out, and a re-send could make a second collection. It stays "maybe sent".
@@ -457,7 +467,7 @@ class Collection(Model):
     def _refresh_op(self, session: Session, discard: bool) -> Op[None]:
         if self.id is None:
             raise ValidationError("id", "the collection is not saved; nothing to refresh")
-        changed = self.changed_fields()
+        changed = self.changed_fields() if self._snapshot is not None else []
         if changed and not discard:
             raise ValidationError(
                 ", ".join(changed), "has unsaved changes; save() them or refresh(discard=True)")
@@ -564,6 +574,7 @@ def _find_created(session: Session, path: str, body: dict[str, Any],
     if body["name"]:
         params.append(("search", _search_escape(body["name"])))
     cursor: str | None = None
+    seen: set[str] = set()
     while True:
         req = Request("GET", path, tuple(params + ([("cursor", cursor)] if cursor else [])))
         resp = yield req
@@ -583,8 +594,9 @@ def _find_created(session: Session, path: str, body: dict[str, Any],
                     and session.claim_created(str(item.get("id")), started):
                 return dict(item)
         cursor = data.get("cursor")
-        if older or not cursor:
+        if older or not isinstance(cursor, str) or cursor in seen:  # a repeat would loop
             return None
+        seen.add(cursor)
 
 
 def _clock_skew(resp: Response) -> timedelta:

@@ -381,10 +381,7 @@ def client_sort(items: list[Any], order: tuple[str, ...]) -> None:
         field = spec.lstrip("-")
         desc = spec.startswith("-")
         key = _sort_key(field)
-        if desc:  # nulls first when descending, as the server's database does
-            items.sort(key=lambda o, k=key: (not k(o)[0], k(o)[1]), reverse=True)  # type: ignore[misc]
-        else:
-            items.sort(key=key)
+        items.sort(key=key, reverse=desc)  # nulls last ascending, first descending
 
 
 class QuerySet(Generic[M]):
@@ -441,6 +438,8 @@ class QuerySet(Generic[M]):
         return self._clone(order=tuple(fields))
 
     def reverse(self) -> QuerySet[M]:
+        if self._low or self._high is not None:
+            raise ValidationError("reverse", "cannot reverse a sliced QuerySet (nor take last())")
         order = self._order or self.model._default_order
         return self._clone(order=tuple(f[1:] if f.startswith("-") else "-" + f for f in order))
 
@@ -785,6 +784,9 @@ class QuerySet(Generic[M]):
 
 def _create_fields(lookups: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
     plain = {k: v for k, v in lookups.items() if "__" not in k or k.endswith("__exact")}
+    if "id" in plain or "id__exact" in plain:
+        raise ValidationError("id", "is given by the server; a get_or_create/update_or_create "
+                                    "lookup by id cannot create")
     return {**{k.removesuffix("__exact"): v for k, v in plain.items()}, **(defaults or {})}
 
 

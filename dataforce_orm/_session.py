@@ -178,9 +178,6 @@ class Session:
         with _lock:
             return self._created.get(collection_id, time.time())
 
-    def created_by_us(self, collection_id: str) -> bool:
-        return collection_id in self._created
-
     # -- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
