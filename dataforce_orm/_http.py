@@ -580,11 +580,11 @@ class AsyncDriver:
         self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
         self._lock = threading.Lock()
 
-    async def _client(self) -> httpx.AsyncClient:
+    async def _entry(self) -> _LoopClient:
         loop = asyncio.get_running_loop()
         entry = self._clients.get(loop)
         if entry is not None and not entry.client.is_closed:
-            return entry.client
+            return entry
         httpx = import_httpx()
         t = self.transport.timeout
         connect, read = t if isinstance(t, tuple) else (t, t)
@@ -600,16 +600,17 @@ class AsyncDriver:
                 del self._clients[old]
             self._clients[loop] = entry
         await entry.closer.asend(None)  # parked at its yield, tracked by the loop
-        return entry.client
+        return entry
 
     async def send_once(self, req: Request, end: float | None = None) -> Response:
         """One attempt; with ``end`` (see :meth:`Transport.end`) the answer must be complete
         by then."""
         httpx = import_httpx()
         start = time.perf_counter()
+        entry = await self._entry()
+        entry.busy += 1  # one loop: no lock needed
         try:
-            client = await self._client()
-            call = client.request(
+            call = entry.client.request(
                 req.method, self.transport.url(req), params=list(req.params) or None,
                 json=req.json, follow_redirects=_follows(req),
             )
@@ -618,6 +619,8 @@ class AsyncDriver:
             raise _transport_error(req, exc) from None
         except asyncio.TimeoutError:  # wait_for's (httpx's own are HTTPErrors)
             raise _late(req) from None
+        finally:
+            entry.busy -= 1
         log.debug(REQUEST_LOG, req.method, req.path, r.status_code, _elapsed_ms(start))
         return read_response(req, r.status_code, r.headers, r.content)
 
@@ -666,22 +669,26 @@ class AsyncDriver:
             except DataForceError as exc:
                 steps.error = exc
 
-    async def aclose(self) -> None:
-        """Close the client of the running loop (others close with their loops)."""
+    async def aclose(self, *, if_idle: bool = False) -> None:
+        """Close the client of the running loop (others close with their loops); with
+        ``if_idle``, only when no request of another task is in flight on it."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # pragma: no cover - called outside a loop
             return
         with self._lock:
-            entry = self._clients.pop(loop, None)
-        if entry is not None:
-            await entry.closer.aclose()
+            entry = self._clients.get(loop)
+            if entry is None or (if_idle and entry.busy):
+                return
+            del self._clients[loop]
+        await entry.closer.aclose()
 
 
-@attrs.frozen
+@attrs.define
 class _LoopClient:
     client: httpx.AsyncClient
     closer: AsyncGenerator[None, None]
+    busy: int = 0  # requests in flight
 
 
 async def _close_at_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:

@@ -205,7 +205,9 @@ class Session:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.__exit__(t, e, tb)
-        await self.aclose()
+        # Other tasks may share this loop's client: it closes now only if none is mid-request
+        # (else at session.aclose() or when the loop shuts down).
+        await self.async_driver.aclose(if_idle=True)
 
 
 def _check_timeout(timeout: Any) -> Timeout:

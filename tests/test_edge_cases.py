@@ -90,3 +90,30 @@ def test_leaving_with_in_one_thread_keeps_other_threads_connections(
     t.start()
     t.join()
     assert done.is_set() and session.driver._http() is mine
+
+
+def test_leaving_async_with_does_not_cut_another_tasks_request(
+        server: LocalServer, orbit_id: str) -> None:
+    import asyncio
+
+    s = Session(api_key=server.api_key, base_url=server.url,
+                organization=server.organization_id, orbit=orbit_id,
+                retry=dfo.RetryPolicy(attempts=1))
+    Collection.objects.using(s).create(name="x", collection_type="model")
+    server.add_fault(Fault(kind="delay", delay=0.3, method="GET", path=r"/collections$",
+                           times=1))
+
+    async def main() -> int:
+        slow = asyncio.create_task(Collection.objects.using(s).acount())
+        await asyncio.sleep(0.1)  # the slow count is in flight
+        async with s:
+            pass
+        n = await slow
+        await s.aclose()
+        return n
+
+    try:
+        assert asyncio.run(main()) == 1
+    finally:
+        server.clear_faults()
+        s.close()
