@@ -14,7 +14,7 @@ import attrs
 from . import _errors as errors
 from ._errors import APIError, ConflictError, DataForceError, TransportError, ValidationError
 from ._http import UNPROCESSED_STATUSES, Op, Request, Response, Sleep, log_retry
-from ._query import SURROGATE, Manager, ManagerDescriptor, unsendable
+from ._query import SURROGATE, Manager, ManagerDescriptor, search_escape, unsendable
 from ._session import Session, as_uuid, current_session
 from ._wire import converter, format_time, loading, register, structurer
 
@@ -492,7 +492,13 @@ class Collection(Model):
 
     def save(self, *, force: bool = False, update_fields: Iterable[str] | None = None,
              using: Session | None = None) -> None:
-        """Create (POST) or update (read, merge, PATCH); nothing changed sends nothing."""
+        """Create (POST) or update (read, merge, PATCH); nothing changed sends nothing.
+
+        An update takes the fields you did not change from the server's current state and
+        raises ConflictError if one you changed was changed there too. ``force=True`` skips
+        that read and check: the object's own values of all three fields are written (one
+        request). ``update_fields`` limits which changed fields are written.
+        """
         session = self._session_for(using)
         session.driver.run(self._save_op(session, force, update_fields))
 
@@ -560,10 +566,6 @@ def _get_collection(ident: str | None, req: Request) -> Op[dict[str, Any]]:
     return data
 
 
-def _search_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _find_created(session: Session, path: str, body: dict[str, Any],
                   started: float) -> Op[dict[str, Any] | None]:
     """After a lost create: the collection it made, if the server committed it.
@@ -572,7 +574,7 @@ def _find_created(session: Session, path: str, body: dict[str, Any],
     """
     params = [("limit", "100"), ("sort_by", "created_at"), ("order", "desc")]
     if body["name"]:
-        params.append(("search", _search_escape(body["name"])))
+        params.append(("search", search_escape(body["name"])))
     cursor: str | None = None
     seen: set[str] = set()
     while True:

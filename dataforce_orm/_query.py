@@ -270,7 +270,8 @@ def _positive_lookups(node: Node) -> Iterator[Lookup]:
             yield from _positive_lookups(child)
 
 
-def _search_escape(text: str) -> str:
+def search_escape(text: str) -> str:
+    """``text`` for the server's ``search``, where ``%``, ``_`` and ``\\`` are live."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -297,7 +298,7 @@ def narrowing(node: Node | None) -> list[tuple[str, str]]:
     lookups = list(_positive_lookups(node))
     terms = [t for t in map(_search_term, lookups) if t]
     if terms:
-        params.append(("search", _search_escape(max(terms, key=len))))
+        params.append(("search", search_escape(max(terms, key=len))))
     for lk in lookups:
         if lk.field == "collection_type":
             values = {lk.value.value} if lk.op == "exact" else {v.value for v in lk.value}
