@@ -17,9 +17,9 @@ from ._errors import (
     ObjectDoesNotExist,
     ValidationError,
 )
-from ._http import Timeout
+from ._http import Op, Timeout
 from ._models import DESCRIPTION_MAX, NAME_MAX, Collection, CollectionType, check_str, check_tags
-from ._query import QuerySet
+from ._query import QuerySet, collect
 from ._session import DEFAULT_TIMEOUT, Session, as_uuid
 
 __all__ = ["AsyncCollectionResource", "AsyncDataForceClient", "CollectionResource",
@@ -199,7 +199,69 @@ class _ResourceBase:
             self._client._pinned = None
 
 
-class CollectionResource(_ResourceBase):
+class _Operations(_ResourceBase):
+    """Each call once, as a sans-I/O operation: the sync and async resources only run them."""
+
+    def _session(self) -> Session:
+        return self._client.session
+
+    def _get_op(self, ref: _Ref) -> Op[Collection | None]:
+        objects, session = self._objects(), self._session()
+        if ref.id is not None:
+            found = yield from objects.filter(id=ref.id)._first_op(session)
+            if found is not None:
+                return self._found(ref, found)
+        try:
+            obj = yield from objects.filter(name=ref.value)._get_op(session)
+        except Collection.DoesNotExist:
+            return None
+        except Collection.MultipleObjectsReturned:
+            raise self._several(ref.value) from None
+        return self._found(ref, obj)
+
+    def _list_op(self) -> Op[builtins.list[Collection]]:
+        found: builtins.list[Collection] = yield from collect(
+            self._objects()._rows_op(self._session()))
+        return found
+
+    def _create_op(self, description: str, name: str, collection_type: CollectionType | str,
+                   tags: builtins.list[str] | None) -> Op[Collection]:
+        obj = self._new(description, name, collection_type, tags)
+        yield from obj._save_op(self._session(), False, None)
+        return obj
+
+    def _update_op(self, name: str | None, description: str | None,
+                   tags: builtins.list[str] | None, collection_id: str | None) -> Op[Collection]:
+        edits = self._edits(name, description, tags)
+        ref = self._ref(collection_id, "collection_id")
+        obj = yield from self._get_op(ref)
+        if obj is None:
+            raise self._missing(ref)
+        for field, value in edits.items():
+            setattr(obj, field, value)
+        # Just read: the fields not given keep the server's values.
+        yield from obj._save_op(self._session(), True, None)
+        return obj
+
+    def _delete_op(self, collection_id: str | None) -> Op[None]:
+        ref = self._ref(collection_id, "collection_id")
+        if ref.id is not None:
+            try:
+                yield from Collection(id=ref.id)._delete_op(self._session())
+            except Collection.DoesNotExist:
+                pass
+            else:
+                self._deleted(ref.id)
+                return
+        obj = yield from self._get_op(_Ref(ref.value, None, ref.default_key))
+        if obj is None:
+            raise self._missing(ref)
+        deleted = obj.id
+        yield from obj._delete_op(self._session())
+        self._deleted(deleted)
+
+
+class CollectionResource(_Operations):
     """``client.collections`` on :class:`DataForceClient`."""
 
     def get(self, collection_value: str | None = None) -> Collection | None:
@@ -208,65 +270,32 @@ class CollectionResource(_ResourceBase):
         ``None`` when there is none; ``MultipleResourcesFoundError`` when several share the
         name. Without a value, the client's default collection.
         """
-        return self._get(self._ref(collection_value, "collection_value"))
-
-    def _get(self, ref: _Ref) -> Collection | None:
-        objects = self._objects()
-        if ref.id is not None and (found := objects.filter(id=ref.id).first()) is not None:
-            return self._found(ref, found)
-        try:
-            return self._found(ref, objects.get(name=ref.value))
-        except Collection.DoesNotExist:
-            return None
-        except Collection.MultipleObjectsReturned:
-            raise self._several(ref.value) from None
+        ref = self._ref(collection_value, "collection_value")
+        return self._session().driver.run(self._get_op(ref))
 
     def list(self) -> builtins.list[Collection]:
         """Every collection of the default orbit."""
-        return builtins.list(self._objects())
+        return self._session().driver.run(self._list_op())
 
     def create(self, description: str, name: str, collection_type: CollectionType | str,
                tags: builtins.list[str] | None = None) -> Collection:
         """Create a collection in the default orbit."""
-        obj = self._new(description, name, collection_type, tags)
-        obj.save(using=self._client.session)
-        return obj
+        op = self._create_op(description, name, collection_type, tags)
+        return self._session().driver.run(op)
 
     def update(self, name: str | None = None, description: str | None = None,
                tags: builtins.list[str] | None = None, *,
                collection_id: str | None = None) -> Collection:
         """Change the given fields of a collection (default: the client's); keep the rest."""
-        edits = self._edits(name, description, tags)
-        ref = self._ref(collection_id, "collection_id")
-        obj = self._get(ref)
-        if obj is None:
-            raise self._missing(ref)
-        for field, value in edits.items():
-            setattr(obj, field, value)
-        obj.save(force=True)  # just read: the fields not given keep the server's values
-        return obj
+        op = self._update_op(name, description, tags, collection_id)
+        return self._session().driver.run(op)
 
     def delete(self, collection_id: str | None = None) -> None:
         """Delete a collection (default: the client's). Irreversible."""
-        ref = self._ref(collection_id, "collection_id")
-        session = self._client.session
-        if ref.id is not None:
-            try:
-                Collection(id=ref.id).delete(using=session)
-            except Collection.DoesNotExist:
-                pass
-            else:
-                self._deleted(ref.id)
-                return
-        obj = self._get(_Ref(ref.value, None, ref.default_key))
-        if obj is None:
-            raise self._missing(ref)
-        deleted = obj.id
-        obj.delete()
-        self._deleted(deleted)
+        self._session().driver.run(self._delete_op(collection_id))
 
 
-class AsyncCollectionResource(_ResourceBase):
+class AsyncCollectionResource(_Operations):
     """``client.collections`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
 
     async def get(self, collection_value: str | None = None) -> Collection | None:
@@ -275,62 +304,29 @@ class AsyncCollectionResource(_ResourceBase):
         ``None`` when there is none; ``MultipleResourcesFoundError`` when several share the
         name. Without a value, the client's default collection.
         """
-        return await self._get(self._ref(collection_value, "collection_value"))
-
-    async def _get(self, ref: _Ref) -> Collection | None:
-        objects = self._objects()
-        if ref.id is not None and (found := await objects.filter(id=ref.id).afirst()) is not None:
-            return self._found(ref, found)
-        try:
-            return self._found(ref, await objects.aget(name=ref.value))
-        except Collection.DoesNotExist:
-            return None
-        except Collection.MultipleObjectsReturned:
-            raise self._several(ref.value) from None
+        ref = self._ref(collection_value, "collection_value")
+        return await self._session().async_driver.run(self._get_op(ref))
 
     async def list(self) -> builtins.list[Collection]:
         """Every collection of the default orbit."""
-        return [obj async for obj in self._objects()]
+        return await self._session().async_driver.run(self._list_op())
 
     async def create(self, description: str, name: str, collection_type: CollectionType | str,
                      tags: builtins.list[str] | None = None) -> Collection:
         """Create a collection in the default orbit."""
-        obj = self._new(description, name, collection_type, tags)
-        await obj.asave(using=self._client.session)
-        return obj
+        op = self._create_op(description, name, collection_type, tags)
+        return await self._session().async_driver.run(op)
 
     async def update(self, name: str | None = None, description: str | None = None,
                      tags: builtins.list[str] | None = None, *,
                      collection_id: str | None = None) -> Collection:
         """Change the given fields of a collection (default: the client's); keep the rest."""
-        edits = self._edits(name, description, tags)
-        ref = self._ref(collection_id, "collection_id")
-        obj = await self._get(ref)
-        if obj is None:
-            raise self._missing(ref)
-        for field, value in edits.items():
-            setattr(obj, field, value)
-        await obj.asave(force=True)  # just read: the fields not given keep the server's values
-        return obj
+        op = self._update_op(name, description, tags, collection_id)
+        return await self._session().async_driver.run(op)
 
     async def delete(self, collection_id: str | None = None) -> None:
         """Delete a collection (default: the client's). Irreversible."""
-        ref = self._ref(collection_id, "collection_id")
-        session = self._client.session
-        if ref.id is not None:
-            try:
-                await Collection(id=ref.id).adelete(using=session)
-            except Collection.DoesNotExist:
-                pass
-            else:
-                self._deleted(ref.id)
-                return
-        obj = await self._get(_Ref(ref.value, None, ref.default_key))
-        if obj is None:
-            raise self._missing(ref)
-        deleted = obj.id
-        await obj.adelete()
-        self._deleted(deleted)
+        await self._session().async_driver.run(self._delete_op(collection_id))
 
 
 class DataForceClient(_ClientBase):
