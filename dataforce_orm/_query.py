@@ -635,43 +635,57 @@ class QuerySet(Generic[M]):
         return self._run(self._in_bulk_op(self._session_for(), id_list))
 
     def create(self, **fields: Any) -> M:
-        obj = self.model(**fields)
-        obj.save(using=self._session_for())  # type: ignore[attr-defined]
-        return obj
+        return self._run(self._create_op(self._session_for(), fields))
 
     def get_or_create(self, defaults: dict[str, Any] | None = None,
                       **lookups: Any) -> tuple[M, bool]:
-        try:
-            return self.get(**lookups), False
-        except self.model.DoesNotExist:
-            return self.create(**_create_fields(lookups, defaults)), True
+        return self._run(self._get_or_create_op(self._session_for(), defaults, lookups, False))
 
     def update_or_create(self, defaults: dict[str, Any] | None = None,
                          **lookups: Any) -> tuple[M, bool]:
-        try:
-            obj = self.get(**lookups)
-        except self.model.DoesNotExist:
-            return self.create(**_create_fields(lookups, defaults)), True
-        for k, v in (defaults or {}).items():
-            setattr(obj, k, v)
-        obj.save()  # type: ignore[attr-defined]
-        return obj, False
+        return self._run(self._get_or_create_op(self._session_for(), defaults, lookups, True))
 
     def update(self, **fields: Any) -> int:
         """Set ``fields`` on every match and save each (merge rules apply); returns the count."""
         _check_update(self.model, fields)
-        objs = list(self._clone())
-        for obj in objs:
-            for k, v in fields.items():
-                setattr(obj, k, v)
-            obj.save()  # type: ignore[attr-defined]
-        return len(objs)
+        return self._run(self._update_op(self._session_for(), fields))
 
     def delete(self) -> int:
         """Delete every match; returns how many were deleted."""
-        objs = list(self._clone())
+        return self._run(self._delete_op(self._session_for()))
+
+    # -- writing operations (shared by the sync and async methods) ---------------------------
+
+    def _create_op(self, session: Session, fields: dict[str, Any]) -> Op[M]:
+        obj = self.model(**fields)
+        yield from obj._save_op(session, False, None)  # type: ignore[attr-defined]
+        return obj
+
+    def _get_or_create_op(self, session: Session, defaults: dict[str, Any] | None,
+                          lookups: dict[str, Any], update: bool) -> Op[tuple[M, bool]]:
+        try:
+            obj: M = yield from self.filter(**lookups)._get_op(session)
+        except self.model.DoesNotExist:
+            made = yield from self._create_op(session, _create_fields(lookups, defaults))
+            return made, True
+        if update:
+            for k, v in (defaults or {}).items():
+                setattr(obj, k, v)
+            yield from obj._save_op(session, False, None)  # type: ignore[attr-defined]
+        return obj, False
+
+    def _update_op(self, session: Session, fields: dict[str, Any]) -> Op[int]:
+        objs = yield from collect(self._rows_op(session))
         for obj in objs:
-            obj.delete()  # type: ignore[attr-defined]
+            for k, v in fields.items():
+                setattr(obj, k, v)
+            yield from obj._save_op(session, False, None)
+        return len(objs)
+
+    def _delete_op(self, session: Session) -> Op[int]:
+        objs = yield from collect(self._rows_op(session))
+        for obj in objs:
+            yield from obj._delete_op(session)
         return len(objs)
 
     # -- evaluation, async ---------------------------------------------------------------
@@ -705,45 +719,24 @@ class QuerySet(Generic[M]):
         return await self._arun(self._in_bulk_op(self._session_for(), id_list))
 
     async def acreate(self, **fields: Any) -> M:
-        obj = self.model(**fields)
-        await obj.asave(using=self._session_for())  # type: ignore[attr-defined]
-        return obj
+        return await self._arun(self._create_op(self._session_for(), fields))
 
     async def aget_or_create(self, defaults: dict[str, Any] | None = None,
                              **lookups: Any) -> tuple[M, bool]:
-        try:
-            return await self.aget(**lookups), False
-        except self.model.DoesNotExist:
-            return await self.acreate(**_create_fields(lookups, defaults)), True
+        op = self._get_or_create_op(self._session_for(), defaults, lookups, False)
+        return await self._arun(op)
 
     async def aupdate_or_create(self, defaults: dict[str, Any] | None = None,
                                 **lookups: Any) -> tuple[M, bool]:
-        try:
-            obj = await self.aget(**lookups)
-        except self.model.DoesNotExist:
-            return await self.acreate(**_create_fields(lookups, defaults)), True
-        for k, v in (defaults or {}).items():
-            setattr(obj, k, v)
-        await obj.asave()  # type: ignore[attr-defined]
-        return obj, False
-
-    async def _alist(self) -> list[M]:
-        return await self._arun(collect(self._rows_op(self._session_for())))
+        op = self._get_or_create_op(self._session_for(), defaults, lookups, True)
+        return await self._arun(op)
 
     async def aupdate(self, **fields: Any) -> int:
         _check_update(self.model, fields)
-        objs = await self._alist()
-        for obj in objs:
-            for k, v in fields.items():
-                setattr(obj, k, v)
-            await obj.asave()  # type: ignore[attr-defined]
-        return len(objs)
+        return await self._arun(self._update_op(self._session_for(), fields))
 
     async def adelete(self) -> int:
-        objs = await self._alist()
-        for obj in objs:
-            await obj.adelete()  # type: ignore[attr-defined]
-        return len(objs)
+        return await self._arun(self._delete_op(self._session_for()))
 
     async def abulk_create(self, objs: Iterable[M], *, concurrency: int = 8
                            ) -> list[M | DataForceError]:
