@@ -377,7 +377,7 @@ class Transport:
         return self.base_url + req.path
 
     def headers(self) -> dict[str, str]:
-        """A client's default headers (the key is not one: see :meth:`authorization`)."""
+        """A client's default headers; the key is not one (see :class:`_BearerAuth`)."""
         return {"Accept": "application/json", "User-Agent": "dataforce-orm/0.1"}
 
     def end(self, policy: RetryPolicy) -> float | None:
