@@ -20,8 +20,9 @@ from ._errors import (
     ValidationError,
 )
 from ._http import RetryPolicy
-from ._models import Collection, CollectionType, Orbit, Organization
-from ._query import Manager, Q, QuerySet
+from ._lookups import Q
+from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
+from ._query import Manager, QuerySet
 from ._session import Session, configure
 
 __version__ = "0.1.0"
@@ -30,6 +31,7 @@ __all__ = [
     "APIError",
     "AsyncDataForceClient",
     "AuthenticationError",
+    "BucketSecret",
     "Collection",
     "CollectionType",
     "ConfigurationError",

@@ -17,8 +17,9 @@ from ._errors import (
     ObjectDoesNotExist,
     ValidationError,
 )
-from ._http import Op, Timeout
-from ._models import DESCRIPTION_MAX, NAME_MAX, Collection, CollectionType, check_str, check_tags
+from ._http import Timeout
+from ._models import Collection, CollectionType
+from ._protocol import Op
 from ._query import QuerySet, collect
 from ._session import DEFAULT_TIMEOUT, Session, as_uuid
 
@@ -183,13 +184,12 @@ class _ResourceBase:
     def _edits(name: str | None, description: str | None,
                tags: builtins.list[str] | None) -> dict[str, Any]:
         """The given fields, checked before any request."""
-        edits: dict[str, Any] = {}
-        if name is not None:
-            edits["name"] = check_str("name", name, NAME_MAX, empty_ok=False)
-        if description is not None:
-            edits["description"] = check_str("description", description, DESCRIPTION_MAX)
-        if tags is not None:
-            edits["tags"] = check_tags(tags)
+        edits = {k: v for k, v in (("name", name), ("description", description), ("tags", tags))
+                 if v is not None}
+        for field, value in edits.items():
+            edits[field] = Collection._specs[field].check(value)
+        if name == "":
+            raise ValidationError("name", "must not be empty")
         return edits
 
     def _deleted(self, collection_id: str | None) -> None:

@@ -1,4 +1,4 @@
-"""The request/response core, the retry policy, and the sync and async drivers.
+"""The retry policy, and the sync and async drivers that run operations.
 
 Operations elsewhere are sans-I/O generators: they yield :class:`Request` objects (or
 :class:`Batch` results when they stream) and receive :class:`Response` objects. A driver runs
@@ -10,10 +10,7 @@ them: :class:`SyncDriver` on ``requests`` (one ``requests.Session`` per thread),
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ipaddress
-import json
-import logging
 import os
 import random
 import ssl
@@ -27,10 +24,8 @@ from collections.abc import (
     Callable,
     Generator,
     Iterator,
-    Mapping,
 )
-from datetime import timezone
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -47,62 +42,26 @@ from ._errors import (
     TransportError,
     ValidationError,
 )
-from ._errors import error_class as _error_class
+from ._protocol import (
+    REQUEST_LOG,
+    RETRY_STATUSES,
+    UNPROCESSED_STATUSES,
+    Batch,
+    Op,
+    Request,
+    Response,
+    Sleep,
+    Stepper,
+    log,
+    log_retry,
+    read_response,
+)
 
 if TYPE_CHECKING:
     import httpx
 
-log = logging.getLogger("dataforce_orm")
-# The DEBUG record logged for every answered request: method, path, status, milliseconds.
-REQUEST_LOG = "%s %s -> %d in %.1f ms"
-
 T = TypeVar("T")
 Timeout = float | tuple[float, float]
-
-RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
-# Statuses that say the request was not processed, so even a create may be re-sent.
-UNPROCESSED_STATUSES = frozenset({408, 429})
-
-
-@attrs.frozen
-class Request:
-    """One HTTP request, relative to the session's base URL."""
-
-    method: str
-    path: str
-    params: tuple[tuple[str, str], ...] = ()
-    json: Any = None
-
-    @property
-    def idempotent(self) -> bool:
-        return self.method != "POST"
-
-
-@attrs.frozen
-class Response:
-    """A successful answer: status, headers (lower-case names) and the decoded JSON body."""
-
-    status: int
-    headers: Mapping[str, str]
-    data: Any
-
-
-@attrs.frozen
-class Batch(Generic[T]):
-    """Items a streaming operation hands to its caller before asking for more."""
-
-    items: list[T]
-
-
-@attrs.frozen
-class Sleep:
-    """A pause an operation asks for (backoff between its own re-sends)."""
-
-    seconds: float
-
-
-# An operation: yields requests (and batches, when it streams), returns its result.
-Op = Generator["Request | Batch[Any] | Sleep", Any, T]
 
 
 def _full_jitter(base: float, cap: float, attempt: int) -> float:
@@ -213,80 +172,6 @@ def _retry_clock() -> float:
     """
     clock: Any = getattr(tenacity, "time", time)
     return float(clock.monotonic())
-
-
-def log_retry(req: Request, exc: BaseException | None, attempt: int, attempts: int) -> None:
-    """The WARNING logged before each re-send: method, path, status (or error) and attempt."""
-    status = exc.status if isinstance(exc, APIError) else type(exc).__name__
-    log.warning("retrying %s %s after %s (attempt %d of %d)",
-                req.method, req.path, status, attempt, attempts)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-# The first element of a 422 ``loc`` says where the field was; the rest is its path.
-_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
-
-
-def _field_path(loc: Any) -> str:
-    parts = list(loc) if isinstance(loc, (list, tuple)) else []
-    if len(parts) > 1 and parts[0] in _LOCATIONS:
-        parts = parts[1:]
-    return ".".join(str(p) for p in parts)
-
-
-def _detail(data: Any, text: str) -> tuple[str, list[tuple[str, str]]]:
-    """The server's ``detail`` as a message, plus 422 errors as (field path, message) pairs."""
-    detail = data.get("detail") if isinstance(data, dict) else None
-    if isinstance(detail, str):
-        return detail, []
-    if isinstance(detail, list):
-        errors = []
-        for item in detail:
-            if isinstance(item, dict):
-                errors.append((_field_path(item.get("loc")), str(item.get("msg", ""))))
-        return "; ".join(f"{loc}: {msg}" for loc, msg in errors) or "invalid request", errors
-    return (text.strip()[:200] or "(empty body)"), []
-
-
-def read_response(req: Request, status: int, headers: Mapping[str, str], body: bytes) -> Response:
-    """Decode an answer, raising the matching :class:`APIError` for anything but 2xx JSON."""
-    text_type = "json" in headers.get("content-type", "")
-    data: Any = None
-    bad_json = False
-    if body:
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            bad_json = True
-    if 200 <= status < 300:
-        if bad_json or (body and not text_type):
-            raise APIError(status, req.method, req.path, "the server's answer is not valid JSON")
-        return Response(status, headers, data)
-    text = body.decode("utf-8", "replace")  # the message when there is no usable ``detail``
-    detail, errors = _detail(data, text)
-    if 300 <= status < 400:
-        where = headers.get("location") or "nowhere"
-        detail = f"redirected to {where[:200]}; only reads follow redirects" + (
-            f": {detail}" if body else "")
-    err = _error_class(status)(status, req.method, req.path, detail)
-    err.errors = errors
-    err.retry_after = parse_retry_after(headers.get("retry-after"))
-    raise err
 
 
 def check_verify(verify: object) -> bool | str:
@@ -442,26 +327,6 @@ def _read_by(r: requests.Response, req: Request, end: float) -> bytes:
     except urllib3.exceptions.HTTPError as exc:  # a read timeout, a cut or undecodable body
         r.close()
         raise _transport_error(req, exc) from None
-
-
-class Stepper:
-    """Advances an operation: hands it the last reply (or error) and takes its next step."""
-
-    def __init__(self, op: Op[Any]) -> None:
-        self.op = op
-        self.reply: Any = None
-        self.error: DataForceError | None = None
-        self.result: Any = None
-
-    def next(self) -> Request | Batch[Any] | Sleep | None:
-        """The next request or batch, or None when the operation has finished."""
-        reply, error = self.reply, self.error
-        self.reply = self.error = None
-        try:
-            return self.op.throw(error) if error is not None else self.op.send(reply)
-        except StopIteration as stop:
-            self.result = stop.value
-            return None
 
 
 def _elapsed_ms(start: float) -> float:

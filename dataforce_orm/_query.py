@@ -1,338 +1,28 @@
-"""Q objects, lookups, QuerySet and Manager.
+"""QuerySet and Manager: lazy, chainable queries over any model.
 
-Lookups are checked when ``filter()``/``exclude()`` is called. When run, a QuerySet narrows the
-listing with the server's ``search``/``types`` parameters where that can only shrink the result
-without losing a match, then checks every lookup exactly on the client.
+Lookups (``_lookups``) are checked when ``filter()``/``exclude()`` is called. When run, a
+QuerySet narrows the listing with the server's parameters where that can only shrink the
+result without losing a match, then checks every lookup exactly on the client.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-import attrs
-
 from ._errors import DataForceError, ObjectDoesNotExist, ValidationError
-from ._http import Batch, Op, Stepper
-from ._session import Session, as_uuid, current_session
+from ._lookups import Node, Q, compile_q, exact_id, narrowing, wire_prefilter
+from ._protocol import Batch, Op, Stepper
+from ._session import Session, current_session
 
 if TYPE_CHECKING:
-    from ._models import Model
+    from ._resource import Model
 
 M = TypeVar("M", bound="Model")
 R = TypeVar("R")
 
 PAGE = 100
-_STR = ("exact", "iexact", "contains", "icontains", "startswith", "istartswith", "endswith",
-        "iendswith", "in")
-_CMP = ("exact", "gt", "gte", "lt", "lte")
-LOOKUPS: dict[str, tuple[str, ...]] = {
-    "id": ("exact", "in"),
-    "str": _STR,
-    "enum": ("exact", "in"),
-    "tags": ("contains", "overlap", "isnull", "exact"),
-    "num": (*_CMP, "in"),
-    "time": (*_CMP, "isnull"),
-}
-FILTERABLE_TYPES = frozenset({"model", "dataset", "experiment", "mixed"})
-SURROGATE = "must be valid Unicode text (it holds a lone surrogate)"
-
-
-def unsendable(text: str) -> bool:
-    """Whether ``text`` holds a lone surrogate: not valid Unicode, so it cannot be sent as
-    UTF-8 (in a body or a URL), nor stored by the server."""
-    if text.isascii():
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-class Q:
-    """Lookups combined with ``&`` (and), ``|`` (or) and ``~`` (not)."""
-
-    def __init__(self, *children: Q, **lookups: Any) -> None:
-        for child in children:
-            if not isinstance(child, Q):
-                raise ValidationError("args", "positional arguments must be Q objects, not "
-                                              f"{type(child).__name__}; use field=value")
-        self.children: list[Q | tuple[str, Any]] = [*children, *sorted(lookups.items())]
-        self.connector = "AND"
-        self.negated = False
-
-    def _combine(self, other: Q, connector: str) -> Q:
-        if not isinstance(other, Q):
-            return NotImplemented
-        q = Q(self, other)
-        q.connector = connector
-        return q
-
-    def __and__(self, other: Q) -> Q:
-        return self._combine(other, "AND")
-
-    def __or__(self, other: Q) -> Q:
-        return self._combine(other, "OR")
-
-    def __invert__(self) -> Q:
-        q = Q(self)
-        q.negated = True
-        return q
-
-    def __repr__(self) -> str:
-        inner = f" {self.connector} ".join(repr(c) for c in self.children)
-        return f"{'NOT ' if self.negated else ''}({inner})"
-
-
-# -- compiled lookups ---------------------------------------------------------------------
-
-
-def _lower(v: str) -> str:
-    return v.lower()
-
-
-def _str_test(op: str, x: Any) -> Callable[[Any], bool]:
-    if op == "in":
-        return lambda v: v in x
-    ci = op.startswith("i") and op != "in"
-    want = _lower(x) if ci else x
-    base = op[1:] if ci else op
-    norm: Callable[[str], str] = _lower if ci else str
-    if base == "exact":
-        return lambda v: v is not None and norm(v) == want
-    if base == "contains":
-        return lambda v: v is not None and want in norm(v)
-    if base == "startswith":
-        return lambda v: v is not None and norm(v).startswith(want)
-    return lambda v: v is not None and norm(v).endswith(want)
-
-
-def _cmp_test(op: str, x: Any) -> Callable[[Any], bool]:
-    if op == "in":
-        return lambda v: v in x
-    if op == "isnull":
-        return lambda v: (v is None) is x
-    if op == "exact":
-        return lambda v: v is not None and v == x
-    if op == "gt":
-        return lambda v: v is not None and v > x
-    if op == "gte":
-        return lambda v: v is not None and v >= x
-    if op == "lt":
-        return lambda v: v is not None and v < x
-    if op == "lte":
-        return lambda v: v is not None and v <= x
-    raise KeyError(op)
-
-
-def _tags_test(op: str, x: Any) -> Callable[[Any], bool]:
-    if op == "contains":
-        return lambda v: v is not None and all(t in v for t in x)
-    if op == "overlap":
-        return lambda v: v is not None and any(t in v for t in x)
-    if op == "isnull":
-        return lambda v: (v is None) is x
-    return lambda v: v == x
-
-
-@attrs.frozen
-class Lookup:
-    """One checked ``field__op=value``."""
-
-    field: str
-    op: str
-    value: Any
-    test_value: Callable[[Any], bool] = attrs.field(eq=False, repr=False)
-
-    def test(self, obj: Any) -> bool:
-        return self.test_value(getattr(obj, self.field))
-
-
-@attrs.frozen
-class Node:
-    connector: str
-    negated: bool
-    children: tuple[Node | Lookup, ...]
-
-    def test(self, obj: Any) -> bool:
-        if self.connector == "AND":
-            result = all(c.test(obj) for c in self.children)
-        else:
-            result = any(c.test(obj) for c in self.children)
-        return not result if self.negated else result
-
-
-def _norm_value(model: type[Model], key: str, kind: str, op: str, value: Any) -> Any:
-    """Check and normalise a lookup's value; a ValidationError names the lookup."""
-
-    def fail(rule: str) -> ValidationError:
-        return ValidationError(key, rule)
-
-    if op == "isnull":
-        if not isinstance(value, bool):
-            raise fail("isnull takes True or False")
-        return value
-    if op == "in" or (kind == "tags" and op in ("contains", "overlap")):
-        if kind == "tags" and isinstance(value, str):
-            return (value,)
-        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-            raise fail(f"{op} takes a list, not {type(value).__name__}")
-        items = tuple(value)
-        if op == "in":
-            return frozenset(_norm_value(model, key, kind, "exact", v) for v in items)
-        if not all(isinstance(t, str) for t in items):
-            raise fail("tags are strings")
-        if any(unsendable(t) for t in items):
-            raise fail(SURROGATE)
-        return items
-    if kind == "id":
-        canon = as_uuid(value) if isinstance(value, str) else None
-        if canon is None:
-            raise fail(f"must be a UUID string, got {value!r}")
-        return canon
-    if kind == "str":
-        if not isinstance(value, str):
-            raise fail(f"must be a string, not {type(value).__name__}")
-        if unsendable(value):
-            raise fail(SURROGATE)
-        return value
-    if kind == "enum":
-        try:
-            from ._models import to_type  # (imports _query)
-
-            return to_type(value)
-        except ValidationError as exc:
-            raise fail(exc.rule) from None
-    if kind == "tags":  # exact
-        if value is not None and (isinstance(value, str) or not isinstance(value, Iterable)
-                                  or not all(isinstance(t, str) for t in value)):
-            raise fail("must be a list of strings or None")
-        return None if value is None else list(value)
-    if kind == "num":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise fail(f"must be an integer, not {type(value).__name__}")
-        return value
-    # time
-    if isinstance(value, str):
-        from ._wire import parse_time
-
-        try:
-            value = parse_time(value)
-        except ValueError:
-            raise fail(f"not an ISO-8601 time: {value!r}") from None
-    if not isinstance(value, datetime):
-        raise fail(f"must be a datetime, not {type(value).__name__}")
-    if value.tzinfo is None:
-        raise fail("must be timezone-aware (e.g. datetime.now(timezone.utc))")
-    return value.astimezone(timezone.utc)
-
-
-def compile_lookup(model: type[Model], key: str, value: Any) -> Lookup:
-    field, _, op = key.partition("__")
-    op = op or "exact"
-    kind = model._fields.get(field)
-    if kind is None:
-        raise ValidationError(key, f"unknown field {field!r}; fields: {', '.join(model._fields)}")
-    if op not in LOOKUPS[kind]:
-        raise ValidationError(key, f"unsupported lookup {op!r} on {field}; "
-                                   f"supported: {', '.join(LOOKUPS[kind])}")
-    if value is None and op == "exact" and kind in ("str", "id", "enum", "num"):
-        raise ValidationError(key, "None never matches; use __isnull where the field allows it")
-    norm = _norm_value(model, key, kind, op, value)
-    if kind == "id" and op == "exact":
-        test = _cmp_test("exact", norm)
-    else:
-        test = {"str": _str_test, "tags": _tags_test}.get(kind, _cmp_test)(op, norm)
-    return Lookup(field, op, norm, test)
-
-
-def compile_q(model: type[Model], q: Q) -> Node:
-    children: list[Node | Lookup] = []
-    for child in q.children:
-        if isinstance(child, Q):
-            children.append(compile_q(model, child))
-        else:
-            children.append(compile_lookup(model, *child))
-    return Node(q.connector, q.negated, tuple(children))
-
-
-def _positive_lookups(node: Node) -> Iterator[Lookup]:
-    """Lookups every match must satisfy (the top-level AND, through nested ANDs)."""
-    if node.negated or (node.connector == "OR" and len(node.children) > 1):
-        return
-    for child in node.children:
-        if isinstance(child, Lookup):
-            yield child
-        else:
-            yield from _positive_lookups(child)
-
-
-def search_escape(text: str) -> str:
-    """``text`` for the server's ``search``, where ``%``, ``_`` and ``\\`` are live."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _search_term(lk: Lookup) -> str | None:
-    """A text every match's name or tag JSON must contain (case-insensitively), if any."""
-    if lk.field == "name" and lk.op != "in":
-        term: str = lk.value
-        # The server folds case for ASCII only on some databases: i-lookups narrow on ASCII.
-        return term if (not lk.op.startswith("i") or term.isascii()) else None
-    if lk.field == "name" and len(lk.value) == 1:
-        return str(next(iter(lk.value)))
-    if lk.field == "tags" and lk.op in ("contains", "overlap") and (
-            lk.op == "contains" or len(lk.value) == 1):
-        safe = [t for t in lk.value if t.isascii() and t.isprintable() and not set(t) & {'"', "\\"}]
-        return max(safe, key=len, default=None)
-    return None
-
-
-def narrowing(node: Node | None) -> list[tuple[str, str]]:
-    """Server-side ``search``/``types`` parameters that cannot drop a match of ``node``."""
-    if node is None:
-        return []
-    params: list[tuple[str, str]] = []
-    lookups = list(_positive_lookups(node))
-    terms = [t for t in map(_search_term, lookups) if t]
-    if terms:
-        params.append(("search", search_escape(max(terms, key=len))))
-    for lk in lookups:
-        if lk.field == "collection_type":
-            values = {lk.value.value} if lk.op == "exact" else {v.value for v in lk.value}
-            if values and values <= FILTERABLE_TYPES:
-                params.extend(("types", v) for v in sorted(values))
-                break
-    return params
-
-
-def _wire_prefilter(node: Node | None) -> Callable[[Any], bool] | None:
-    """A check of the raw page items against the lookups every match must pass on fields whose
-    wire value is the attribute value (name, description, tags), so most non-matches are
-    dropped before an object is built for them. Objects are still checked in full."""
-    lookups = [lk for lk in _positive_lookups(node) if lk.field in ("name", "description",
-                                                                    "tags")] if node else []
-    if not lookups:
-        return None
-
-    def keep(item: Any) -> bool:
-        try:
-            return all(lk.test_value(item.get(lk.field)) for lk in lookups)
-        except (TypeError, AttributeError):  # a malformed item: loading it reports the error
-            return True
-
-    return keep
-
-
-def _exact_id(node: Node | None) -> str | None:
-    if node is None:
-        return None
-    for lk in _positive_lookups(node):
-        if lk.field == "id" and lk.op == "exact":
-            return str(lk.value)
-    return None
 
 
 # -- running -----------------------------------------------------------------------------
@@ -421,7 +111,7 @@ class QuerySet(Generic[M]):
     def _add(self, q: Q) -> QuerySet[M]:
         if self._low or self._high is not None:
             raise ValidationError("filter", "cannot filter a sliced QuerySet")
-        node = compile_q(self.model, q)
+        node = compile_q(self.model._specs, q)
         where = node if self._where is None else Node("AND", False, (self._where, node))
         return self._clone(where=where)
 
@@ -495,7 +185,7 @@ class QuerySet(Generic[M]):
         high = self._high
         if high is not None and high <= self._low:
             return
-        ident = _exact_id(self._where)
+        ident = exact_id(self._where)
         if ident is not None and self.model._gettable_by_id:
             obj = yield from self._by_id_op(session, ident)
             if obj is not None and self._low == 0:
@@ -509,7 +199,7 @@ class QuerySet(Generic[M]):
             session, [*sort_params, *narrowing(self._where)], limit)
         skip, left = self._low, (None if high is None else high - self._low)
         matched: list[M] = []
-        keep = _wire_prefilter(self._where)
+        keep = wire_prefilter(self._where)
         while (req := pager.next_request()) is not None:
             page = pager.feed(req, (yield req), keep=keep)
             items = [o for o in page if test(o)] if test is not None else page
@@ -556,7 +246,7 @@ class QuerySet(Generic[M]):
         return obj if self._where is None or self._where.test(obj) else None
 
     def _get_op(self, session: Session) -> Op[M]:
-        ident = _exact_id(self._where)
+        ident = exact_id(self._where)
         if ident is not None and self.model._gettable_by_id and not self._low \
                 and self._high is None:  # the common get(id=...): no streaming needed
             obj = yield from self._by_id_op(session, ident)
@@ -657,12 +347,14 @@ class QuerySet(Generic[M]):
     # -- writing operations (shared by the sync and async methods) ---------------------------
 
     def _create_op(self, session: Session, fields: dict[str, Any]) -> Op[M]:
+        self.model._refuse_writes()
         obj = self.model(**fields)
-        yield from obj._save_op(session, False, None)  # type: ignore[attr-defined]
+        yield from obj._save_op(session, False, None)
         return obj
 
     def _get_or_create_op(self, session: Session, defaults: dict[str, Any] | None,
                           lookups: dict[str, Any], update: bool) -> Op[tuple[M, bool]]:
+        self.model._refuse_writes()
         try:
             obj: M = yield from self.filter(**lookups)._get_op(session)
         except self.model.DoesNotExist:
@@ -671,7 +363,7 @@ class QuerySet(Generic[M]):
         if update:
             for k, v in (defaults or {}).items():
                 setattr(obj, k, v)
-            yield from obj._save_op(session, False, None)  # type: ignore[attr-defined]
+            yield from obj._save_op(session, False, None)
         return obj, False
 
     def _update_op(self, session: Session, fields: dict[str, Any]) -> Op[int]:
@@ -683,6 +375,7 @@ class QuerySet(Generic[M]):
         return len(objs)
 
     def _delete_op(self, session: Session) -> Op[int]:
+        self.model._refuse_writes()
         objs = yield from collect(self._rows_op(session))
         for obj in objs:
             yield from obj._delete_op(session)
@@ -745,6 +438,7 @@ class QuerySet(Generic[M]):
         Each slot holds the created object, or the library error that item raised: one
         failure does not abort the rest.
         """
+        self.model._refuse_writes()
         if concurrency < 1:
             raise ValidationError("concurrency", "must be at least 1")
         items = list(objs)
@@ -759,7 +453,7 @@ class QuerySet(Generic[M]):
             if obj.pk is not None:
                 raise ValidationError(where, f"is already saved (id {obj.pk})")
             try:
-                obj._validate(creating=True)  # type: ignore[attr-defined]
+                obj._validate(creating=True)
             except ValidationError as exc:
                 raise ValidationError(f"{where}.{exc.field}", exc.rule) from None
         gate = asyncio.Semaphore(concurrency)
@@ -768,7 +462,7 @@ class QuerySet(Generic[M]):
         async def one(obj: M) -> M | DataForceError:
             async with gate:
                 try:
-                    await obj.asave(using=session)  # type: ignore[attr-defined]
+                    await obj.asave(using=session)
                 except DataForceError as exc:
                     return exc
                 return obj
@@ -785,6 +479,7 @@ def _create_fields(lookups: dict[str, Any], defaults: dict[str, Any] | None) -> 
 
 
 def _check_update(model: type[Model], fields: dict[str, Any]) -> None:
+    model._refuse_writes()
     editable = model._editable
     for k in fields:
         if k not in editable:

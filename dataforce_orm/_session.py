@@ -20,9 +20,10 @@ from types import TracebackType
 from typing import Any
 
 from ._errors import APIError, ConfigurationError, MultipleObjectsReturned, ValidationError
-from ._http import AsyncDriver, Op, Request, RetryPolicy, SyncDriver, Timeout, Transport
+from ._http import AsyncDriver, RetryPolicy, SyncDriver, Timeout, Transport
 from ._http import check_base_url as _check_base_url
 from ._http import check_verify as _check_verify
+from ._protocol import Op, Request
 
 DEFAULT_BASE_URL = "https://api.luml.ai"
 DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
@@ -156,19 +157,16 @@ class Session:
         self._scope = (org_id, orbit_id)
         return self._scope
 
-    def collections_path(self, org_id: str, orbit_id: str) -> str:
-        return f"/v1/organizations/{org_id}/orbits/{orbit_id}/collections"
-
-    def claim_created(self, collection_id: str, since: float) -> bool:
+    def claim_created(self, object_id: str, since: float) -> bool:
         """Take an id for one create of this session; False if another create took it first.
 
         ``since`` is the earliest time (``time.time()``) the taker's own row can date from.
         Claims make a lost-create lookup never hand out the same row twice.
         """
         with _lock:
-            if collection_id in self._created:
+            if object_id in self._created:
                 return False
-            self._created[collection_id] = since
+            self._created[object_id] = since
             while len(self._created) > 10_000:
                 self._created.popitem(last=False)
         return True

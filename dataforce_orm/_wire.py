@@ -87,23 +87,34 @@ converter.register_structure_hook_factory(_is_optional, _optional)
 converter.register_unstructure_hook(datetime, format_time)
 
 
-def register(cls: type[T], private: tuple[str, ...], **renames: str) -> None:
-    """Teach the converter a model: wire renames, private fields left out, extra keys ignored."""
-    overrides: dict[str, Any] = {name: override(rename=wire) for name, wire in renames.items()}
-    omit: dict[str, Any] = {name: override(omit=True) for name in private}
-    structure = make_dict_structure_fn(cls, converter, **overrides)
+def model_hooks(is_model: Callable[[Any], bool],
+                fields: Callable[[Any], tuple[tuple[str, ...], dict[str, str]]]) -> None:
+    """Teach the converter every model class ``is_model`` accepts, on first use (when its
+    annotations resolve): ``fields(cls)`` gives its private fields (left out) and its wire
+    renames; extra wire keys are ignored, and model validators stand aside while loading."""
 
-    def structure_loading(data: Any, cl: type[T]) -> T:
-        token = loading.set(True)
-        try:
-            return structure(data, cl)
-        finally:
-            loading.reset(token)
+    def structure_factory(cls: Any) -> Callable[[Any, Any], Any]:
+        renames = fields(cls)[1]
+        overrides: dict[str, Any] = {n: override(rename=w) for n, w in renames.items()}
+        structure = make_dict_structure_fn(cls, converter, **overrides)
 
-    converter.register_structure_hook(cls, structure_loading)
-    converter.register_unstructure_hook(
-        cls, make_dict_unstructure_fn(cls, converter, **overrides, **omit)
-    )
+        def structure_loading(data: Any, cl: Any) -> Any:
+            token = loading.set(True)
+            try:
+                return structure(data, cl)
+            finally:
+                loading.reset(token)
+
+        return structure_loading
+
+    def unstructure_factory(cls: Any) -> Callable[[Any], Any]:
+        private, renames = fields(cls)
+        overrides: dict[str, Any] = {n: override(rename=w) for n, w in renames.items()}
+        overrides.update((n, override(omit=True)) for n in private)
+        return make_dict_unstructure_fn(cls, converter, **overrides)
+
+    converter.register_structure_hook_factory(is_model, structure_factory)
+    converter.register_unstructure_hook_factory(is_model, unstructure_factory)
 
 
 def structurer(cls: type[T]) -> Callable[[Any], T]:

@@ -37,7 +37,7 @@ from dataforce_orm.testing import Fault, LocalServer
 
 
 def path_of(session: Session, server: LocalServer, orbit_id: str) -> str:
-    return session.collections_path(server.organization_id, orbit_id)
+    return Collection._path.format(organization=server.organization_id, orbit=orbit_id)
 
 
 def test_401_wrong_key(server: LocalServer, orbit_id: str, sleeps: list[float]) -> None:

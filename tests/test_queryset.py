@@ -289,7 +289,8 @@ def test_repeated_cursor_is_an_error_not_a_loop(session: Session, server: LocalS
                                                 orbit_id: str) -> None:
     import responses
 
-    path = f"{server.url}{session.collections_path(server.organization_id, orbit_id)}"
+    path = server.url + Collection._path.format(organization=server.organization_id,
+                                                orbit=orbit_id)
     item = {"id": "01a2194c-ef2b-725b-9be9-e8c31c21c786", "orbit_id": orbit_id,
             "description": "", "name": "x", "type": "model", "tags": None,
             "total_artifacts": 0, "created_at": "2026-11-26T19:20:02.091180Z",

@@ -450,7 +450,7 @@ def test_each_retry_logs_a_warning(server: LocalServer, session: Session, orbit_
     server.add_fault(Fault(kind="status", status=503, method="GET", path=orbit_id, times=2))
     Collection.objects.count()
     warnings = [r.getMessage() for r in _ours(caplog, logging.WARNING)]
-    path = session.collections_path(server.organization_id, orbit_id)
+    path = Collection._path.format(organization=server.organization_id, orbit=orbit_id)
     assert len(warnings) == 2
     for n, msg in enumerate(warnings, start=1):
         assert "GET" in msg and path in msg and "503" in msg
@@ -478,7 +478,7 @@ def test_create_resend_logs_a_warning(server: LocalServer, session: Session, orb
     server.add_fault(Fault(kind="status", status=status, method="POST", path=orbit_id, times=2))
     Collection.objects.create(name="n", collection_type="model")
     warnings = [r.getMessage() for r in _ours(caplog, logging.WARNING)]
-    path = session.collections_path(server.organization_id, orbit_id)
+    path = Collection._path.format(organization=server.organization_id, orbit=orbit_id)
     assert len(warnings) == 2
     for n, msg in enumerate(warnings, start=1):
         assert "POST" in msg and path in msg and str(status) in msg

@@ -7,8 +7,8 @@ import threading
 from collections import Counter
 from types import TracebackType
 
-from .._http import REQUEST_LOG
-from .._http import log as _log
+from .._protocol import REQUEST_LOG
+from .._protocol import log as _log
 
 _lock = threading.Lock()
 _active: list[RequestCounter] = []

@@ -1,0 +1,391 @@
+"""Q objects and lookups: a registry keyed by field kind and operator.
+
+Each lookup is a small function registered under ``(kind, op)`` that takes the normalised
+value and returns a test of an attribute value; adding one touches one place. Lookups are
+compiled (and their values checked) when ``filter()``/``exclude()`` is called. The server
+narrowing derived from them (``search``, list parameters such as ``types``) only ever shrinks
+a listing without losing a match; every lookup is still checked exactly on the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+
+from ._errors import ValidationError
+from ._fields import SURROGATE, Spec, check_enum, unsendable
+
+Test = Callable[[Any], bool]
+_REGISTRY: dict[str, dict[str, Callable[[Any], Test]]] = {}
+
+
+def lookup(kinds: str, *ops: str) -> Callable[[Callable[[Any], Test]], Callable[[Any], Test]]:
+    """Register a test factory for ``ops`` on each of the space-separated ``kinds``."""
+    def register(factory: Callable[[Any], Test]) -> Callable[[Any], Test]:
+        for kind in kinds.split():
+            for op in ops:
+                _REGISTRY.setdefault(kind, {})[op] = factory
+        return factory
+
+    return register
+
+
+def supported(kind: str) -> tuple[str, ...]:
+    """The operators a field of ``kind`` supports."""
+    return tuple(_REGISTRY.get(kind, {}))
+
+
+# -- the lookups ------------------------------------------------------------------------------
+
+
+@lookup("id str enum num bool", "exact")
+def _exact(x: Any) -> Test:
+    return lambda v: v is not None and v == x
+
+
+@lookup("id str enum num bool", "in")
+def _in(x: Any) -> Test:
+    return lambda v: v in x
+
+
+@lookup("str", "iexact")
+def _iexact(x: str) -> Test:
+    x = x.lower()
+    return lambda v: v is not None and v.lower() == x
+
+
+@lookup("str", "contains")
+def _contains(x: str) -> Test:
+    return lambda v: v is not None and x in v
+
+
+@lookup("str", "icontains")
+def _icontains(x: str) -> Test:
+    x = x.lower()
+    return lambda v: v is not None and x in v.lower()
+
+
+@lookup("str", "startswith")
+def _startswith(x: str) -> Test:
+    return lambda v: v is not None and v.startswith(x)
+
+
+@lookup("str", "istartswith")
+def _istartswith(x: str) -> Test:
+    x = x.lower()
+    return lambda v: v is not None and v.lower().startswith(x)
+
+
+@lookup("str", "endswith")
+def _endswith(x: str) -> Test:
+    return lambda v: v is not None and v.endswith(x)
+
+
+@lookup("str", "iendswith")
+def _iendswith(x: str) -> Test:
+    x = x.lower()
+    return lambda v: v is not None and v.lower().endswith(x)
+
+
+@lookup("num time", "gt")
+def _gt(x: Any) -> Test:
+    return lambda v: v is not None and v > x
+
+
+@lookup("num time", "gte")
+def _gte(x: Any) -> Test:
+    return lambda v: v is not None and v >= x
+
+
+@lookup("num time", "lt")
+def _lt(x: Any) -> Test:
+    return lambda v: v is not None and v < x
+
+
+@lookup("num time", "lte")
+def _lte(x: Any) -> Test:
+    return lambda v: v is not None and v <= x
+
+
+@lookup("time", "exact")
+def _time_exact(x: datetime) -> Test:
+    return lambda v: v is not None and v == x
+
+
+@lookup("tags num time bool str", "isnull")
+def _isnull(x: bool) -> Test:
+    return lambda v: (v is None) is x
+
+
+@lookup("tags", "contains")
+def _tags_contains(x: tuple[str, ...]) -> Test:
+    return lambda v: v is not None and all(t in v for t in x)
+
+
+@lookup("tags", "overlap")
+def _tags_overlap(x: tuple[str, ...]) -> Test:
+    return lambda v: v is not None and any(t in v for t in x)
+
+
+@lookup("tags", "exact")
+def _tags_exact(x: list[str] | None) -> Test:
+    return lambda v: v == x
+
+
+# -- values -----------------------------------------------------------------------------------
+
+
+def _norm(spec: Spec, key: str, op: str, value: Any) -> Any:
+    """Check and normalise a lookup's value; a ValidationError names the lookup."""
+
+    def fail(rule: str) -> ValidationError:
+        return ValidationError(key, rule)
+
+    kind = spec.kind
+    if op == "isnull":
+        if not isinstance(value, bool):
+            raise fail("isnull takes True or False")
+        return value
+    if op == "in" or (kind == "tags" and op in ("contains", "overlap")):
+        if kind == "tags" and isinstance(value, str):
+            return (value,)
+        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+            raise fail(f"{op} takes a list, not {type(value).__name__}")
+        items = tuple(value)
+        if op == "in":
+            return frozenset(_norm(spec, key, "exact", v) for v in items)
+        if not all(isinstance(t, str) for t in items):
+            raise fail("tags are strings")
+        if any(unsendable(t) for t in items):
+            raise fail(SURROGATE)
+        return items
+    if kind == "id":
+        from ._session import as_uuid
+
+        canon = as_uuid(value) if isinstance(value, str) else None
+        if canon is None:
+            raise fail(f"must be a UUID string, got {value!r}")
+        return canon
+    if kind == "str":
+        if not isinstance(value, str):
+            raise fail(f"must be a string, not {type(value).__name__}")
+        if unsendable(value):
+            raise fail(SURROGATE)
+        return value
+    if kind == "enum":
+        assert spec.enum is not None
+        try:
+            return check_enum(key, spec.enum, value)
+        except ValidationError as exc:
+            raise fail(exc.rule) from None
+    if kind == "tags":  # exact
+        if value is not None and (isinstance(value, str) or not isinstance(value, Iterable)
+                                  or not all(isinstance(t, str) for t in value)):
+            raise fail("must be a list of strings or None")
+        return None if value is None else list(value)
+    if kind == "num":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail(f"must be an integer, not {type(value).__name__}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise fail(f"must be True or False, not {type(value).__name__}")
+        return value
+    # time
+    if isinstance(value, str):
+        from ._wire import parse_time
+
+        try:
+            value = parse_time(value)
+        except ValueError:
+            raise fail(f"not an ISO-8601 time: {value!r}") from None
+    if not isinstance(value, datetime):
+        raise fail(f"must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None:
+        raise fail("must be timezone-aware (e.g. datetime.now(timezone.utc))")
+    return value.astimezone(timezone.utc)
+
+
+# -- Q and the compiled tree ------------------------------------------------------------------
+
+
+class Q:
+    """Lookups combined with ``&`` (and), ``|`` (or) and ``~`` (not)."""
+
+    def __init__(self, *children: Q, **lookups: Any) -> None:
+        for child in children:
+            if not isinstance(child, Q):
+                raise ValidationError("args", "positional arguments must be Q objects, not "
+                                              f"{type(child).__name__}; use field=value")
+        self.children: list[Q | tuple[str, Any]] = [*children, *sorted(lookups.items())]
+        self.connector = "AND"
+        self.negated = False
+
+    def _combine(self, other: Q, connector: str) -> Q:
+        if not isinstance(other, Q):
+            return NotImplemented
+        q = Q(self, other)
+        q.connector = connector
+        return q
+
+    def __and__(self, other: Q) -> Q:
+        return self._combine(other, "AND")
+
+    def __or__(self, other: Q) -> Q:
+        return self._combine(other, "OR")
+
+    def __invert__(self) -> Q:
+        q = Q(self)
+        q.negated = True
+        return q
+
+    def __repr__(self) -> str:
+        inner = f" {self.connector} ".join(repr(c) for c in self.children)
+        return f"{'NOT ' if self.negated else ''}({inner})"
+
+
+@attrs.frozen
+class Lookup:
+    """One checked ``field__op=value``."""
+
+    field: str
+    op: str
+    value: Any
+    spec: Spec = attrs.field(eq=False, repr=False)
+    test_value: Test = attrs.field(eq=False, repr=False)
+
+    def test(self, obj: Any) -> bool:
+        return self.test_value(getattr(obj, self.field))
+
+
+@attrs.frozen
+class Node:
+    """Lookups and nodes joined by AND or OR, possibly negated."""
+
+    connector: str
+    negated: bool
+    children: tuple[Node | Lookup, ...]
+
+    def test(self, obj: Any) -> bool:
+        if self.connector == "AND":
+            result = all(c.test(obj) for c in self.children)
+        else:
+            result = any(c.test(obj) for c in self.children)
+        return not result if self.negated else result
+
+
+def compile_lookup(fields: dict[str, Spec], key: str, value: Any) -> Lookup:
+    """``field__op=value`` checked against the model's fields and the registry."""
+    name, _, op = key.partition("__")
+    op = op or "exact"
+    spec = fields.get(name)
+    if spec is None:
+        raise ValidationError(key, f"unknown field {name!r}; fields: {', '.join(fields)}")
+    tests = _REGISTRY[spec.kind]
+    if op not in tests:
+        raise ValidationError(key, f"unsupported lookup {op!r} on {name}; "
+                                   f"supported: {', '.join(tests)}")
+    if value is None and op == "exact" and spec.kind != "tags":
+        raise ValidationError(key, "None never matches; use __isnull where the field allows it")
+    norm = _norm(spec, key, op, value)
+    return Lookup(name, op, norm, spec, tests[op](norm))
+
+
+def compile_q(fields: dict[str, Spec], q: Q) -> Node:
+    children: list[Node | Lookup] = []
+    for child in q.children:
+        if isinstance(child, Q):
+            children.append(compile_q(fields, child))
+        else:
+            children.append(compile_lookup(fields, *child))
+    return Node(q.connector, q.negated, tuple(children))
+
+
+def positive_lookups(node: Node | None) -> Iterator[Lookup]:
+    """Lookups every match must satisfy (the top-level AND, through nested ANDs)."""
+    if node is None or node.negated or (node.connector == "OR" and len(node.children) > 1):
+        return
+    for child in node.children:
+        if isinstance(child, Lookup):
+            yield child
+        else:
+            yield from positive_lookups(child)
+
+
+# -- narrowing on the server ------------------------------------------------------------------
+
+
+def search_escape(text: str) -> str:
+    """``text`` for the server's ``search``, where ``%``, ``_`` and ``\\`` are live."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_term(lk: Lookup) -> str | None:
+    """A text every match's searched wire text must contain (case-insensitively), if any."""
+    if not lk.spec.search:
+        return None
+    if lk.spec.kind == "str":
+        if lk.op == "in":
+            return str(next(iter(lk.value))) if len(lk.value) == 1 else None
+        term: str = lk.value
+        # The server folds case for ASCII only on some databases: i-lookups narrow on ASCII.
+        return term if (not lk.op.startswith("i") or term.isascii()) else None
+    if lk.spec.kind == "tags" and lk.op in ("contains", "overlap") and (
+            lk.op == "contains" or len(lk.value) == 1):
+        # the tag is searched inside the stored JSON text: only plain printable ASCII is safe
+        safe = [t for t in lk.value if t.isascii() and t.isprintable() and not set(t) & {'"', "\\"}]
+        return max(safe, key=len, default=None)
+    return None
+
+
+def narrowing(node: Node | None) -> list[tuple[str, str]]:
+    """Server-side parameters (``search``, list filters) that cannot drop a match of ``node``."""
+    params: list[tuple[str, str]] = []
+    lookups = list(positive_lookups(node))
+    terms = [t for t in map(_search_term, lookups) if t]
+    if terms:
+        params.append(("search", search_escape(max(terms, key=len))))
+    used: set[str] = set()
+    for lk in lookups:
+        param = lk.spec.server_filter
+        if param is None or param in used or lk.op not in ("exact", "in"):
+            continue
+        values = {_wire_value(lk.value)} if lk.op == "exact" else set(map(_wire_value, lk.value))
+        allowed = lk.spec.server_values
+        if values and (allowed is None or values <= allowed):
+            params.extend((param, v) for v in sorted(values))
+            used.add(param)
+    return params
+
+
+def _wire_value(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def wire_prefilter(node: Node | None) -> Callable[[Any], bool] | None:
+    """A check of raw page items against the lookups every match must pass on fields whose wire
+    value is the attribute value (strings and tags under their own name), so most
+    non-matches are dropped before an object is built for them. Objects are still checked."""
+    lookups = [lk for lk in positive_lookups(node)
+               if lk.spec.kind in ("str", "tags") and lk.spec.key == lk.field]
+    if not lookups:
+        return None
+
+    def keep(item: Any) -> bool:
+        try:
+            return all(lk.test_value(item.get(lk.field)) for lk in lookups)
+        except (TypeError, AttributeError):  # a malformed item: loading it reports the error
+            return True
+
+    return keep
+
+
+def exact_id(node: Node | None) -> str | None:
+    """The id an ``id=...`` lookup every match must have, if there is one."""
+    for lk in positive_lookups(node):
+        if lk.field == "id" and lk.op == "exact":
+            return str(lk.value)
+    return None

@@ -1,0 +1,168 @@
+"""The sans-I/O protocol: requests, responses, operations and the stepper that advances them.
+
+An operation is a generator: it yields :class:`Request` objects (or :class:`Batch` results when
+it streams, or :class:`Sleep` pauses) and receives :class:`Response` objects, or has the
+library error for a failed request thrown into it. Models and querysets are written only
+against this module; the drivers in ``_http`` run operations on ``requests`` or ``httpx``.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from datetime import timezone
+from typing import Any, Generic, TypeVar
+
+from ._errors import APIError, DataForceError
+from ._errors import error_class as _error_class
+
+log = logging.getLogger("dataforce_orm")
+# The DEBUG record logged for every answered request: method, path, status, milliseconds.
+REQUEST_LOG = "%s %s -> %d in %.1f ms"
+
+T = TypeVar("T")
+
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+# Statuses that say the request was not processed, so even a create may be re-sent.
+UNPROCESSED_STATUSES = frozenset({408, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request, relative to the session's base URL (its body is never in its repr:
+    it may hold credentials)."""
+
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    json: Any = field(default=None, repr=False)
+
+    @property
+    def idempotent(self) -> bool:
+        return self.method != "POST"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful answer: status, headers (lower-case names) and the decoded JSON body."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Batch(Generic[T]):
+    """Items a streaming operation hands to its caller before asking for more."""
+
+    items: list[T]
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """A pause an operation asks for (backoff between its own re-sends)."""
+
+    seconds: float
+
+
+# An operation: yields requests (and batches, when it streams), returns its result.
+Op = Generator["Request | Batch[Any] | Sleep", Any, T]
+
+
+def log_retry(req: Request, exc: BaseException | None, attempt: int, attempts: int) -> None:
+    """The WARNING logged before each re-send: method, path, status (or error) and attempt."""
+    status = exc.status if isinstance(exc, APIError) else type(exc).__name__
+    log.warning("retrying %s %s after %s (attempt %d of %d)",
+                req.method, req.path, status, attempt, attempts)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+# The first element of a 422 ``loc`` says where the field was; the rest is its path.
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def _field_path(loc: Any) -> str:
+    parts = list(loc) if isinstance(loc, (list, tuple)) else []
+    if len(parts) > 1 and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts)
+
+
+def _detail(data: Any, text: str) -> tuple[str, list[tuple[str, str]]]:
+    """The server's ``detail`` as a message, plus 422 errors as (field path, message) pairs."""
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if isinstance(detail, str):
+        return detail, []
+    if isinstance(detail, list):
+        errors = []
+        for item in detail:
+            if isinstance(item, dict):
+                errors.append((_field_path(item.get("loc")), str(item.get("msg", ""))))
+        return "; ".join(f"{loc}: {msg}" for loc, msg in errors) or "invalid request", errors
+    return (text.strip()[:200] or "(empty body)"), []
+
+
+def read_response(req: Request, status: int, headers: Mapping[str, str], body: bytes) -> Response:
+    """Decode an answer, raising the matching :class:`APIError` for anything but 2xx JSON."""
+    text_type = "json" in headers.get("content-type", "")
+    data: Any = None
+    bad_json = False
+    if body:
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            bad_json = True
+    if 200 <= status < 300:
+        if bad_json or (body and not text_type):
+            raise APIError(status, req.method, req.path, "the server's answer is not valid JSON")
+        return Response(status, headers, data)
+    text = body.decode("utf-8", "replace")  # the message when there is no usable ``detail``
+    detail, errors = _detail(data, text)
+    if 300 <= status < 400:
+        where = headers.get("location") or "nowhere"
+        detail = f"redirected to {where[:200]}; only reads follow redirects" + (
+            f": {detail}" if body else "")
+    err = _error_class(status)(status, req.method, req.path, detail)
+    err.errors = errors
+    err.retry_after = parse_retry_after(headers.get("retry-after"))
+    raise err
+
+
+class Stepper:
+    """Advances an operation: hands it the last reply (or error) and takes its next step."""
+
+    def __init__(self, op: Op[Any]) -> None:
+        self.op = op
+        self.reply: Any = None
+        self.error: DataForceError | None = None
+        self.result: Any = None
+
+    def next(self) -> Request | Batch[Any] | Sleep | None:
+        """The next request or batch, or None when the operation has finished."""
+        reply, error = self.reply, self.error
+        self.reply = self.error = None
+        try:
+            return self.op.throw(error) if error is not None else self.op.send(reply)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
