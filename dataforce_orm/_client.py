@@ -177,8 +177,8 @@ class _ResourceBase:
     @staticmethod
     def _new(description: str, name: str, collection_type: CollectionType | str,
              tags: builtins.list[str] | None) -> Collection:
-        return Collection(name=name, description=description, collection_type=collection_type,
-                          tags=tags)
+        kind = Collection._specs["collection_type"].check(collection_type)
+        return Collection(name=name, description=description, collection_type=kind, tags=tags)
 
     @staticmethod
     def _edits(name: str | None, description: str | None,

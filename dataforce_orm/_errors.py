@@ -125,6 +125,9 @@ class APIError(DataForceError):
         self.errors = list(errors)
         self.attempts = attempts
         self.retry_after = retry_after
+        # True when an earlier try of this write got no clear answer, so it may have taken
+        # effect although this final answer is an error.
+        self.maybe_sent = False
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.status, self.method, self.url, self.detail), self.__dict__

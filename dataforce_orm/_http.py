@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import random
 import ssl
 import sys
 import threading
@@ -31,21 +30,17 @@ from urllib.parse import urlsplit
 import attrs
 import requests
 import requests.auth
-import tenacity
 import urllib3.exceptions
 
 from ._errors import (
-    APIError,
     ConfigurationError,
     DataForceError,
     TimeoutError,
     TransportError,
-    ValidationError,
 )
 from ._protocol import (
     REQUEST_LOG,
-    RETRY_STATUSES,
-    UNPROCESSED_STATUSES,
+    Attempt,
     Batch,
     Op,
     Request,
@@ -53,125 +48,17 @@ from ._protocol import (
     Sleep,
     Stepper,
     log,
-    log_retry,
     read_response,
 )
+from ._retry import RetryPolicy
+
+__all__ = ["AsyncDriver", "RetryPolicy", "SyncDriver", "Timeout", "Transport"]
 
 if TYPE_CHECKING:
     import httpx
 
 T = TypeVar("T")
 Timeout = float | tuple[float, float]
-
-
-def _full_jitter(base: float, cap: float, attempt: int) -> float:
-    return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
-
-
-def _at_least(minimum: float, *, integer: bool = False, optional: bool = False
-              ) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
-    """An attrs validator: a number (an int if ``integer``) >= ``minimum``, or None if
-    ``optional``; anything else is a ValidationError naming the field."""
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is None and optional:
-            return
-        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)) \
-                or not value >= minimum:
-            what = "an integer" if integer else "a number"
-            raise ValidationError(attribute.name, f"must be {what} >= {minimum}, got {value!r}")
-
-    return check
-
-
-def _statuses(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (set, frozenset, list, tuple)) \
-            or not all(isinstance(s, int) and not isinstance(s, bool) for s in value):
-        raise ValidationError(attribute.name, "must be a set of HTTP status codes (integers)")
-
-
-@attrs.frozen
-class RetryPolicy:
-    """When and how often a failed request is sent again.
-
-    Transient failures only (connection errors, timeouts, 408, 429, 502, 503, 504), with
-    exponential backoff and full jitter, ``Retry-After`` honoured up to ``max_retry_after``,
-    at most ``attempts`` sends and ``deadline`` seconds per request. ``sleep``/``async_sleep``
-    are injectable for tests.
-    """
-
-    attempts: int = attrs.field(default=5, validator=_at_least(1, integer=True))
-    deadline: float | None = attrs.field(default=60.0, validator=_at_least(0, optional=True))
-    backoff: float = attrs.field(default=0.25, validator=_at_least(0))
-    max_backoff: float = attrs.field(default=8.0, validator=_at_least(0))
-    max_retry_after: float = attrs.field(default=30.0, validator=_at_least(0))
-    statuses: frozenset[int] = attrs.field(default=RETRY_STATUSES, validator=_statuses)
-    sleep: Callable[[float], None] = attrs.field(default=time.sleep, eq=False, repr=False)
-    async_sleep: Callable[[float], Awaitable[None]] = attrs.field(
-        default=asyncio.sleep, eq=False, repr=False
-    )
-
-    def should_retry(self, req: Request, exc: BaseException) -> bool:
-        """Whether ``exc`` from sending ``req`` is transient and safe to re-send blindly."""
-        if isinstance(exc, TransportError):
-            if not exc.maybe_sent:
-                return True
-            # A PATCH that timed out may still be applied later, after the re-sent copy and
-            # after any newer write: it is not re-sent (the error says it may have been sent).
-            return req.idempotent and not (req.method == "PATCH" and isinstance(exc, TimeoutError))
-        if isinstance(exc, APIError) and exc.status in self.statuses:
-            return req.idempotent or exc.status in UNPROCESSED_STATUSES
-        return False
-
-    def backoff_for(self, attempt: int, exc: BaseException | None, elapsed: float = 0.0) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (``elapsed`` seconds in).
-
-        Full jitter over ``[0, min(max_backoff, backoff * 2 ** (attempt - 1))]``, or the
-        error's ``Retry-After`` capped at ``max_retry_after``; never past the deadline.
-        """
-        wait = _full_jitter(self.backoff, self.max_backoff, attempt)
-        if isinstance(exc, APIError) and exc.retry_after is not None:
-            wait = min(max(exc.retry_after, 0.0), self.max_retry_after)
-        if self.deadline is not None:
-            wait = min(wait, max(0.0, self.deadline - elapsed))
-        return wait
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        return self.backoff_for(state.attempt_number, exc, state.seconds_since_start or 0.0)
-
-    def _stop(self, state: tenacity.RetryCallState) -> bool:
-        if state.attempt_number >= self.attempts:
-            return True
-        return self.deadline is not None and (state.seconds_since_start or 0.0) >= self.deadline
-
-    def _kwargs(self, req: Request) -> dict[str, Any]:
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log_retry(req, exc, state.attempt_number, self.attempts)
-
-        return {
-            "stop": self._stop,
-            "wait": self._wait,
-            "retry": tenacity.retry_if_exception(lambda e: self.should_retry(req, e)),
-            "before_sleep": before_sleep,
-            "reraise": True,
-        }
-
-    def retrying(self, req: Request) -> tenacity.Retrying:
-        return tenacity.Retrying(sleep=self.sleep, **self._kwargs(req))
-
-    def async_retrying(self, req: Request) -> tenacity.AsyncRetrying:
-        return tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs(req))
-
-
-def _retry_clock() -> float:
-    """Now, on the clock tenacity measures deadlines with (its view of ``time.monotonic``).
-
-    The drivers' first attempt runs before tenacity is involved; its start, read here, becomes
-    the start of tenacity's retry state, so a deadline still counts from the first send.
-    """
-    clock: Any = getattr(tenacity, "time", time)
-    return float(clock.monotonic())
 
 
 def check_verify(verify: object) -> bool | str:
@@ -265,14 +152,12 @@ class Transport:
         """A client's default headers; the key is not one (see :class:`_BearerAuth`)."""
         return {"Accept": "application/json", "User-Agent": "dataforce-orm/0.1"}
 
-    def end(self, policy: RetryPolicy) -> float | None:
-        """When (``time.monotonic()``) a request sent now must have its whole answer: the
-        policy's deadline plus one read timeout, so a server trickling its answer cannot hold
-        a call past it (timeouts apply per read). None without a deadline."""
-        if policy.deadline is None:
-            return None
+    def retry_op(self, policy: RetryPolicy) -> Callable[[Request], Op[Response]]:
+        """How each request is sent: under ``policy``, its whole answer due by the policy's
+        deadline plus one read timeout (so a server trickling its answer cannot hold a call
+        past it: timeouts apply per read)."""
         read = self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
-        return time.monotonic() + policy.deadline + read
+        return lambda req: policy.send_op(req, read)
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -373,48 +258,35 @@ class SyncDriver:
         return read_response(req, r.status_code, r.headers, body)
 
     def send(self, req: Request) -> Response:
-        """Send under the retry policy: a plain first attempt; tenacity only after a failure."""
-        started, end = _retry_clock(), self.transport.end(self.policy)
-        try:
-            return self.send_once(req, end)
-        except (APIError, TransportError) as exc:
-            if not self.policy.should_retry(req, exc):
-                exc.attempts = 1
-                raise
-            first = exc
-        attempt = 1
-        try:
-            for attempt_ctx in self.policy.retrying(req):
-                state = attempt_ctx.retry_state
-                attempt = state.attempt_number
-                with attempt_ctx:
-                    if attempt == 1:  # replay the failed first attempt, timed from its start
-                        state.start_time = started
-                        raise first
-                    return self.send_once(req, end)
-        except (APIError, TransportError) as exc:
-            exc.attempts = attempt
-            raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Send one request under the retry policy."""
+        return self.run(_single(req))
 
     def run(self, op: Op[T]) -> T:
-        steps = Stepper(op)
-        for _ in self.stream(steps):
+        """Run an operation to its result."""
+        steps = self._stepper(op)
+        for _ in self._steps(steps):
             pass
         return steps.result  # type: ignore[no-any-return]
 
-    def stream(self, steps: Stepper) -> Iterator[Any]:
+    def stream(self, op: Op[Any]) -> Iterator[Any]:
+        """Run a streaming operation, yielding the items of its batches as they come."""
+        return self._steps(self._stepper(op))
+
+    def _stepper(self, op: Op[Any]) -> Stepper:
+        return Stepper(op, self.transport.retry_op(self.policy))
+
+    def _steps(self, steps: Stepper) -> Iterator[Any]:
         while (step := steps.next()) is not None:
             if isinstance(step, Batch):
                 yield from step.items
-                continue
-            if isinstance(step, Sleep):
+            elif isinstance(step, Sleep):
                 self.policy.sleep(step.seconds)
-                continue
-            try:
-                steps.reply = self.send(step)
-            except DataForceError as exc:
-                steps.error = exc
+            else:
+                assert isinstance(step, Attempt)
+                try:
+                    steps.reply = self.send_once(step.request, step.end)
+                except DataForceError as exc:
+                    steps.error = exc
 
     def close(self, current_thread_only: bool = False) -> None:
         """Close pooled connections: every thread's, or only the calling thread's."""
@@ -490,49 +362,36 @@ class AsyncDriver:
         return read_response(req, r.status_code, r.headers, r.content)
 
     async def send(self, req: Request) -> Response:
-        """Send under the retry policy: a plain first attempt; tenacity only after a failure."""
-        started, end = _retry_clock(), self.transport.end(self.policy)
-        try:
-            return await self.send_once(req, end)
-        except (APIError, TransportError) as exc:
-            if not self.policy.should_retry(req, exc):
-                exc.attempts = 1
-                raise
-            first = exc
-        attempt = 1
-        try:
-            async for attempt_ctx in self.policy.async_retrying(req):
-                state = attempt_ctx.retry_state
-                attempt = state.attempt_number
-                with attempt_ctx:
-                    if attempt == 1:  # replay the failed first attempt, timed from its start
-                        state.start_time = started
-                        raise first
-                    return await self.send_once(req, end)
-        except (APIError, TransportError) as exc:
-            exc.attempts = attempt
-            raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Send one request under the retry policy."""
+        return await self.run(_single(req))
 
     async def run(self, op: Op[T]) -> T:
-        steps = Stepper(op)
-        async for _ in self.stream(steps):
+        """Run an operation to its result."""
+        steps = self._stepper(op)
+        async for _ in self._steps(steps):
             pass
         return steps.result  # type: ignore[no-any-return]
 
-    async def stream(self, steps: Stepper) -> AsyncIterator[Any]:
+    def stream(self, op: Op[Any]) -> AsyncIterator[Any]:
+        """Run a streaming operation, yielding the items of its batches as they come."""
+        return self._steps(self._stepper(op))
+
+    def _stepper(self, op: Op[Any]) -> Stepper:
+        return Stepper(op, self.transport.retry_op(self.policy))
+
+    async def _steps(self, steps: Stepper) -> AsyncIterator[Any]:
         while (step := steps.next()) is not None:
             if isinstance(step, Batch):
                 for item in step.items:
                     yield item
-                continue
-            if isinstance(step, Sleep):
+            elif isinstance(step, Sleep):
                 await self.policy.async_sleep(step.seconds)
-                continue
-            try:
-                steps.reply = await self.send(step)
-            except DataForceError as exc:
-                steps.error = exc
+            else:
+                assert isinstance(step, Attempt)
+                try:
+                    steps.reply = await self.send_once(step.request, step.end)
+                except DataForceError as exc:
+                    steps.error = exc
 
     async def aclose(self, *, if_idle: bool = False) -> None:
         """Close the client of the running loop (others close with their loops); with
@@ -571,6 +430,11 @@ async def _within(call: Awaitable[T], seconds: float) -> T:
         async with asyncio.timeout(max(0.0, seconds)):
             return await call
     return await asyncio.wait_for(call, max(0.0, seconds))  # pragma: no cover - 3.10
+
+
+def _single(req: Request) -> Op[Response]:
+    response: Response = yield req
+    return response
 
 
 def import_httpx() -> Any:

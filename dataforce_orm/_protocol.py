@@ -13,7 +13,7 @@ import email.utils
 import json
 import logging
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Any, Generic, TypeVar
@@ -41,6 +41,9 @@ class Request:
     path: str
     params: tuple[tuple[str, str], ...] = ()
     json: Any = field(default=None, repr=False)
+    # For a create: an operation that finds what an earlier, lost try made (None if nothing),
+    # run before the create is sent again after a failure that may have been committed.
+    recover: Callable[[], Op[Any]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def idempotent(self) -> bool:
@@ -70,8 +73,17 @@ class Sleep:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of a request, as the retry engine hands it to a driver: the answer must be
+    complete by ``end`` (``time.monotonic()``), if given."""
+
+    request: Request
+    end: float | None
+
+
 # An operation: yields requests (and batches, when it streams), returns its result.
-Op = Generator["Request | Batch[Any] | Sleep", Any, T]
+Op = Generator["Request | Attempt | Batch[Any] | Sleep", Any, T]
 
 
 def log_retry(req: Request, exc: BaseException | None, attempt: int, attempts: int) -> None:
@@ -149,20 +161,45 @@ def read_response(req: Request, status: int, headers: Mapping[str, str], body: b
 
 
 class Stepper:
-    """Advances an operation: hands it the last reply (or error) and takes its next step."""
+    """Advances an operation: hands it the last reply (or error) and takes its next step.
 
-    def __init__(self, op: Op[Any]) -> None:
+    With ``retry`` (a function making the operation that sends one request under a retry
+    policy), each :class:`Request` an operation yields is sent through it (and so are the
+    requests that one makes): the steps that come out are only attempts, sleeps and batches.
+    """
+
+    def __init__(self, op: Op[Any], retry: Callable[[Request], Op[Any]] | None = None) -> None:
         self.op = op
+        self.retry = retry
+        self.stack: list[Op[Any]] = [op]  # the operation, then the sends it is waiting on
         self.reply: Any = None
         self.error: DataForceError | None = None
         self.result: Any = None
 
-    def next(self) -> Request | Batch[Any] | Sleep | None:
-        """The next request or batch, or None when the operation has finished."""
+    def next(self) -> Request | Attempt | Batch[Any] | Sleep | None:
+        """The next step, or None when the operation has finished."""
         reply, error = self.reply, self.error
         self.reply = self.error = None
-        try:
-            return self.op.throw(error) if error is not None else self.op.send(reply)
-        except StopIteration as stop:
-            self.result = stop.value
-            return None
+        stack = self.stack
+        while stack:
+            top = stack[-1]
+            try:
+                step = top.throw(error) if error is not None else top.send(reply)
+            except StopIteration as stop:
+                stack.pop()
+                if not stack:
+                    self.result = stop.value
+                    return None
+                reply, error = stop.value, None
+                continue
+            except DataForceError as exc:
+                if len(stack) == 1:
+                    raise
+                stack.pop()
+                reply, error = None, exc
+                continue
+            if self.retry is None or not isinstance(step, Request):
+                return step
+            stack.append(self.retry(step))
+            reply, error = None, None
+        return None

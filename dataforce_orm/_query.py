@@ -296,7 +296,7 @@ class QuerySet(Generic[M]):
     def iterator(self) -> Iterator[M]:
         """Stream the results one page at a time, without caching them."""
         session = self._session_for()
-        return session.driver.stream(Stepper(self._rows_op(session)))
+        return session.driver.stream(self._rows_op(session))
 
     def count(self) -> int:
         """How many match (pages through the matches; the server has no count)."""
@@ -388,7 +388,7 @@ class QuerySet(Generic[M]):
 
     def __aiter__(self) -> AsyncIterator[M]:
         session = self._session_for()
-        return session.async_driver.stream(Stepper(self._rows_op(session)))
+        return session.async_driver.stream(self._rows_op(session))
 
     async def acount(self) -> int:
         if self._cache is not None:

@@ -22,7 +22,7 @@ from . import _errors as errors
 from ._errors import APIError, ConflictError, DataForceError, TransportError, ValidationError
 from ._fields import Spec, specs
 from ._lookups import search_escape
-from ._protocol import UNPROCESSED_STATUSES, Op, Request, Response, Sleep, log_retry
+from ._protocol import UNPROCESSED_STATUSES, Op, Request, Response
 from ._session import Session, current_session
 from ._wire import model_hooks, structurer
 
@@ -313,55 +313,46 @@ class Model:
     def _create_op(self, session: Session) -> Op[None]:
         path = yield from self._path_op(session, self._parents())
         body = self._create_body()
-        policy, req = session.retry, Request("POST", path, json=body)
         # An earlier save() of this object may have sent a POST whose outcome is unknown (it
         # raised "maybe sent", or was cancelled): look for what it made before sending again.
         earlier = self._maybe_created_at
-        started, clock = earlier or time.time(), time.monotonic()
+        started = earlier or time.time()
         object.__setattr__(self, "_maybe_created_at", started)
+        # Re-sent after a failure that may have been committed only once a lookup finds
+        # nothing (see RetryPolicy.send_op).
+        recovered: list[dict[str, Any]] = []  # what a lookup found (and claimed) for it
+
+        def recover() -> Op[dict[str, Any] | None]:
+            found = yield from self._find_created_op(session, path, body, started)
+            if found is not None:
+                recovered.append(found)
+            return found
+
+        req = Request("POST", path, json=body, recover=recover)
         data = None
         if earlier is not None:
             data = yield from self._find_created_op(session, path, body, earlier)
-        attempt = 0
         while data is None:
             try:
                 data = (yield req).data
             except (TransportError, APIError) as exc:
-                attempt += 1
-                ambiguous = (isinstance(exc, TransportError) and exc.maybe_sent) or (
-                    isinstance(exc, APIError) and exc.status in policy.statuses
-                    and exc.status not in UNPROCESSED_STATUSES)  # those the driver retried
-                late = policy.deadline is not None and time.monotonic() - clock >= policy.deadline
-                # A timed-out POST may still be running on the server: no lookup can rule it
-                # out, and a re-send could make a second object. It stays "maybe sent".
-                running = isinstance(exc, errors.TimeoutError) and exc.maybe_sent
-                if not ambiguous or attempt == policy.attempts or late or running:
-                    exc.attempts = max(exc.attempts, attempt)
-                    if not ambiguous:  # refused: nothing was made
-                        object.__setattr__(self, "_maybe_created_at", None)
-                    raise
-                # The POST may have been committed: look for what it made before re-sending.
-                found = yield from self._find_created_op(session, path, body, started)
-                if found is not None:
-                    data = found
-                    break
-                log_retry(req, exc, attempt, policy.attempts)
-                yield Sleep(policy.backoff_for(attempt, exc, time.monotonic() - clock))
-                continue
+                gateway = isinstance(exc, APIError) and exc.status in session.retry.statuses \
+                    and exc.status not in UNPROCESSED_STATUSES
+                if not (exc.maybe_sent or gateway):
+                    object.__setattr__(self, "_maybe_created_at", None)  # refused: none made
+                raise
             ident = data.get("id") if isinstance(data, dict) else None
+            if recovered and data is recovered[-1]:
+                break  # found by the lookup, and claimed there
             if not isinstance(ident, str) or session.claim_created(ident, started):
                 break
             # Another create of this session lost its answer, and its lookup took this row (the
             # bodies are identical): the row that one's POST made is this one's to take.
             since = min(started, session.claimed_since(ident))
-            found = yield from self._find_created_op(session, path, body, since)
-            if found is not None:
-                data = found
-                break
-            # There is none (that POST was never committed): send this one again.
-            data = None
+            data = yield from self._find_created_op(session, path, body, since)
+            # None: that POST was never committed, so this one is sent again.
         self._absorb(req, data, session)
-        if self._held is not None or any(s.secret for s in self._specs.values()):
+        if any(s.secret for s in self._specs.values()):
             object.__setattr__(self, "_held", {n for n, s in self._specs.items() if s.secret})
         object.__setattr__(self, "_maybe_created_at", None)
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dataforce_orm import (
+    APIError,
     Collection,
     DataForceError,
     RetryPolicy,
@@ -88,8 +89,8 @@ def fault_mix(orbit_id: str, seed: int, rate: float, horizon: float) -> list[Fau
 
 def could_not_know(exc: BaseException) -> bool:
     """The library said it cannot know whether the request took effect."""
-    if isinstance(exc, TransportError):
-        return exc.maybe_sent
+    if isinstance(exc, (TransportError, APIError)) and exc.maybe_sent:
+        return True
     return isinstance(exc, ServerError) and exc.status in (502, 503, 504)
 
 
