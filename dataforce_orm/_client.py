@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Awaitable, Generator
-from typing import Any
+from typing import Any, TypeVar
 
 from ._errors import (
     ConfigurationError,
@@ -18,13 +18,17 @@ from ._errors import (
     ValidationError,
 )
 from ._http import Timeout
-from ._models import Collection, CollectionType
+from ._models import BucketSecret, Collection, CollectionType, Orbit
 from ._protocol import Op
 from ._query import QuerySet, collect
+from ._resource import Model
 from ._session import DEFAULT_TIMEOUT, Session, as_uuid
 
-__all__ = ["AsyncCollectionResource", "AsyncDataForceClient", "CollectionResource",
-           "DataForceClient"]
+__all__ = ["AsyncBucketSecretResource", "AsyncCollectionResource", "AsyncDataForceClient",
+           "AsyncOrbitResource", "BucketSecretResource", "CollectionResource", "DataForceClient",
+           "OrbitResource"]
+
+_M = TypeVar("_M", bound=Model)
 
 _NO_DEFAULT = (
     "no collection given and no default collection set: pass the collection's id or exact name "
@@ -329,6 +333,243 @@ class AsyncCollectionResource(_Operations):
         await self._session().async_driver.run(self._delete_op(collection_id))
 
 
+class _Lookups(_ResourceBase):
+    """``client.orbits``, ``client.bucket_secrets`` and ``client.organizations``: each call
+    once, as an operation over the models' own; the sync and async classes only run them."""
+
+    def _session(self) -> Session:
+        return self._client.session
+
+    def _by_id_or(self, model: type[_M], value: str, field: str, name_field: str
+                  ) -> Op[_M | None]:
+        """The object with this id, else the one whose ``name_field`` is exactly ``value``
+        (None if none; MultipleResourcesFoundError if several)."""
+        if not isinstance(value, str):
+            raise ValidationError(field, f"must be an id or a name (a string), not "
+                                         f"{type(value).__name__}")
+        session = self._session()
+        objects = QuerySet(model, session)
+        ident = as_uuid(value)
+        if ident is not None:
+            found = yield from objects.filter(id=ident)._first_op(session)
+            if found is not None:
+                return found
+        try:
+            obj = yield from objects.filter(**{name_field: value})._get_op(session)
+        except model.DoesNotExist:
+            return None
+        except model.MultipleObjectsReturned:
+            raise model.MultipleObjectsReturned(
+                f"several {model._noun}s have {name_field} {value!r}; use its id") from None
+        return obj
+
+    def _all_op(self, model: type[_M]) -> Op[builtins.list[_M]]:
+        found: builtins.list[_M] = yield from collect(
+            QuerySet(model, self._session())._rows_op(self._session()))
+        return found
+
+    def _save_new_op(self, obj: _M) -> Op[_M]:
+        yield from obj._save_op(self._session(), False, None)
+        return obj
+
+    def _edit_op(self, model: type[_M], ident: str, field: str,
+                 edits: dict[str, Any]) -> Op[_M]:
+        """Read the object, set the given fields, write it (the rest kept as just read)."""
+        canon = _id(ident, field)
+        model(**edits)  # checks every given value before any request
+        found: _M = yield from model._get_by_id_op(self._session(), canon)
+        for name, value in edits.items():
+            setattr(found, name, value)
+        yield from found._save_op(self._session(), True, None)
+        return found
+
+    def _delete_by_id_op(self, model: type[_M], ident: str, field: str) -> Op[None]:
+        yield from model(**{"id": _id(ident, field)})._delete_op(self._session())
+
+
+def _id(value: object, field: str) -> str:
+    canon = as_uuid(value) if isinstance(value, str) else None
+    if canon is None:
+        raise ValidationError(field, f"must be an id (a UUID), got {value!r}")
+    return canon
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class _OrbitOps(_Lookups):
+    def _get_op(self, orbit_value: str | None) -> Op[Orbit | None]:
+        value = orbit_value if orbit_value is not None else self._client.orbit
+        if value is None:
+            raise ConfigurationError("no orbit given and no default orbit set")
+        return (yield from self._by_id_or(Orbit, value, "orbit_value", "name"))
+
+    def _update_op(self, name: str | None, bucket_secret_id: str | None,
+                   orbit_id: str | None) -> Op[Orbit]:
+        target = orbit_id if orbit_id is not None else self._client.orbit
+        if target is None:
+            raise ConfigurationError("no orbit given and no default orbit set")
+        orbit = yield from self._get_op(target)
+        if orbit is None:
+            raise Orbit.DoesNotExist(f"{target!r} matches no orbit (by id or exact name)")
+        for field, value in _given(name=name, bucket_secret=bucket_secret_id).items():
+            setattr(orbit, field, value)
+        yield from orbit._save_op(self._session(), False, None)  # partial: sends what changed
+        return orbit
+
+
+class OrbitResource(_OrbitOps):
+    """``client.orbits``: the official SDK's calls, on :class:`Orbit` objects."""
+
+    def get(self, orbit_value: str | None = None) -> Orbit | None:
+        """The orbit with this id or exact name (default: the client's); None if absent."""
+        return self._session().driver.run(self._get_op(orbit_value))
+
+    def list(self) -> builtins.list[Orbit]:
+        """The orbits of the client's organization the key can see."""
+        return self._session().driver.run(self._all_op(Orbit))
+
+    def create(self, name: str, bucket_secret_id: str) -> Orbit:
+        """Create an orbit storing its files with this bucket secret."""
+        obj = Orbit(name=name, bucket_secret=bucket_secret_id)
+        return self._session().driver.run(self._save_new_op(obj))
+
+    def update(self, name: str | None = None, bucket_secret_id: str | None = None, *,
+               orbit_id: str | None = None) -> Orbit:
+        """Rename an orbit and/or change its bucket secret (default: the client's orbit)."""
+        return self._session().driver.run(self._update_op(name, bucket_secret_id, orbit_id))
+
+    def delete(self, orbit_id: str) -> None:
+        """Delete an orbit, with its collections. Irreversible."""
+        self._session().driver.run(self._delete_by_id_op(Orbit, orbit_id, "orbit_id"))
+
+
+class AsyncOrbitResource(_OrbitOps):
+    """``client.orbits`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
+
+    async def get(self, orbit_value: str | None = None) -> Orbit | None:
+        """The orbit with this id or exact name (default: the client's); None if absent."""
+        return await self._session().async_driver.run(self._get_op(orbit_value))
+
+    async def list(self) -> builtins.list[Orbit]:
+        """The orbits of the client's organization the key can see."""
+        return await self._session().async_driver.run(self._all_op(Orbit))
+
+    async def create(self, name: str, bucket_secret_id: str) -> Orbit:
+        """Create an orbit storing its files with this bucket secret."""
+        obj = Orbit(name=name, bucket_secret=bucket_secret_id)
+        return await self._session().async_driver.run(self._save_new_op(obj))
+
+    async def update(self, name: str | None = None, bucket_secret_id: str | None = None, *,
+                     orbit_id: str | None = None) -> Orbit:
+        """Rename an orbit and/or change its bucket secret (default: the client's orbit)."""
+        op = self._update_op(name, bucket_secret_id, orbit_id)
+        return await self._session().async_driver.run(op)
+
+    async def delete(self, orbit_id: str) -> None:
+        """Delete an orbit, with its collections. Irreversible."""
+        await self._session().async_driver.run(self._delete_by_id_op(Orbit, orbit_id,
+                                                                      "orbit_id"))
+
+
+def _new_secret(endpoint: str, bucket_name: str, region: str | None, type: str,
+                keys: dict[str, Any]) -> BucketSecret:
+    return BucketSecret(type=type, endpoint=endpoint, bucket_name=bucket_name, region=region,
+                        **keys)
+
+
+class _SecretOps(_Lookups):
+    def _get_op(self, secret_value: str) -> Op[BucketSecret | None]:
+        return (yield from self._by_id_or(BucketSecret, secret_value, "secret_value",
+                                          "bucket_name"))
+
+    def _update_op(self, secret_id: str, edits: dict[str, Any]) -> Op[BucketSecret]:
+        return (yield from self._edit_op(BucketSecret, secret_id, "secret_id", edits))
+
+
+class BucketSecretResource(_SecretOps):
+    """``client.bucket_secrets``: the official SDK's calls, on :class:`BucketSecret` objects.
+
+    The platform's update writes every field and never returns the keys: ``update()`` keeps
+    the fields not given, but an S3 secret's keys must be given again (else it refuses,
+    instead of erasing them as the official SDK does).
+    """
+
+    def get(self, secret_value: str) -> BucketSecret | None:
+        """The secret with this id or exact bucket name; None if absent."""
+        return self._session().driver.run(self._get_op(secret_value))
+
+    def list(self) -> builtins.list[BucketSecret]:
+        """The organization's bucket secrets (without their keys)."""
+        return self._session().driver.run(self._all_op(BucketSecret))
+
+    def create(self, endpoint: str, bucket_name: str, region: str | None = None,
+               type: str = "s3", access_key: str | None = None, secret_key: str | None = None,
+               session_token: str | None = None, secure: bool | None = None,
+               cert_check: bool | None = None) -> BucketSecret:
+        """Create a bucket secret in the client's organization."""
+        obj = _new_secret(endpoint, bucket_name, region, type, _given(
+            access_key=access_key, secret_key=secret_key, session_token=session_token,
+            secure=secure, cert_check=cert_check))
+        return self._session().driver.run(self._save_new_op(obj))
+
+    def update(self, secret_id: str, endpoint: str | None = None,
+               bucket_name: str | None = None, access_key: str | None = None,
+               secret_key: str | None = None, session_token: str | None = None,
+               secure: bool | None = None, region: str | None = None,
+               cert_check: bool | None = None) -> BucketSecret:
+        """Change the given fields of a secret; the others are kept (keys must be given)."""
+        edits = _given(endpoint=endpoint, bucket_name=bucket_name, access_key=access_key,
+                       secret_key=secret_key, session_token=session_token, secure=secure,
+                       region=region, cert_check=cert_check)
+        return self._session().driver.run(self._update_op(secret_id, edits))
+
+    def delete(self, secret_id: str) -> None:
+        """Delete a secret (ConflictError while an orbit uses it)."""
+        self._session().driver.run(self._delete_by_id_op(BucketSecret, secret_id,
+                                                         "secret_id"))
+
+
+class AsyncBucketSecretResource(_SecretOps):
+    """``client.bucket_secrets`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
+
+    async def get(self, secret_value: str) -> BucketSecret | None:
+        """The secret with this id or exact bucket name; None if absent."""
+        return await self._session().async_driver.run(self._get_op(secret_value))
+
+    async def list(self) -> builtins.list[BucketSecret]:
+        """The organization's bucket secrets (without their keys)."""
+        return await self._session().async_driver.run(self._all_op(BucketSecret))
+
+    async def create(self, endpoint: str, bucket_name: str, region: str | None = None,
+                     type: str = "s3", access_key: str | None = None,
+                     secret_key: str | None = None, session_token: str | None = None,
+                     secure: bool | None = None, cert_check: bool | None = None
+                     ) -> BucketSecret:
+        """Create a bucket secret in the client's organization."""
+        obj = _new_secret(endpoint, bucket_name, region, type, _given(
+            access_key=access_key, secret_key=secret_key, session_token=session_token,
+            secure=secure, cert_check=cert_check))
+        return await self._session().async_driver.run(self._save_new_op(obj))
+
+    async def update(self, secret_id: str, endpoint: str | None = None,
+                     bucket_name: str | None = None, access_key: str | None = None,
+                     secret_key: str | None = None, session_token: str | None = None,
+                     secure: bool | None = None, region: str | None = None,
+                     cert_check: bool | None = None) -> BucketSecret:
+        """Change the given fields of a secret; the others are kept (keys must be given)."""
+        edits = _given(endpoint=endpoint, bucket_name=bucket_name, access_key=access_key,
+                       secret_key=secret_key, session_token=session_token, secure=secure,
+                       region=region, cert_check=cert_check)
+        return await self._session().async_driver.run(self._update_op(secret_id, edits))
+
+    async def delete(self, secret_id: str) -> None:
+        """Delete a secret (ConflictError while an orbit uses it)."""
+        await self._session().async_driver.run(
+            self._delete_by_id_op(BucketSecret, secret_id, "secret_id"))
+
+
 class DataForceClient(_ClientBase):
     """The seed SDK's client: ``DataForceClient(api_key=...).collections.get(...)``.
 
@@ -342,6 +583,8 @@ class DataForceClient(_ClientBase):
         super().__init__(base_url, api_key, _setting("organization", organization),
                          _setting("orbit", orbit), _setting("collection", collection), timeout)
         self.collections = CollectionResource(self)
+        self.orbits = OrbitResource(self)
+        self.bucket_secrets = BucketSecretResource(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> None:
@@ -370,6 +613,8 @@ class AsyncDataForceClient(_ClientBase):
         super().__init__(base_url, api_key, _setting("organization", organization),
                          _setting("orbit", orbit), _setting("collection", collection), timeout)
         self.collections = AsyncCollectionResource(self)
+        self.orbits = AsyncOrbitResource(self)
+        self.bucket_secrets = AsyncBucketSecretResource(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> Awaitable[None]:

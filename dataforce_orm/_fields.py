@@ -155,13 +155,12 @@ class Spec:
         return value if loading.get() else self.check(value)
 
     def to_wire(self, value: Any) -> Any:
-        """The value as sent (enums as their value, lists copied, secrets as plain text)."""
+        """The value as sent (enums as their value, lists copied; a secret stays a SecretStr,
+        which JSON encodes as its text while any repr of the body hides it)."""
         if isinstance(value, enum.Enum):
             return value.value
         if isinstance(value, list):
             return list(value)
-        if isinstance(value, SecretStr):
-            return str.__str__(value)
         return value
 
     def show(self, value: Any) -> str:

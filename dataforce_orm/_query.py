@@ -111,7 +111,7 @@ class QuerySet(Generic[M]):
     def _add(self, q: Q) -> QuerySet[M]:
         if self._low or self._high is not None:
             raise ValidationError("filter", "cannot filter a sliced QuerySet")
-        node = compile_q(self.model._specs, q)
+        node = compile_q(self.model._filterable, q)
         where = node if self._where is None else Node("AND", False, (self._where, node))
         return self._clone(where=where)
 

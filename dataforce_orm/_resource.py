@@ -54,7 +54,8 @@ class Model:
     _noun: ClassVar[str] = ""  # how messages name it (default: the class name, lower case)
     # -- derived from the field declarations --
     _specs: ClassVar[dict[str, Spec]] = {}
-    _fields: ClassVar[dict[str, str]] = {}  # field -> lookup kind
+    _filterable: ClassVar[dict[str, Spec]] = {}  # what lookups and order_by take
+    _fields: ClassVar[dict[str, str]] = {}  # filterable field -> lookup kind
     _sort_keys: ClassVar[dict[str, str]] = {}  # fields the server sorts by -> its sort_by
     _editable: ClassVar[tuple[str, ...]] = ()
     _wire_names: ClassVar[dict[str, str]] = {}  # every loaded attribute -> its wire name
@@ -80,7 +81,9 @@ class Model:
         """Derive the model's tables and its wire mapping from its field declarations."""
         declared = specs(cls)
         cls._specs = declared
-        cls._fields = {n: s.kind for n, s in declared.items()}
+        # write-only values never come back from the server: nothing could match them
+        cls._filterable = {n: s for n, s in declared.items() if not s.secret}
+        cls._fields = {n: s.kind for n, s in cls._filterable.items()}
         cls._sort_keys = {n: s.sort for n, s in declared.items() if s.sort}
         cls._editable = tuple(n for n, s in declared.items() if s.editable)
         cls._noun = cls.__dict__.get("_noun") or cls.__name__.lower()
@@ -173,13 +176,19 @@ class Model:
         object.__setattr__(self, "_snapshot", self._snapshot_of(data))
         object.__setattr__(self, "_session", session)
 
+    def _remember_secrets(self) -> None:
+        """After a write: the write-only values held were sent, so they are not changes."""
+        assert self._snapshot is not None
+        for name, spec in self._specs.items():
+            if spec.secret and self._holds(name):
+                self._snapshot[name] = self._local(name)
+
     def changed_fields(self) -> list[str]:
         """Editable fields whose value differs from what was last loaded or saved."""
         snap = self._snapshot
         if snap is None:
             return list(self._editable)
-        return [n for n in self._editable
-                if (self._holds(n) if self._specs[n].secret else self._local(n) != snap[n])]
+        return [n for n in self._editable if self._local(n) != snap.get(n, _UNKNOWN)]
 
     def _validate(self, *, creating: bool) -> None:
         """Check what a create or an update sends, before any request."""
@@ -300,6 +309,7 @@ class Model:
             if not isinstance(updated, dict) or updated.get("id") != self.pk:
                 raise wire_error(req, f"expected the updated {self._noun}")
         self._absorb(req, {**current, **updated}, session)
+        self._remember_secrets()
         for f, v in pending.items():  # edits left out by update_fields stay pending
             object.__setattr__(self, f, v)
 
@@ -352,8 +362,9 @@ class Model:
             data = yield from self._find_created_op(session, path, body, since)
             # None: that POST was never committed, so this one is sent again.
         self._absorb(req, data, session)
-        if any(s.secret for s in self._specs.values()):
+        if any(s.secret for s in self._specs.values()):  # it was sent with every key
             object.__setattr__(self, "_held", {n for n, s in self._specs.items() if s.secret})
+            self._remember_secrets()
         object.__setattr__(self, "_maybe_created_at", None)
 
     @classmethod

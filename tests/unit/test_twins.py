@@ -1,0 +1,53 @@
+"""Every sync method of the public classes has an ``a``-prefixed twin with the same parameters
+(the facade's async resources: the same names, awaited)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import dataforce_orm as dfo
+from dataforce_orm import _client
+
+SYNC_ONLY = {"using", "all", "filter", "exclude", "order_by", "reverse", "none", "distinct",
+             "only", "defer", "values", "values_list", "iterator", "changed_fields",
+             "to_dict", "close"}
+ASYNC_ONLY = {"abulk_create"}  # concurrency is what it is for
+
+
+def _public_methods(cls: type) -> dict[str, inspect.Signature]:
+    out = {}
+    for name, member in inspect.getmembers(cls, inspect.isfunction):
+        if not name.startswith("_"):
+            out[name] = inspect.signature(member)
+    return out
+
+
+@pytest.mark.parametrize("cls", [dfo.Collection, dfo.Orbit, dfo.BucketSecret,
+                                 dfo.Organization, dfo.QuerySet, dfo.Manager])
+def test_each_sync_method_has_an_async_twin(cls: type) -> None:
+    methods = _public_methods(cls)
+    for name in methods:
+        if inspect.iscoroutinefunction(getattr(cls, name)):
+            assert name[1:] in methods or name in ASYNC_ONLY, f"{cls.__name__}.{name} alone"
+            continue
+        if name in SYNC_ONLY:
+            continue
+        twin = f"a{name}"
+        assert twin in methods, f"{cls.__name__}.{name} has no {twin}"
+        assert list(methods[twin].parameters) == list(methods[name].parameters), twin
+        assert inspect.iscoroutinefunction(getattr(cls, twin)), twin
+
+
+@pytest.mark.parametrize(("sync_cls", "async_cls"), [
+    (_client.CollectionResource, _client.AsyncCollectionResource),
+    (_client.OrbitResource, _client.AsyncOrbitResource),
+    (_client.BucketSecretResource, _client.AsyncBucketSecretResource),
+])
+def test_facade_resources_match(sync_cls: type, async_cls: type) -> None:
+    sync, aio = _public_methods(sync_cls), _public_methods(async_cls)
+    assert set(sync) == set(aio)
+    for name, sig in sync.items():
+        assert list(sig.parameters) == list(aio[name].parameters), name
+        assert inspect.iscoroutinefunction(getattr(async_cls, name)), name
