@@ -10,16 +10,21 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from ._ids import parse_uuid, uuid_error
-from ._store import NotNullError, Store
+from ._store import DuplicateSecretError, NotNullError, Store
 from ._validation import (
     ErrorList,
     error,
     validate_create,
     validate_list_query,
+    validate_orbit_create,
+    validate_orbit_update,
+    validate_secret_create,
+    validate_secret_update,
     validate_update,
 )
 
 _JSON = "application/json"
+_DUPLICATE_SECRET = "Bucket secret with the given bucket name and endpoint already exists."
 _ALL = ["create", "read", "list", "update", "delete"]
 
 
@@ -68,8 +73,22 @@ class _Abort(Exception):
 _ROUTES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
     (("v1", "users", "me", "organizations"), ("GET",), "organizations"),
     (("v1", "auth", "api-keys", "validate"), ("GET",), "validate"),
-    (("v1", "organizations", "{organization_id}", "orbits"), ("GET",), "orbits"),
-    (("v1", "organizations", "{organization_id}", "orbits", "{orbit_id}"), ("GET",), "orbit"),
+    (("v1", "organizations", "{organization_id}", "orbits"), ("GET", "POST"), "orbits"),
+    (
+        ("v1", "organizations", "{organization_id}", "orbits", "{orbit_id}"),
+        ("GET", "PATCH", "DELETE"),
+        "orbit",
+    ),
+    (
+        ("v1", "organizations", "{organization_id}", "bucket-secrets"),
+        ("GET", "POST"),
+        "bucket_secrets",
+    ),
+    (
+        ("v1", "organizations", "{organization_id}", "bucket-secrets", "{secret_id}"),
+        ("GET", "PATCH", "DELETE"),
+        "bucket_secret",
+    ),
     (
         ("v1", "organizations", "{organization_id}", "orbits", "{orbit_id}", "collections"),
         ("GET", "POST"),
@@ -141,6 +160,85 @@ def orbit_permissions(role: str | None) -> dict[str, list[str]]:
         "orbit_user": ["read", "list"],
         "collection": ["create", "read", "list", "update"],
         "artifact": ["create", "read", "list", "update"],
+    }
+
+
+_CRUD = ["list", "read", "create", "update", "delete"]
+_ORBIT_RESOURCES = (
+    "orbit", "orbit_user", "artifact", "collection", "track", "satellite", "orbit_secret",
+    "deployment",
+)
+# the platform's tables (backend/luml/schemas/permissions.py), orbit-level resources only
+_ORG_ROLE_GRANTS: dict[str, dict[str, list[str]]] = {
+    "owner": {
+        "orbit": ["create", "update", "delete", "list", "read"],
+        "orbit_user": ["list", "create", "update", "delete", "read"],
+        "satellite": ["create", "list", "read", "update", "delete"],
+        "deployment": _CRUD,
+        "orbit_secret": _CRUD,
+        "artifact": [*_CRUD, "deploy"],
+        "collection": [*_CRUD, "deploy"],
+        "track": _CRUD,
+    },
+}
+_ORG_ROLE_GRANTS["admin"] = {
+    **_ORG_ROLE_GRANTS["owner"],
+    "orbit": ["create", "update", "list", "read"],
+}
+_ORBIT_ROLE_GRANTS: dict[str, dict[str, list[str]]] = {
+    "admin": {
+        "orbit": ["create", "update", "delete", "list", "read"],
+        "orbit_user": ["list", "create", "update", "delete", "read"],
+        "artifact": [*_CRUD, "deploy"],
+        "collection": _CRUD,
+        "track": _CRUD,
+        "satellite": ["create", "list", "read", "update", "delete"],
+        "deployment": _CRUD,
+        "orbit_secret": _CRUD,
+    },
+    "member": {
+        "orbit": ["list", "read"],
+        "artifact": _CRUD[:4],
+        "collection": _CRUD[:4],
+        "track": _CRUD[:4],
+        "deployment": _CRUD[:4],
+        "satellite": ["create", "list", "read"],
+        "orbit_secret": ["list", "create"],
+    },
+}
+
+
+def orbit_permissions_for(org_role: str | None, orbit_role: str | None) -> dict[str, list[str]]:
+    """An Orbit's ``permissions`` as the platform computes them: an organization owner/admin
+    gets the organization role's grants, anyone else the orbit role's (none: ``{}``)."""
+    if org_role in _ORG_ROLE_GRANTS:
+        grants = _ORG_ROLE_GRANTS[org_role]
+    elif orbit_role is not None:
+        grants = _ORBIT_ROLE_GRANTS[orbit_role]
+    else:
+        return {}
+    return {r: list(grants[r]) for r in _ORBIT_RESOURCES if r in grants}
+
+
+def _uuid_repr(ids: list[str]) -> str:
+    """A Python set of UUIDs as str() shows it: ``{UUID('…'), UUID('…')}``."""
+    return "{" + ", ".join(f"UUID('{i}')" for i in ids) + "}"
+
+
+def secret_out(row: dict[str, Any], orbits: list[dict[str, Any]]) -> dict[str, Any]:
+    """A BucketSecretOut (keys never included); an S3 secret without a region cannot be
+    serialized by the platform, which answers the plain-text 500."""
+    head = {k: row[k] for k in ("id", "type", "endpoint", "bucket_name")}
+    tail = {k: row[k] for k in ("organization_id", "created_at", "updated_at")}
+    if row["type"] == "azure":
+        return {**head, **tail, "orbits": orbits}
+    if row["region"] is None:
+        raise _Abort(internal_error())
+    return {
+        **head,
+        **{k: row[k] for k in ("secure", "region", "cert_check")},
+        "orbits": orbits,
+        **tail,
     }
 
 
@@ -280,36 +378,174 @@ class Api:
     ) -> Response:
         return Response(204, b"", None)
 
-    def _orbit_list(self, user: str, org: str, orbit: str | None) -> list[dict[str, Any]]:
-        role = self._org_role(org, user)
-        out = []
-        for o in self.store.orbits(org, user, orbit):
-            full = role in ("owner", "admin")
-            if not full and o["role"] is None:
-                if orbit is not None:
-                    raise _Abort(detail(403, "Not enough rights"))
-                continue
-            o["permissions"] = orbit_permissions("admin" if full else o["role"])
-            out.append(o)
-        return out
-
     def _get_orbits(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
         self._raise_422(errors)
-        return json_response(200, self._orbit_list(user, ids["organization_id"], None))
+        org = ids["organization_id"]
+        role = self._org_role(org, user)
+        out = []
+        for orbit in self.store.orbits(org, user):
+            if role in ("owner", "admin"):  # every orbit, all totals, no role
+                orbit["role"] = None
+            elif orbit["role"] is None:  # members see the orbits they belong to
+                continue
+            else:
+                orbit["total_satellites"] = orbit["total_artifacts"] = None
+            orbit["permissions"] = orbit_permissions_for(role, orbit["role"])
+            out.append(orbit)
+        return json_response(200, out)
+
+    def _orbit_details(self, org: str, user: str, orbit_id: str, org_role: str) -> Response:
+        found = self.store.orbits(org, user, orbit_id)
+        if not found:
+            return detail(404, "Orbit not found")
+        orbit = found[0]
+        orbit["permissions"] = orbit_permissions_for(org_role, orbit["role"])
+        orbit["role"] = None  # the platform reads details from the orbit row: no role there
+        orbit["members"] = self.store.orbit_members(orbit_id)
+        orbit["collections_tags"] = self.store.collections_tags(orbit_id)
+        return json_response(200, orbit)
 
     def _get_orbit(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
         self._raise_422(errors)
-        orbits = self._orbit_list(user, ids["organization_id"], ids["orbit_id"])
-        if not orbits:
+        org = ids["organization_id"]
+        role = self._org_role(org, user)  # any organization member may read any orbit
+        return self._orbit_details(org, user, ids["orbit_id"], role)
+
+    def _post_orbits(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        fields, body_errors = validate_orbit_create(body)
+        self._raise_422(errors + body_errors)
+        org = ids["organization_id"]
+        role = self._org_role(org, user)
+        if role not in ("owner", "admin"):
+            return detail(403, "Not enough rights")
+        outcome, value = self.store.create_orbit(
+            org, user, fields["name"], fields["bucket_secret_id"], fields["members"] or []
+        )
+        refusals = {
+            "limit": (409, "Organization reached maximum number of orbits"),
+            "secret": (404, "Bucket secret not found"),
+            "repeated": (400, "Orbit members should contain only unique values."),
+            "self": (400, "You can not add yourself to orbit."),
+            "outsiders": (400, f"Users {_uuid_repr(value or [])} are not in the organization."),
+        }
+        if outcome in refusals:
+            return detail(*refusals[outcome])
+        return self._orbit_details(org, user, value, role)
+
+    def _orbit_rights(self, user: str, ids: dict[str, str]) -> tuple[str, str | None]:
+        """(organization role, orbit role); 403 for a non-member, 404 for a foreign orbit."""
+        role = self._org_role(ids["organization_id"], user)
+        inside, orbit_role = self.store.orbit_access(ids["organization_id"], ids["orbit_id"], user)
+        if not inside:
+            raise _Abort(detail(404, "Orbit not found"))
+        return role, orbit_role
+
+    def _patch_orbit(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        fields, body_errors = validate_orbit_update(body)
+        self._raise_422(errors + body_errors)
+        role, orbit_role = self._orbit_rights(user, ids)
+        if role not in ("owner", "admin") and orbit_role != "admin":
+            return detail(403, "Not enough rights")
+        org, orbit_id = ids["organization_id"], ids["orbit_id"]
+        try:
+            outcome = self.store.update_orbit(org, orbit_id, fields)
+        except NotNullError:
+            return internal_error()
+        if outcome == "secret":
+            return detail(404, "Bucket secret not found")
+        found = self.store.orbits(org, user, orbit_id)
+        if outcome == "missing" or not found:
             return detail(404, "Orbit not found")
-        orbit = orbits[0]
-        orbit["members"] = self.store.orbit_members(orbit["id"])
-        orbit["collections_tags"] = self.store.collections_tags(orbit["id"])
-        return json_response(200, orbit)
+        # an Orbit read from the row alone: no role, no permissions
+        return json_response(200, {**found[0], "role": None, "permissions": None})
+
+    def _delete_orbit(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        self._raise_422(errors)
+        role, orbit_role = self._orbit_rights(user, ids)
+        if role != "owner" and orbit_role != "admin":  # org admins lack orbit delete
+            return detail(403, "Not enough rights")
+        if not self.store.delete_orbit(ids["organization_id"], ids["orbit_id"]):
+            return detail(404, "Orbit not found")
+        return Response(204, b"", None)
+
+    # -- bucket secrets ---------------------------------------------------------------------
+
+    def _secret_rights(self, user: str, org: str) -> None:
+        if self._org_role(org, user) not in ("owner", "admin"):
+            raise _Abort(detail(403, "Not enough rights"))
+
+    def _get_bucket_secrets(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        self._raise_422(errors)
+        self._secret_rights(user, ids["organization_id"])
+        rows = self.store.bucket_secrets(ids["organization_id"])
+        return json_response(200, [secret_out(row, row["orbits"]) for row in rows])
+
+    def _post_bucket_secrets(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        fields, body_errors = validate_secret_create(body)
+        self._raise_422(errors + body_errors)
+        self._secret_rights(user, ids["organization_id"])
+        try:
+            secret = self.store.add_bucket_secret(ids["organization_id"], fields)
+        except DuplicateSecretError:
+            return detail(409, _DUPLICATE_SECRET)
+        row = self.store.bucket_secret_row(secret)
+        if row is None:  # deleted meanwhile
+            return detail(404, "Secret not found")
+        return json_response(200, secret_out(row, []))
+
+    def _get_bucket_secret(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        self._raise_422(errors)
+        self._secret_rights(user, ids["organization_id"])
+        rows = self.store.bucket_secrets(ids["organization_id"], ids["secret_id"])
+        if not rows:
+            return detail(404, "Secret not found")
+        return json_response(200, secret_out(rows[0], rows[0]["orbits"]))
+
+    def _patch_bucket_secret(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        fields, body_errors = validate_secret_update(body)
+        self._raise_422(errors + body_errors)
+        self._secret_rights(user, ids["organization_id"])
+        outcome, value = self.store.update_bucket_secret(
+            ids["organization_id"], ids["secret_id"], fields
+        )
+        if outcome == "missing":
+            return detail(404, "Secret not found")
+        if outcome == "azure_fields":
+            return detail(400, f"Fields {value} cannot be set for Azure bucket secrets")
+        if outcome == "conflict":  # also a NULL endpoint or bucket name: same text
+            return detail(409, _DUPLICATE_SECRET)
+        # the platform answers from the updated record, which has no orbits loaded
+        return json_response(200, secret_out(value, []))
+
+    def _delete_bucket_secret(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        self._raise_422(errors)
+        self._secret_rights(user, ids["organization_id"])
+        outcome = self.store.delete_bucket_secret(ids["organization_id"], ids["secret_id"])
+        if outcome == "missing":
+            return detail(404, "Secret not found")
+        if outcome == "in_use":
+            return detail(409, "Cannot delete bucket secret that is currently used by orbits")
+        return Response(204, b"", None)
 
     # -- collections ------------------------------------------------------------------------
 

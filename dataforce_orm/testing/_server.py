@@ -16,7 +16,9 @@ from typing import Any
 from .._http import is_loopback
 from ._api import Api, Request, Response, detail
 from ._faults import Fault, FaultSet
-from ._store import Store, User
+from ._ids import new_id
+from ._store import DEFAULT_SECRET, DuplicateSecretError, Store, User
+from ._validation import SECRET_FIELDS, strip_scheme
 
 MAX_BODY = 1024 * 1024  # larger bodies answer 413, like a proxy in front of the real service
 _DRAIN_LIMIT = 64 * 1024 * 1024  # up to this, an oversize body is read so the connection lives
@@ -32,6 +34,10 @@ _SECURITY_HEADERS = (
 
 
 _date_cache: tuple[int, str] = (0, "")
+_AZURITE = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=bG9jYWwta2V5;"
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+)
 
 
 def _http_date() -> str:
@@ -220,7 +226,8 @@ class LocalServer:
 
     ``with LocalServer() as srv:`` or ``srv = LocalServer().start()``; then ``srv.url``,
     ``srv.api_key``, ``srv.organization_id`` and ``srv.orbit_id`` address the default user's
-    "Default Organization" and "Default Orbit".
+    "Default Organization" and "Default Orbit"; ``srv.bucket_secret_id`` is the orbit's S3
+    bucket secret (``127.0.0.1:9000``, bucket ``default-bucket``, region ``us-east-1``).
     """
 
     def __init__(
@@ -245,6 +252,7 @@ class LocalServer:
         self.api_key: str = defaults["api_key"]
         self.organization_id: str = defaults["organization_id"]
         self.orbit_id: str = defaults["orbit_id"]
+        self.bucket_secret_id: str = defaults["bucket_secret_id"]
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -311,9 +319,73 @@ class LocalServer:
         """A new organization; ``owner`` (user id) gets the owner role."""
         return self._store.add_organization(name, owner)
 
-    def add_orbit(self, organization_id: str, name: str) -> str:
-        """A new orbit in an organization."""
-        return self._store.add_orbit(organization_id, name)
+    def add_orbit(
+        self, organization_id: str, name: str, bucket_secret_id: str | None = None
+    ) -> str:
+        """A new orbit in an organization, ignoring its orbits limit and adding no member.
+
+        ``bucket_secret_id`` defaults to the organization's oldest bucket secret; one is made
+        (S3, ``127.0.0.1:9000``, ``default-bucket``) when the organization has none.
+        """
+        return self._store.add_orbit(organization_id, name, bucket_secret_id)
+
+    def add_bucket_secret(self, organization_id: str, **fields: Any) -> str:
+        """A new bucket secret in an organization; returns its id.
+
+        Fields as the create body takes them: ``type`` (``"s3"`` default or ``"azure"``),
+        ``endpoint``, ``bucket_name``, and for S3 ``region``, ``access_key``, ``secret_key``,
+        ``session_token``, ``secure``, ``cert_check``. Unset S3 fields default to endpoint
+        ``127.0.0.1:9000``, a fresh bucket name, region ``us-east-1``, ``secure=False`` and
+        test keys. ValueError for an unknown field or an (endpoint, bucket_name) pair the
+        organization already has; KeyError for an unknown organization.
+        """
+        kind = fields.pop("type", "s3")
+        allowed = SECRET_FIELDS if kind == "s3" else ("endpoint", "bucket_name")
+        unknown = set(fields) - set(allowed)
+        if kind not in ("s3", "azure") or unknown:
+            raise ValueError(f"bad bucket secret type or fields: {kind!r}, {sorted(unknown)}")
+        bucket = f"bucket-{new_id()[-12:]}"
+        if kind == "s3":
+            values = {**DEFAULT_SECRET, "bucket_name": bucket, **fields}
+            values["endpoint"] = strip_scheme(values["endpoint"])
+        else:
+            values = {"type": "azure", "endpoint": _AZURITE, "bucket_name": bucket, **fields}
+        try:
+            return self._store.add_bucket_secret(organization_id, values)
+        except DuplicateSecretError:
+            raise ValueError(
+                f"organization {organization_id} already has a bucket secret for"
+                f" {values['endpoint']!r} / {values['bucket_name']!r}"
+            ) from None
+
+    def bucket_secret_row(self, secret_id: str) -> dict[str, Any] | None:
+        """A stored bucket secret as the database holds it, keys included (the API never
+        returns ``access_key``, ``secret_key`` or ``session_token``); None when absent."""
+        return self._store.bucket_secret_row(str(secret_id))
+
+    def set_organization_limits(
+        self,
+        organization_id: str,
+        orbits: int | None = None,
+        artifacts: int | None = None,
+        members: int | None = None,
+        satellites: int | None = None,
+    ) -> None:
+        """Change an organization's limits (None keeps one). Defaults, as on the platform:
+        orbits 1, artifacts 50, members 3, satellites 2. KeyError for an unknown organization.
+        """
+        given = {"orbits": orbits, "artifacts": artifacts, "members": members,
+                 "satellites": satellites}
+        self._store.set_organization_limits(
+            organization_id, {k: v for k, v in given.items() if v is not None}
+        )
+
+    def organization_limits(self, organization_id: str) -> dict[str, int]:
+        """``{"members", "orbits", "satellites", "artifacts"}`` limits of an organization."""
+        limits = self._store.organization_limits(organization_id)
+        if limits is None:
+            raise KeyError(organization_id)
+        return limits
 
     def add_member(self, organization_id: str, user_id: str, role: str = "member") -> None:
         """Give a user an organization role: owner, admin or member."""

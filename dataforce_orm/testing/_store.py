@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ._ids import new_api_key, new_id, now_iso
+from ._validation import SECRET_FIELDS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,6 +46,31 @@ CREATE TABLE IF NOT EXISTS collections (
     artifacts_tags TEXT NOT NULL DEFAULT '[]', artifacts_extra TEXT NOT NULL DEFAULT '[]',
     created_at TEXT NOT NULL, updated_at TEXT);
 """
+_SECRETS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bucket_secrets (
+    id TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    type TEXT NOT NULL, endpoint TEXT NOT NULL, bucket_name TEXT NOT NULL,
+    access_key TEXT, secret_key TEXT, session_token TEXT, secure INTEGER, region TEXT,
+    cert_check INTEGER, created_at TEXT NOT NULL, updated_at TEXT,
+    UNIQUE (endpoint, bucket_name, organization_id));
+"""
+# organizations' limits (column, default), added to older databases too
+ORG_LIMITS = {"members": 3, "orbits": 1, "satellites": 2, "artifacts": 50}
+SECRET_COLUMNS = (
+    "id", "organization_id", "type", "endpoint", "bucket_name", "access_key", "secret_key",
+    "session_token", "secure", "region", "cert_check", "created_at", "updated_at",
+)
+_SECRET_BOOLS = ("secure", "cert_check")
+DEFAULT_SECRET = {
+    "type": "s3",
+    "endpoint": "127.0.0.1:9000",
+    "bucket_name": "default-bucket",
+    "region": "us-east-1",
+    "secure": False,
+    "access_key": "local-access-key",
+    "secret_key": "local-secret-key",
+}
 SORT_COLUMNS = ("created_at", "name", "type", "description", "total_artifacts")
 _INDEXES = "".join(
     f"CREATE INDEX IF NOT EXISTS ix_coll_{c} ON collections (orbit_id, {c}, id);\n"
@@ -57,6 +83,10 @@ _COLLECTION_COLS = (
 
 class NotNullError(Exception):
     """An update would write NULL into name or description."""
+
+
+class DuplicateSecretError(Exception):
+    """A bucket secret with this endpoint and bucket name exists in the organization."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +133,18 @@ def _ilike(value: str | None, pattern: str) -> bool:
 def _row_to_collection(row: sqlite3.Row) -> dict[str, Any]:
     out = {k: row[k] for k in _COLLECTION_COLS.split(", ")}
     out["tags"] = None if row["tags"] is None else json.loads(row["tags"])
+    return out
+
+
+AZURE_REFUSED = frozenset(
+    ("access_key", "secret_key", "session_token", "secure", "region", "cert_check")
+)
+
+
+def _secret_row(row: sqlite3.Row) -> dict[str, Any]:
+    out = {k: row[k] for k in SECRET_COLUMNS}
+    for k in _SECRET_BOOLS:
+        out[k] = None if out[k] is None else bool(out[k])
     return out
 
 
@@ -156,6 +198,8 @@ class Store:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.executescript(_SCHEMA + _INDEXES)
+        self._conn.executescript(_SECRETS_SCHEMA)
+        self._add_limit_columns()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -190,16 +234,20 @@ class Store:
         with self.tx() as db:
             meta = {r["key"]: r["value"] for r in db.execute("SELECT key, value FROM meta")}
         if "orbit_id" in meta:
+            if "bucket_secret_id" not in meta:  # a database made before bucket secrets
+                meta["bucket_secret_id"] = self._upgrade_default_secret(meta["organization_id"])
             return meta
         user = self.add_user("default")
         org = self.add_organization("Default Organization", owner=user.id)
-        orbit = self.add_orbit(org, "Default Orbit")
+        secret = self.add_bucket_secret(org, DEFAULT_SECRET)
+        orbit = self.add_orbit(org, "Default Orbit", secret)
         self.add_orbit_member(orbit, user.id, "admin")
         meta = {
             "user_id": user.id,
             "api_key": user.api_key,
             "organization_id": org,
             "orbit_id": orbit,
+            "bucket_secret_id": secret,
         }
         with self.tx() as db:
             db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
@@ -224,18 +272,27 @@ class Store:
         """Make an organization; owner (a user id) becomes its owner."""
         org = new_id()
         with self.tx() as db:
-            db.execute("INSERT INTO organizations VALUES (?, ?, ?, NULL)", (org, name, now_iso()))
+            db.execute(
+                "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)",
+                (org, name, now_iso()),
+            )
             if owner is not None:
                 db.execute("INSERT INTO org_members VALUES (?, ?, 'owner')", (org, owner))
         return org
 
-    def add_orbit(self, organization_id: str, name: str) -> str:
-        """Make an orbit in an organization."""
+    def add_orbit(
+        self, organization_id: str, name: str, bucket_secret_id: str | None = None
+    ) -> str:
+        """Make an orbit (no limit, no members); the secret defaults to the organization's
+        first one, made when it has none."""
+        if bucket_secret_id is None:
+            bucket_secret_id = self.first_bucket_secret(organization_id)
         orbit = new_id()
         with self.tx() as db:
             db.execute(
-                "INSERT INTO orbits VALUES (?, ?, ?, ?, ?, NULL)",
-                (orbit, organization_id, name, new_id(), now_iso()),
+                "INSERT INTO orbits (id, organization_id, name, bucket_secret_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (orbit, organization_id, name, bucket_secret_id, now_iso()),
             )
         return orbit
 
@@ -310,11 +367,12 @@ class Store:
         return [dict(r) for r in self._all(sql + " ORDER BY o.created_at, o.id", *args)]
 
     def orbit_members(self, orbit_id: str) -> list[dict[str, Any]]:
-        """Members of an orbit with their user records."""
+        """Members of an orbit with their user records, admins first."""
         rows = self._all(
-            "SELECT m.id, m.orbit_id, m.role, m.created_at, u.id AS user_id, u.email, u.name"
+            "SELECT m.id, m.orbit_id, m.role, m.created_at, u.id AS user_id, u.email, u.name,"
+            " u.key_hash IS NOT NULL AS has_key"
             " FROM orbit_members m JOIN users u ON u.id = m.user_id WHERE m.orbit_id = ?"
-            " ORDER BY m.created_at, m.id",
+            " ORDER BY m.role != 'admin', m.created_at, m.id",
             orbit_id,
         )
         return [
@@ -328,6 +386,7 @@ class Store:
                     "full_name": r["name"],
                     "disabled": False,
                     "photo": None,
+                    "has_api_key": bool(r["has_key"]),
                 },
                 "created_at": r["created_at"],
                 "updated_at": None,
@@ -343,6 +402,271 @@ class Store:
             orbit_id,
         )
         return sorted(str(r[0]) for r in rows)
+
+    # -- organization limits ----------------------------------------------------------------
+
+    def _add_limit_columns(self) -> None:
+        with self._lock:
+            have = {r["name"] for r in self._conn.execute("PRAGMA table_info(organizations)")}
+            for name, default in ORG_LIMITS.items():
+                if f"{name}_limit" not in have:
+                    self._conn.execute(
+                        f"ALTER TABLE organizations ADD COLUMN {name}_limit INTEGER NOT NULL"
+                        f" DEFAULT {default}"
+                    )
+
+    def organization_limits(self, organization_id: str) -> dict[str, int] | None:
+        """``{"members", "orbits", "satellites", "artifacts"}`` limits of an organization."""
+        row = self._one(
+            "SELECT members_limit, orbits_limit, satellites_limit, artifacts_limit"
+            " FROM organizations WHERE id = ?",
+            organization_id,
+        )
+        return None if row is None else {k: int(row[f"{k}_limit"]) for k in ORG_LIMITS}
+
+    def set_organization_limits(self, organization_id: str, limits: dict[str, int]) -> None:
+        """Set some limits (keys of ORG_LIMITS); KeyError for an unknown organization."""
+        with self.tx() as db:
+            for name, value in limits.items():
+                if name not in ORG_LIMITS:
+                    raise ValueError(name)
+                cur = db.execute(
+                    f"UPDATE organizations SET {name}_limit = ? WHERE id = ?",
+                    (value, organization_id),
+                )
+                if cur.rowcount == 0:
+                    raise KeyError(organization_id)
+
+    # -- bucket secrets ---------------------------------------------------------------------
+
+    def add_bucket_secret(self, organization_id: str, fields: dict[str, Any]) -> str:
+        """Insert a secret from column values (unchecked); DuplicateSecretError when the
+        organization has one with this endpoint and bucket name, KeyError for an unknown
+        organization."""
+        sid = new_id()
+        values = {**fields, "id": sid, "organization_id": organization_id, "created_at": now_iso()}
+        cols = [c for c in SECRET_COLUMNS if c in values]
+        with self.tx() as db:
+            try:
+                db.execute(
+                    f"INSERT INTO bucket_secrets ({', '.join(cols)})"
+                    f" VALUES ({', '.join('?' * len(cols))})",
+                    [values[c] for c in cols],
+                )
+            except sqlite3.IntegrityError as exc:
+                if "UNIQUE" in str(exc):
+                    raise DuplicateSecretError from exc
+                if "FOREIGN KEY" in str(exc):
+                    raise KeyError(organization_id) from exc
+                raise
+        return sid
+
+    def first_bucket_secret(self, organization_id: str) -> str:
+        """The organization's oldest bucket secret, made (DEFAULT_SECRET) when it has none."""
+        with self._lock:
+            row = self._one(
+                "SELECT id FROM bucket_secrets WHERE organization_id = ?"
+                " ORDER BY created_at, id LIMIT 1",
+                organization_id,
+            )
+            if row is not None:
+                return str(row["id"])
+            return self.add_bucket_secret(organization_id, DEFAULT_SECRET)
+
+    def _upgrade_default_secret(self, organization_id: str) -> str:
+        """Give an older database's default organization a secret its orbits point at."""
+        secret = self.first_bucket_secret(organization_id)
+        with self.tx() as db:
+            db.execute(
+                "UPDATE orbits SET bucket_secret_id = ? WHERE organization_id = ?"
+                " AND bucket_secret_id NOT IN (SELECT id FROM bucket_secrets)",
+                (secret, organization_id),
+            )
+            db.execute("INSERT INTO meta VALUES ('bucket_secret_id', ?)", (secret,))
+        return secret
+
+    def bucket_secret_row(self, secret_id: str) -> dict[str, Any] | None:
+        """A stored secret, keys included, by id alone."""
+        row = self._one("SELECT * FROM bucket_secrets WHERE id = ?", secret_id)
+        return None if row is None else _secret_row(row)
+
+    def bucket_secrets(
+        self, organization_id: str, secret_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored secrets of an organization (oldest first), each with ``orbits`` using it."""
+        sql, args = "SELECT * FROM bucket_secrets WHERE organization_id = ?", [organization_id]
+        if secret_id is not None:
+            sql += " AND id = ?"
+            args.append(secret_id)
+        with self._lock:
+            secrets = [_secret_row(r) for r in self._all(sql + " ORDER BY created_at, id", *args)]
+            orbits = self._all(
+                "SELECT id, name, created_at, updated_at, bucket_secret_id FROM orbits"
+                " WHERE bucket_secret_id IN (SELECT id FROM bucket_secrets"
+                " WHERE organization_id = ?) ORDER BY created_at, id",
+                organization_id,
+            )
+        for secret in secrets:
+            secret["orbits"] = [
+                {k: o[k] for k in ("id", "name", "created_at", "updated_at")}
+                for o in orbits
+                if o["bucket_secret_id"] == secret["id"]
+            ]
+        return secrets
+
+    def update_bucket_secret(
+        self, organization_id: str, secret_id: str, values: dict[str, Any]
+    ) -> tuple[str, Any]:
+        """Write every field (omitted ones as NULL), as the platform does.
+
+        ("missing", None), ("azure_fields", sorted S3-only fields sent to an Azure secret),
+        ("conflict", None) for a duplicate or a NULL endpoint/bucket name, or
+        ("updated", stored row).
+        """
+        with self.tx() as db:
+            row = db.execute(
+                "SELECT * FROM bucket_secrets WHERE id = ? AND organization_id = ?",
+                (secret_id, organization_id),
+            ).fetchone()
+            if row is None:
+                return "missing", None
+            old = _secret_row(row)
+            if old["type"] == "azure":
+                refused = sorted(set(values) & AZURE_REFUSED)
+                if refused:
+                    return "azure_fields", refused
+            new = {f: values.get(f) for f in SECRET_FIELDS}
+            # keys are re-encrypted on every write, so sending one always counts as a change
+            keys_sent = any(new[k] is not None for k in ("access_key", "secret_key",
+                                                         "session_token"))
+            if keys_sent or any(new[f] != old[f] for f in SECRET_FIELDS):
+                new["updated_at"] = now_iso()
+                try:
+                    db.execute(
+                        f"UPDATE bucket_secrets SET {', '.join(f'{f} = ?' for f in new)}"
+                        " WHERE id = ?",
+                        [*new.values(), secret_id],
+                    )
+                except sqlite3.IntegrityError:
+                    return "conflict", None
+                row = db.execute(
+                    "SELECT * FROM bucket_secrets WHERE id = ?", (secret_id,)
+                ).fetchone()
+        return "updated", _secret_row(row)
+
+    def delete_bucket_secret(self, organization_id: str, secret_id: str) -> str:
+        """'deleted', 'missing' or 'in_use' (an orbit uses it)."""
+        with self.tx() as db:
+            row = db.execute(
+                "SELECT id FROM bucket_secrets WHERE id = ? AND organization_id = ?",
+                (secret_id, organization_id),
+            ).fetchone()
+            if row is None:
+                return "missing"
+            used = db.execute(
+                "SELECT 1 FROM orbits WHERE bucket_secret_id = ? LIMIT 1", (secret_id,)
+            ).fetchone()
+            if used is not None:
+                return "in_use"
+            db.execute("DELETE FROM bucket_secrets WHERE id = ?", (secret_id,))
+        return "deleted"
+
+    # -- orbit writes -----------------------------------------------------------------------
+
+    @staticmethod
+    def _secret_in_org(db: sqlite3.Connection, organization_id: str, secret_id: Any) -> bool:
+        return secret_id is not None and db.execute(
+            "SELECT 1 FROM bucket_secrets WHERE id = ? AND organization_id = ?",
+            (secret_id, organization_id),
+        ).fetchone() is not None
+
+    def create_orbit(
+        self,
+        organization_id: str,
+        creator: str,
+        name: str,
+        secret_id: str,
+        members: list[tuple[str, str]],
+    ) -> tuple[str, Any]:
+        """Check and insert in one transaction, in the platform's order.
+
+        ("limit", None), ("secret", None), ("repeated", None), ("self", None),
+        ("outsiders", sorted user ids not in the organization), or ("created", orbit id).
+        The creator joins as orbit admin.
+        """
+        with self.tx() as db:
+            row = db.execute(
+                "SELECT orbits_limit, (SELECT count(*) FROM orbits WHERE organization_id = o.id)"
+                " AS total FROM organizations o WHERE id = ?",
+                (organization_id,),
+            ).fetchone()
+            if row["total"] >= row["orbits_limit"]:
+                return "limit", None
+            if not self._secret_in_org(db, organization_id, secret_id):
+                return "secret", None
+            user_ids = [user for user, _ in members]
+            if len(user_ids) != len(set(user_ids)):
+                return "repeated", None
+            if creator in user_ids:
+                return "self", None
+            inside = {
+                r[0]
+                for r in db.execute(
+                    "SELECT user_id FROM org_members WHERE organization_id = ?",
+                    (organization_id,),
+                )
+            }
+            outsiders = sorted(set(user_ids) - inside)
+            if outsiders:
+                return "outsiders", outsiders
+            orbit, now = new_id(), now_iso()
+            db.execute(
+                "INSERT INTO orbits (id, organization_id, name, bucket_secret_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (orbit, organization_id, name, secret_id, now),
+            )
+            db.executemany(
+                "INSERT INTO orbit_members VALUES (?, ?, ?, ?, ?)",
+                [
+                    (new_id(), orbit, user, role, now)
+                    for user, role in [*members, (creator, "admin")]
+                ],
+            )
+        return "created", orbit
+
+    def update_orbit(self, organization_id: str, orbit_id: str, fields: dict[str, Any]) -> str:
+        """Set the fields sent: 'updated', 'missing' or 'secret' (bucket_secret_id sent but
+        not a secret of the organization); a null name raises NotNullError."""
+        with self.tx() as db:
+            row = db.execute(
+                "SELECT name, bucket_secret_id FROM orbits WHERE id = ? AND organization_id = ?",
+                (orbit_id, organization_id),
+            ).fetchone()
+            if row is None:
+                return "missing"
+            if "bucket_secret_id" in fields and not self._secret_in_org(
+                db, organization_id, fields["bucket_secret_id"]
+            ):
+                return "secret"
+            if "name" in fields and fields["name"] is None:
+                raise NotNullError
+            changed = {k: v for k, v in fields.items() if row[k] != v}
+            if changed:
+                db.execute(
+                    f"UPDATE orbits SET {', '.join(f'{k} = ?' for k in changed)},"
+                    " updated_at = ? WHERE id = ?",
+                    [*changed.values(), now_iso(), orbit_id],
+                )
+        return "updated"
+
+    def delete_orbit(self, organization_id: str, orbit_id: str) -> bool:
+        """Delete an orbit with its members and collections; False when it is not there."""
+        with self.tx() as db:
+            cur = db.execute(
+                "DELETE FROM orbits WHERE id = ? AND organization_id = ?",
+                (orbit_id, organization_id),
+            )
+        return cur.rowcount > 0
 
     # -- collections ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from dforg_helpers import Org, new_org
 from dfserver_helpers import Api, session_for
 
 from dataforce_orm.testing import LocalServer
@@ -32,3 +33,11 @@ def api(server: LocalServer, session: requests.Session) -> Api:
     """A client on a fresh, empty orbit of the default organization."""
     orbit = server.add_orbit(server.organization_id, f"orbit-{next(_counter)}")
     return Api(server, session, server.organization_id, orbit)
+
+
+@pytest.fixture
+def org(server: LocalServer) -> Iterator[Org]:
+    """A fresh organization (no bucket secret, no orbit) owned by a fresh user."""
+    made = new_org(server)
+    yield made
+    made.close()
