@@ -479,12 +479,17 @@ def _new_secret(endpoint: str, bucket_name: str, region: str | None, type: str,
                         **keys)
 
 
+_KEYS = ("access_key", "secret_key", "session_token")
+
+
 class _SecretOps(_Lookups):
     def _get_op(self, secret_value: str) -> Op[BucketSecret | None]:
         return (yield from self._by_id_or(BucketSecret, secret_value, "secret_value",
                                           "bucket_name"))
 
     def _update_op(self, secret_id: str, edits: dict[str, Any]) -> Op[BucketSecret]:
+        if edits.keys() & set(_KEYS):  # keys given replace the stored ones, all three
+            edits = {**dict.fromkeys(_KEYS), **edits}
         return (yield from self._edit_op(BucketSecret, secret_id, "secret_id", edits))
 
 
@@ -493,7 +498,8 @@ class BucketSecretResource(_SecretOps):
 
     The platform's update writes every field and never returns the keys: ``update()`` keeps
     the fields not given, but an S3 secret's keys must be given again (else it refuses,
-    instead of erasing them as the official SDK does).
+    instead of erasing them as the official SDK does); keys given replace all three (a
+    session token not given becomes none).
     """
 
     def get(self, secret_value: str) -> BucketSecret | None:
