@@ -5,13 +5,12 @@ from __future__ import annotations
 import enum
 import re
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
 from ._errors import ValidationError
 from ._fields import field
-from ._query import Manager, ManagerDescriptor
 from ._resource import Model
 from ._wire import converter
 
@@ -57,7 +56,6 @@ class Collection(Model):
     reloads, ``delete()`` removes. Query with ``Collection.objects``.
     """
 
-    objects: ClassVar[Manager[Collection]] = ManagerDescriptor()  # type: ignore[assignment]
     _path = "/v1/organizations/{organization}/orbits/{orbit}/collections"
     _paged = True
     _partial = False
@@ -91,7 +89,6 @@ class Collection(Model):
 class Organization(Model):
     """An organization the API key's user belongs to (read-only)."""
 
-    objects: ClassVar[Manager[Organization]] = ManagerDescriptor()  # type: ignore[assignment]
     _path = "/v1/users/me/organizations"
     _gettable_by_id = False
     _read_only = ("organizations are created and changed with a browser sign-in (JWT); "
@@ -114,7 +111,6 @@ class Orbit(Model):
     after a rename or a change of ``bucket_secret`` sends only what changed.
     """
 
-    objects: ClassVar[Manager[Orbit]] = ManagerDescriptor()  # type: ignore[assignment]
     _path = "/v1/organizations/{organization}/orbits"
 
     id: str | None = field("id")
@@ -149,7 +145,7 @@ class Orbit(Model):
 
     @bucket_secret.setter
     def bucket_secret(self, value: BucketSecret | str) -> None:
-        self.bucket_secret_id = value  # type: ignore[assignment]  # (the converter takes ids)
+        setattr(self, "bucket_secret_id", value)  # noqa: B010 (its converter takes objects)
 
 
 _ACCOUNT_KEY = re.compile(r"(AccountKey=)[^;]*", re.IGNORECASE)
@@ -169,7 +165,6 @@ class BucketSecret(Model):
     loaded secret is refused until its keys are set again (else they would be erased).
     """
 
-    objects: ClassVar[Manager[BucketSecret]] = ManagerDescriptor()  # type: ignore[assignment]
     _path = "/v1/organizations/{organization}/bucket-secrets"
     _partial = False
     _noun = "bucket secret"

@@ -23,6 +23,7 @@ from ._errors import APIError, ConflictError, DataForceError, TransportError, Va
 from ._fields import Spec, specs
 from ._lookups import search_escape
 from ._protocol import UNPROCESSED_STATUSES, Op, Request, Response
+from ._query import ManagerDescriptor
 from ._session import Session, current_session
 from ._wire import model_hooks, structurer
 
@@ -60,6 +61,8 @@ class Model:
     _editable: ClassVar[tuple[str, ...]] = ()
     _wire_names: ClassVar[dict[str, str]] = {}  # every loaded attribute -> its wire name
     _structure: ClassVar[Callable[[Any], Any]]
+
+    objects = ManagerDescriptor()  # ``Model.objects``: a Manager of that model
 
     _session: Session | None = attrs.field(default=None, init=False, repr=False)
     _snapshot: dict[str, Any] | None = attrs.field(default=None, init=False, repr=False)
