@@ -1,5 +1,6 @@
 """dataforce_orm: a Django-flavoured ORM for the DataForce (luml) platform's collections."""
 
+from ._artifacts import Artifact, ArtifactManager, ArtifactStatus, ArtifactType
 from ._client import AsyncDataForceClient, DataForceClient
 from ._errors import (
     APIError,
@@ -7,6 +8,7 @@ from ._errors import (
     ConfigurationError,
     ConflictError,
     DataForceError,
+    IntegrityError,
     MultipleObjectsReturned,
     MultipleResourcesFoundError,
     NotFoundError,
@@ -29,6 +31,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "Artifact",
+    "ArtifactManager",
+    "ArtifactStatus",
+    "ArtifactType",
     "AsyncDataForceClient",
     "AuthenticationError",
     "BucketSecret",
@@ -38,6 +44,7 @@ __all__ = [
     "ConflictError",
     "DataForceClient",
     "DataForceError",
+    "IntegrityError",
     "Manager",
     "MultipleObjectsReturned",
     "MultipleResourcesFoundError",

@@ -7,6 +7,7 @@
     │                               (per model: Collection.DoesNotExist)
     ├── MultipleObjectsReturned     get() found several (= MultipleResourcesFoundError)
     │                               (per model: Collection.MultipleObjectsReturned)
+    ├── IntegrityError              a downloaded file does not match its size or SHA-256
     ├── TransportError              the request got no HTTP answer (connection, TLS)
     │   └── TimeoutError            connect/read timeout or deadline (also a builtin TimeoutError)
     └── APIError                    the server answered with an error (or with garbage)
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DataForceError",
+    "IntegrityError",
     "MultipleObjectsReturned",
     "MultipleResourcesFoundError",
     "NotFoundError",
@@ -77,6 +79,10 @@ class MultipleObjectsReturned(DataForceError, LookupError):
 
 
 MultipleResourcesFoundError = MultipleObjectsReturned
+
+
+class IntegrityError(DataForceError):
+    """A transferred file does not match the size or SHA-256 the artifact declares."""
 
 
 class TransportError(DataForceError):

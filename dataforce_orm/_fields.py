@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from ._errors import ValidationError
+from ._session import as_uuid
 from ._wire import format_time, loading
 
 SPEC = "dataforce_orm"  # the attrs metadata key
@@ -132,8 +133,6 @@ class Spec:
             assert self.enum is not None
             return check_enum(self.name, self.enum, value)
         if kind == "id":
-            from ._session import as_uuid
-
             if hasattr(value, "pk") and not isinstance(value, str):  # another model object
                 if value.pk is None:
                     raise ValidationError(self.name, f"the {type(value).__name__} given is not "

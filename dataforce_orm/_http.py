@@ -34,7 +34,6 @@ import urllib3.exceptions
 
 from ._errors import (
     ConfigurationError,
-    DataForceError,
     TimeoutError,
     TransportError,
 )
@@ -42,6 +41,7 @@ from ._protocol import (
     REQUEST_LOG,
     Attempt,
     Batch,
+    Local,
     Op,
     Request,
     Response,
@@ -51,6 +51,7 @@ from ._protocol import (
     read_response,
 )
 from ._retry import RetryPolicy
+from ._transfer import AsyncStorage, SyncStorage
 
 __all__ = ["AsyncDriver", "RetryPolicy", "SyncDriver", "Timeout", "Transport"]
 
@@ -152,12 +153,9 @@ class Transport:
         """A client's default headers; the key is not one (see :class:`_BearerAuth`)."""
         return {"Accept": "application/json", "User-Agent": "dataforce-orm/0.1"}
 
-    def retry_op(self, policy: RetryPolicy) -> Callable[[Request], Op[Response]]:
-        """How each request is sent: under ``policy``, its whole answer due by the policy's
-        deadline plus one read timeout (so a server trickling its answer cannot hold a call
-        past it: timeouts apply per read)."""
-        read = self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
-        return lambda req: policy.send_op(req, read)
+    @property
+    def read_timeout(self) -> float:
+        return self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -224,6 +222,7 @@ class SyncDriver:
     def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
         self.transport = transport
         self.policy = policy
+        self.storage = SyncStorage(policy, transport.timeout)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._sessions: list[requests.Session] = []
@@ -273,7 +272,7 @@ class SyncDriver:
         return self._steps(self._stepper(op))
 
     def _stepper(self, op: Op[Any]) -> Stepper:
-        return Stepper(op, self.transport.retry_op(self.policy))
+        return Stepper(op, self.policy, self.transport.read_timeout)
 
     def _steps(self, steps: Stepper) -> Iterator[Any]:
         while (step := steps.next()) is not None:
@@ -282,10 +281,15 @@ class SyncDriver:
             elif isinstance(step, Sleep):
                 self.policy.sleep(step.seconds)
             else:
-                assert isinstance(step, Attempt)
                 try:
-                    steps.reply = self.send_once(step.request, step.end)
-                except DataForceError as exc:
+                    if isinstance(step, Attempt):
+                        steps.reply = self.send_once(step.request, step.end)
+                    elif isinstance(step, Local) and callable(step.work):
+                        steps.reply = step.work()
+                    else:
+                        assert isinstance(step, Local)
+                        steps.reply = self.storage.run(step.work, step.progress)
+                except BaseException as exc:  # the operation may clean up (then it re-raises)
                     steps.error = exc
 
     def close(self, current_thread_only: bool = False) -> None:
@@ -312,6 +316,7 @@ class AsyncDriver:
     def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
         self.transport = transport
         self.policy = policy
+        self.storage = AsyncStorage(policy, transport.timeout)
         # A client's connections refer to their loop, so a weak mapping would never let go:
         # entries of closed loops are dropped when the next client is made.
         self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
@@ -377,7 +382,7 @@ class AsyncDriver:
         return self._steps(self._stepper(op))
 
     def _stepper(self, op: Op[Any]) -> Stepper:
-        return Stepper(op, self.transport.retry_op(self.policy))
+        return Stepper(op, self.policy, self.transport.read_timeout)
 
     async def _steps(self, steps: Stepper) -> AsyncIterator[Any]:
         while (step := steps.next()) is not None:
@@ -387,10 +392,15 @@ class AsyncDriver:
             elif isinstance(step, Sleep):
                 await self.policy.async_sleep(step.seconds)
             else:
-                assert isinstance(step, Attempt)
                 try:
-                    steps.reply = await self.send_once(step.request, step.end)
-                except DataForceError as exc:
+                    if isinstance(step, Attempt):
+                        steps.reply = await self.send_once(step.request, step.end)
+                    elif isinstance(step, Local) and callable(step.work):
+                        steps.reply = await asyncio.to_thread(step.work)
+                    else:
+                        assert isinstance(step, Local)
+                        steps.reply = await self.storage.run(step.work, step.progress)
+                except BaseException as exc:  # the operation may clean up (then it re-raises)
                     steps.error = exc
 
     async def aclose(self, *, if_idle: bool = False) -> None:

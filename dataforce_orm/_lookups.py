@@ -17,6 +17,7 @@ import attrs
 
 from ._errors import ValidationError
 from ._fields import SURROGATE, Spec, check_enum, unsendable
+from ._session import as_uuid
 
 Test = Callable[[Any], bool]
 _REGISTRY: dict[str, dict[str, Callable[[Any], Test]]] = {}
@@ -163,8 +164,8 @@ def _norm(spec: Spec, key: str, op: str, value: Any) -> Any:
             raise fail(SURROGATE)
         return items
     if kind == "id":
-        from ._session import as_uuid
-
+        if hasattr(value, "pk") and not isinstance(value, str):  # a model object: its id
+            value = value.pk
         canon = as_uuid(value) if isinstance(value, str) else None
         if canon is None:
             raise fail(f"must be a UUID string, got {value!r}")
@@ -291,7 +292,7 @@ def compile_lookup(fields: dict[str, Spec], key: str, value: Any) -> Lookup:
     if value is None and op == "exact" and spec.kind != "tags":
         raise ValidationError(key, "None never matches; use __isnull where the field allows it")
     norm = _norm(spec, key, op, value)
-    return Lookup(name, op, norm, spec, tests[op](norm))
+    return Lookup(spec.name, op, norm, spec, tests[op](norm))
 
 
 def compile_q(fields: dict[str, Spec], q: Q) -> Node:

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from ._artifacts import ArtifactManager
 from ._errors import ValidationError
 from ._fields import field
 from ._resource import Model
@@ -78,6 +79,12 @@ class Collection(Model):
     # details: filled when the object came from a get by id
     artifacts_tags: list[str] | None = None
     artifacts_extra_values: list[str] | None = None
+
+    @property
+    def artifacts(self) -> ArtifactManager:
+        """The artifacts of this collection: ``.all()``, ``.filter()``, ``.get()``,
+        ``.upload(path)``..."""
+        return ArtifactManager(self)
 
     @property
     def total_models(self) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Any, Generic, TypeVar
 
-from ._errors import APIError, DataForceError
+from ._errors import APIError
 from ._errors import error_class as _error_class
 
 log = logging.getLogger("dataforce_orm")
@@ -80,10 +80,21 @@ class Attempt:
 
     request: Request
     end: float | None
+    started: float = 0.0  # when the first try began, on the retry clock
+
+
+@dataclass(frozen=True, slots=True)
+class Local:
+    """Work a driver does itself rather than an API request: a storage transfer step (see
+    ``_transfer``, with its progress), or a blocking function (file reading, hashing) that the
+    async driver runs in a thread."""
+
+    work: Any
+    progress: Any = None
 
 
 # An operation: yields requests (and batches, when it streams), returns its result.
-Op = Generator["Request | Attempt | Batch[Any] | Sleep", Any, T]
+Op = Generator["Request | Attempt | Batch[Any] | Sleep | Local", Any, T]
 
 
 def log_retry(req: Request, exc: BaseException | None, attempt: int, attempts: int) -> None:
@@ -163,24 +174,33 @@ def read_response(req: Request, status: int, headers: Mapping[str, str], body: b
 class Stepper:
     """Advances an operation: hands it the last reply (or error) and takes its next step.
 
-    With ``retry`` (a function making the operation that sends one request under a retry
-    policy), each :class:`Request` an operation yields is sent through it (and so are the
-    requests that one makes): the steps that come out are only attempts, sleeps and batches.
+    With a ``policy`` (a RetryPolicy), each :class:`Request` an operation yields is sent under
+    it: its first try goes straight to the driver, and only after a failure does the
+    policy's retry operation take over (the requests that one makes are sent the same way).
+    The steps that come out are then only attempts, sleeps, batches and local work.
     """
 
-    def __init__(self, op: Op[Any], retry: Callable[[Request], Op[Any]] | None = None) -> None:
+    def __init__(self, op: Op[Any], policy: Any = None, read_timeout: float = 0.0) -> None:
         self.op = op
-        self.retry = retry
-        self.stack: list[Op[Any]] = [op]  # the operation, then the sends it is waiting on
+        self.policy = policy
+        self.read_timeout = read_timeout
+        self.stack: list[Op[Any]] = [op]  # the operation, then the retries it waits on
+        self.first: Attempt | None = None  # a first try whose answer is awaited
         self.reply: Any = None
-        self.error: DataForceError | None = None
+        self.error: BaseException | None = None  # thrown into the operation (any failure, so
+        # an operation can clean up after an interruption too)
         self.result: Any = None
 
-    def next(self) -> Request | Attempt | Batch[Any] | Sleep | None:
+    def next(self) -> Request | Attempt | Batch[Any] | Sleep | Local | None:
         """The next step, or None when the operation has finished."""
         reply, error = self.reply, self.error
         self.reply = self.error = None
         stack = self.stack
+        if self.first is not None:
+            first, self.first = self.first, None
+            if error is not None:
+                stack.append(self.policy.retry_op(first, error))
+                error = None
         while stack:
             top = stack[-1]
             try:
@@ -192,14 +212,14 @@ class Stepper:
                     return None
                 reply, error = stop.value, None
                 continue
-            except DataForceError as exc:
-                if len(stack) == 1:
+            except BaseException as exc:
+                if len(stack) == 1 or isinstance(exc, GeneratorExit):
                     raise
                 stack.pop()
                 reply, error = None, exc
                 continue
-            if self.retry is None or not isinstance(step, Request):
+            if self.policy is None or not isinstance(step, Request):
                 return step
-            stack.append(self.retry(step))
-            reply, error = None, None
+            self.first = self.policy.attempt(step, self.read_timeout)
+            return self.first
         return None

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ._errors import DataForceError, ObjectDoesNotExist, ValidationError
-from ._lookups import Node, Q, compile_q, exact_id, narrowing, wire_prefilter
+from ._lookups import Node, Q, compile_q, exact_id, narrowing, positive_lookups, wire_prefilter
 from ._protocol import Batch, Op, Stepper
 from ._session import Session, current_session
 
@@ -55,6 +55,15 @@ def collect(op: Op[Any], limit: int | None = None) -> Op[list[Any]]:
 
 
 def _sort_key(field: str) -> Callable[[Any], Any]:
+    base, _, metric = field.partition("__")
+    if metric:  # a key of a dict field: numbers only, others count as missing
+        def by_metric(obj: Any) -> Any:
+            v = (getattr(obj, base) or {}).get(metric)
+            number = isinstance(v, (int, float)) and not isinstance(v, bool)
+            return (not number, v if number else 0)
+
+        return by_metric
+
     def key(obj: Any) -> Any:
         v = getattr(obj, field)
         if isinstance(v, list):
@@ -122,10 +131,14 @@ class QuerySet(Generic[M]):
         return self._add(~Q(*args, **lookups))
 
     def order_by(self, *fields: str) -> QuerySet[M]:
+        metrics = self.model._metrics
         for spec in fields:
-            if not isinstance(spec, str) or spec.lstrip("-") not in self.model._fields:
+            name = spec.lstrip("-") if isinstance(spec, str) else ""
+            base, _, key = name.partition("__")
+            if name not in self.model._fields and not (metrics and base == metrics and key):
+                also = f", {metrics}__<key>" if metrics else ""
                 raise ValidationError("order_by", f"unknown field {spec!r}; "
-                                                  f"fields: {', '.join(self.model._fields)}")
+                                                  f"fields: {', '.join(self.model._fields)}{also}")
         return self._clone(order=tuple(fields))
 
     def reverse(self) -> QuerySet[M]:
@@ -186,7 +199,7 @@ class QuerySet(Generic[M]):
         if high is not None and high <= self._low:
             return
         ident = exact_id(self._where)
-        if ident is not None and self.model._gettable_by_id:
+        if ident is not None and self.model._can_get(self._parents()):
             obj = yield from self._by_id_op(session, ident)
             if obj is not None and self._low == 0:
                 yield Batch([obj])
@@ -237,17 +250,25 @@ class QuerySet(Generic[M]):
         yield from relay(self._rows_op(session), add)
         return n
 
+    def _parents(self) -> dict[str, str]:
+        """Parent ids every match shares (``collection`` from an exact ``collection_id``)."""
+        needs = self.model._needs
+        if not needs:
+            return {}
+        return {lk.field[:-3]: str(lk.value) for lk in positive_lookups(self._where)
+                if lk.op == "exact" and lk.field[:-3] in needs and lk.field.endswith("_id")}
+
     def _by_id_op(self, session: Session, ident: str) -> Op[M | None]:
         """The object a query with an exact id lookup matches (one GET), or None."""
         try:
-            obj = yield from self.model._get_by_id_op(session, ident)
+            obj = yield from self.model._get_by_id_op(session, ident, self._parents())
         except ObjectDoesNotExist:
             return None
         return obj if self._where is None or self._where.test(obj) else None
 
     def _get_op(self, session: Session) -> Op[M]:
         ident = exact_id(self._where)
-        if ident is not None and self.model._gettable_by_id and not self._low \
+        if ident is not None and self.model._can_get(self._parents()) and not self._low \
                 and self._high is None:  # the common get(id=...): no streaming needed
             obj = yield from self._by_id_op(session, ident)
             found: list[M] = [] if obj is None else [obj]

@@ -46,7 +46,10 @@ class Model:
         errors.MultipleObjectsReturned
     )
     # -- declarations (a model sets these) --
-    _path: ClassVar[str] = ""  # the listing/create path; an object's is f"{_path}/{id}"
+    _path: ClassVar[str] = ""  # the create path; an object's is f"{_path}/{id}"
+    _list_path: ClassVar[str | None] = None  # the listing's path, where it is not _path
+    _aliases: ClassVar[dict[str, str]] = {}  # lookup names for fields (collection=...)
+    _metrics: ClassVar[str | None] = None  # a dict field order_by may sort by a key of
     _paged: ClassVar[bool] = False  # keyset cursor pages (else the listing is a bare array)
     _partial: ClassVar[bool] = True  # the PATCH writes only the fields sent
     _read_only: ClassVar[str | None] = None  # why writes are refused, for a read-only model
@@ -60,6 +63,8 @@ class Model:
     _sort_keys: ClassVar[dict[str, str]] = {}  # fields the server sorts by -> its sort_by
     _editable: ClassVar[tuple[str, ...]] = ()
     _wire_names: ClassVar[dict[str, str]] = {}  # every loaded attribute -> its wire name
+    _tracked_keys: ClassVar[tuple[tuple[str, str], ...]] = ()  # what snapshots hold
+    _needs: ClassVar[frozenset[str]] = frozenset()  # parent ids an object's path needs
     _structure: ClassVar[Callable[[Any], Any]]
 
     objects = ManagerDescriptor()  # ``Model.objects``: a Manager of that model
@@ -85,10 +90,15 @@ class Model:
         declared = specs(cls)
         cls._specs = declared
         # write-only values never come back from the server: nothing could match them
-        cls._filterable = {n: s for n, s in declared.items() if not s.secret}
+        cls._filterable = {n: s for n, s in declared.items()
+                           if not s.secret and s.kind != "json"}
+        cls._filterable.update((a, declared[n]) for a, n in cls._aliases.items())
         cls._fields = {n: s.kind for n, s in cls._filterable.items()}
         cls._sort_keys = {n: s.sort for n, s in declared.items() if s.sort}
         cls._editable = tuple(n for n, s in declared.items() if s.editable)
+        cls._tracked_keys = tuple((s.name, s.key) for s in cls._tracked())
+        cls._needs = frozenset(n for _, n, _, _ in string.Formatter().parse(cls._path)
+                               if n and n not in ("organization", "orbit"))
         cls._noun = cls.__dict__.get("_noun") or cls.__name__.lower()
         cls._wire_names = {a.name: declared[a.name].key if a.name in declared else a.name
                            for a in attrs.fields(cls) if a.init}
@@ -139,11 +149,9 @@ class Model:
 
     @classmethod
     def _snapshot_of(cls, data: dict[str, Any]) -> dict[str, Any]:
-        snap = {}
-        for s in cls._tracked():
-            v = data.get(s.key)
-            snap[s.name] = list(v) if isinstance(v, list) else v
-        return snap
+        get = data.get
+        return {name: list(v) if isinstance(v := get(key), list) else v
+                for name, key in cls._tracked_keys}
 
     def _local(self, name: str) -> Any:
         spec = self._specs[name]
@@ -210,25 +218,27 @@ class Model:
     # -- paths -------------------------------------------------------------------------------
 
     @classmethod
-    def _path_op(cls, session: Session, parents: dict[str, str] | None = None) -> Op[str]:
-        """The listing path: the session's organization/orbit, and parent ids given."""
-        template = cls._path
-        ids: dict[str, str] = dict(parents or {})
-        if "{organization}" in template:
-            org, orbit = yield from session.scope_op(orbit="{orbit}" in template)
-            ids["organization"], ids["orbit"] = org, orbit
-        for _, name, _, _ in string.Formatter().parse(template):
-            if name and not ids.get(name):
+    def _path_op(cls, session: Session, parents: dict[str, str] | None = None,
+                 template: str | None = None) -> Op[str]:
+        """The create path (or ``template``): the session's organization/orbit, and the
+        parent ids given."""
+        template = template or cls._path
+        if "{organization}" not in template:
+            return template
+        scope = session._scope  # resolved already: no operation to run
+        org, orbit = scope if scope is not None else (
+            yield from session.scope_op(orbit="{orbit}" in template))
+        given = parents or {}
+        for name in cls._needs:
+            if f"{{{name}}}" in template and not given.get(name):
                 raise ValidationError(f"{name}_id", f"a {cls._noun} lives inside a {name}; "
                                                     "it is not known here")
-        return template.format(**ids)
+        return template.format(organization=org, orbit=orbit, **given)
 
     def _parents(self) -> dict[str, str]:
         """Parent ids from the object's own fields (``{collection}`` from collection_id)."""
-        return {name: str(getattr(self, f"{name}_id"))
-                for _, name, _, _ in string.Formatter().parse(self._path)
-                if name and name not in ("organization", "orbit")
-                and getattr(self, f"{name}_id", None)}
+        return {name: str(getattr(self, f"{name}_id")) for name in self._needs
+                if getattr(self, f"{name}_id", None)}
 
     def _own_path_op(self, session: Session) -> Op[str]:
         base = yield from self._path_op(session, self._parents())
@@ -459,14 +469,15 @@ class Model:
                       parents: dict[str, str] | None = None) -> Op[M]:
         """The object with this id: one GET, or a scan of the listing where there is no
         get-by-id route for the key."""
-        base = yield from cls._path_op(session, parents)
-        if not cls._gettable_by_id:
-            pager = Pager(cls, session, base, [], cls._paged)
+        if not cls._can_get(parents):
+            listing = yield from cls._path_op(session, parents, cls._list_path)
+            pager = Pager(cls, session, listing, [], cls._paged)
             while (req := pager.next_request()) is not None:
                 found: list[M] = [o for o in pager.feed(req, (yield req)) if o.pk == ident]
                 if found:
                     return found[0]
             raise cls.DoesNotExist(f"no {cls._noun} with id {ident!r}")
+        base = yield from cls._path_op(session, parents)
         req = Request("GET", f"{base}/{ident}")
         try:
             data = (yield req).data
@@ -475,10 +486,16 @@ class Model:
         return load_one(cls, req, data, session)
 
     @classmethod
+    def _can_get(cls, parents: dict[str, str] | None) -> bool:
+        """Whether an object can be read by its id here: the route exists for the key, and
+        the parent ids its path needs are known."""
+        return cls._gettable_by_id and (not cls._needs or cls._needs <= (parents or {}).keys())
+
+    @classmethod
     def _pager_op(cls, session: Session, params: list[tuple[str, str]], limit: int,
                   parents: dict[str, str] | None = None) -> Op[Pager]:
         """The listing to page through (server parameters only where it takes them)."""
-        path = yield from cls._path_op(session, parents)
+        path = yield from cls._path_op(session, parents, cls._list_path)
         if not cls._paged:
             return Pager(cls, session, path, [], paged=False)
         return Pager(cls, session, path, [("limit", str(limit)), *params], paged=True)

@@ -8,7 +8,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import tenacity
@@ -24,6 +24,8 @@ from ._protocol import (
     Sleep,
     log_retry,
 )
+
+T = TypeVar("T")
 
 
 def _full_jitter(base: float, cap: float, attempt: int) -> float:
@@ -120,33 +122,64 @@ class RetryPolicy:
             stop=self._stop, wait=self._wait, before_sleep=before_sleep, reraise=True,
             retry=tenacity.retry_if_exception(lambda e: self.should_retry(req, e)))
 
-    def send_op(self, req: Request, read_timeout: float) -> Op[Response]:
-        """Send ``req`` under this policy, as an operation: each try is an :class:`Attempt`
-        step, each pause a :class:`Sleep` step (so the sync and async drivers share it).
+    def _storage_kwargs(self, what: Request) -> dict[str, Any]:
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log_retry(what, exc, state.attempt_number, self.attempts)
 
-        The first try runs without tenacity (the common case costs nothing more); after a
-        failure, tenacity's retry state decides. Before re-sending a create whose earlier try
-        may have been committed, ``req.recover`` looks for what it made. The final error
-        carries ``attempts``, and ``maybe_sent`` when an earlier try of a write may have
-        taken effect.
-        """
-        started = _retry_clock()
+        return {"stop": self._stop, "wait": self._wait, "before_sleep": before_sleep,
+                "reraise": True,
+                "retry": tenacity.retry_if_exception(lambda e: self.should_retry(what, e))}
+
+    def call(self, what: Request, fn: Callable[[], T]) -> T:
+        """Run a storage call (``what`` describes it: an idempotent PUT/GET/DELETE of a
+        presigned URL) under this policy."""
+        retrying = tenacity.Retrying(sleep=self.sleep, **self._storage_kwargs(what))
+        return retrying(fn)
+
+    async def acall(self, what: Request, fn: Callable[[], Awaitable[T]]) -> T:
+        """Async :meth:`call`."""
+        retrying = tenacity.AsyncRetrying(sleep=self.async_sleep, **self._storage_kwargs(what))
+        return await retrying(fn)
+
+    def attempt(self, req: Request, read_timeout: float) -> Attempt:
+        """The first try of ``req``: its whole answer is due by the deadline plus one read
+        timeout (so a server trickling its answer cannot hold a call past it)."""
         end = None if self.deadline is None else time.monotonic() + self.deadline + read_timeout
-        attempt = Attempt(req, end)
+        return Attempt(req, end, _retry_clock())
+
+    def send_op(self, req: Request, read_timeout: float) -> Op[Response]:
+        """Send ``req`` under this policy, as an operation (each try an :class:`Attempt`
+        step, each pause a :class:`Sleep` step)."""
+        first = self.attempt(req, read_timeout)
         try:
-            response: Response = yield attempt
+            response: Response = yield first
             return response
-        except (APIError, TransportError) as exc:
-            if not self.should_retry(req, exc):
-                exc.attempts = 1
-                raise
-            first = exc
+        except BaseException as exc:
+            return (yield from self.retry_op(first, exc))
+
+    def retry_op(self, first: Attempt, error: BaseException) -> Op[Response]:
+        """Go on after the first try of a request failed with ``error``: re-raise it unless
+        it is transient and safe to re-send, else retry under tenacity's retry state (the
+        common case, a first try that succeeds, never gets here).
+
+        Before re-sending a create whose earlier try may have been committed,
+        ``req.recover`` looks for what it made. The final error carries ``attempts``, and
+        ``maybe_sent`` when an earlier try of a write may have taken effect.
+        """
+        req, attempt = first.request, first
+        if not isinstance(error, (APIError, TransportError)) or not self.should_retry(req, error):
+            if isinstance(error, (APIError, TransportError)):
+                error.attempts = 1
+            raise error
+        started = first.started
+        first_error = error
         retrying = self._retrying(req)
         retrying.begin()
         state = tenacity.RetryCallState(retrying, fn=None, args=(), kwargs={})
         state.start_time = started  # the deadline counts from the first send
-        state.set_exception((type(first), first, first.__traceback__))
-        maybe_applied = _ambiguous(req, first)
+        state.set_exception((type(first_error), first_error, first_error.__traceback__))
+        maybe_applied = _ambiguous(req, first_error)
         while True:
             try:
                 action = retrying.iter(state)

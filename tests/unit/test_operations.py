@@ -40,7 +40,7 @@ class Script:
         self.sent: list[Request] = []
 
     def run(self, op: Op[Any], session: Session) -> Any:
-        stepper = Stepper(op, lambda req: session.retry.send_op(req, 1.0))
+        stepper = Stepper(op, session.retry, 1.0)
         while (step := stepper.next()) is not None:
             if isinstance(step, Sleep):
                 continue

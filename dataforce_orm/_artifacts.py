@@ -1,0 +1,396 @@
+"""Artifacts: the models, datasets and experiments inside collections, with their files.
+
+``Artifact`` is declared on the resource layer like every model (its PATCH is partial; it
+lists orbit-wide with ``collection_ids``); the upload, download and delete flows are
+operations here, written once: API requests go through the retry engine, storage transfers
+are :class:`Local` steps the sync or async driver runs (``_transfer``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import posixpath
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+
+import attrs
+
+from . import _errors as errors
+from ._errors import DataForceError, ValidationError
+from ._fields import check_str, check_tags, field
+from ._luml import archive_body
+from ._protocol import Local, Op, Request
+from ._query import QuerySet
+from ._resource import Model, load_one, wire_error
+from ._session import Session, current_session
+from ._transfer import Call, Fetch, Open, Progress, Put, PutParts, is_sha256
+
+if TYPE_CHECKING:
+    from ._models import Collection
+
+MULTIPART_URLS = "/v1/bucket-secrets/upload/multipart"
+_S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+
+class ArtifactType(str, enum.Enum):
+    """What an artifact is (decided by the server from its manifest)."""
+
+    MODEL = "model"
+    DATASET = "dataset"
+    EXPERIMENT = "experiment"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ArtifactStatus(str, enum.Enum):
+    """Where an artifact is in its upload/delete lifecycle."""
+
+    PENDING_UPLOAD = "pending_upload"
+    UPLOADED = "uploaded"
+    UPLOAD_FAILED = "upload_failed"
+    PENDING_DELETION = "pending_deletion"
+    DELETION_FAILED = "deletion_failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ProgressArg = bool | Callable[[int, int], None] | None
+
+
+@attrs.define(slots=True, eq=False, repr=False)
+class Artifact(Model):
+    """A model, dataset or experiment stored in a collection, with its file.
+
+    Made by ``collection.artifacts.upload(path)``; ``save()`` after changing ``name``,
+    ``description`` or ``tags`` sends only those; ``download()``, ``open()``, ``delete()``.
+    """
+
+    _path = "/v1/organizations/{organization}/orbits/{orbit}/collections/{collection}/artifacts"
+    _list_path = "/v1/organizations/{organization}/orbits/{orbit}/artifacts"
+    _paged = True
+    _default_order = ("-created_at",)
+    _aliases: ClassVar[dict[str, str]] = {"collection": "collection_id"}
+    _metrics = "extra_values"  # order_by("-extra_values__<key>") sorts by a metric
+
+    id: str | None = field("id")
+    collection_id: str | None = field("id", checked=False, server_filter="collection_ids")
+    name: str = field("str", default="", editable=True, search=True, sort="name")
+    description: str | None = field("str", editable=True, nullable=True, sort="description")
+    tags: list[str] | None = field("tags", editable=True, max_items=None, max_len=None)
+    type: ArtifactType | None = field("enum", enum=ArtifactType, sort="type",
+                                      server_filter="types")
+    status: ArtifactStatus | None = field("enum", enum=ArtifactStatus, sort="status")
+    file_name: str = field("str", default="")
+    size: int = field("num", default=0, sort="size")
+    file_hash: str | None = field("str", shown=False)
+    bucket_location: str | None = field("str", shown=False)
+    unique_identifier: str | None = field("str", shown=False)
+    created_by_user: str | None = field("str", shown=False)
+    created_at: datetime | None = field("time", sort="created_at")
+    updated_at: datetime | None = field("time")
+    extra_values: dict[str, Any] = attrs.field(factory=dict)
+    manifest: dict[str, Any] = attrs.field(factory=dict)
+    file_index: dict[str, list[int]] = attrs.field(factory=dict)
+    # listed: the active deployments and the collection's name; details (get by id): every
+    # deployment, the tracks holding it, and the collection
+    deployments: list[dict[str, Any]] | None = None
+    collection_name: str | None = None
+    tracks: list[dict[str, Any]] | None = None
+    collection_data: dict[str, Any] | None = field("json", wire="collection", shown=False)
+
+    @property
+    def collection(self) -> Collection:
+        """The collection holding it (from the details when loaded by id, else one GET)."""
+        from ._models import Collection
+
+        session = self._session_for(None)
+        if self.collection_data is not None:
+            return Collection._load(self.collection_data, session)
+        return Collection.objects.using(session).get(id=self.collection_id)
+
+    # -- upload (a class-level operation: the object is made by the create) -------------------
+
+    @classmethod
+    def _upload_op(cls, session: Session, collection_id: str, path: str | os.PathLike[str],
+                   name: str | None, description: str | None, tags: Iterable[str] | None,
+                   progress: ProgressArg, concurrency: int) -> Op[Artifact]:
+        if name is not None:
+            check_str("name", name)
+        if description is not None:
+            check_str("description", description)
+        tag_list = check_tags(tags, max_items=None, max_len=None)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValidationError("concurrency", "must be an integer >= 1")
+        source = os.fspath(path)
+        info: dict[str, Any] = yield Local(lambda: archive_body(source))
+        body = {**info, "name": info["file_name"] if name is None else name,
+                "description": description, "tags": tag_list}
+        base = yield from cls._path_op(session, {"collection": collection_id})
+        found: list[Artifact] = []
+
+        def recover() -> Op[None]:
+            # A create whose answer was lost may have made a row; its upload URLs are lost
+            # with the answer, so that row is removed and the create sent again.
+            lost = yield from cls._find_lost_op(session, base, collection_id, body)
+            if lost is not None:
+                found.append(lost)
+                yield Request("DELETE", f"{base}/{lost.id}/force")
+
+        req = Request("POST", base, json=body, recover=recover)
+        answer = (yield req).data
+        if not isinstance(answer, dict) or not isinstance(answer.get("upload_details"), dict):
+            raise wire_error(req, "expected {'artifact': ..., 'upload_details': ...}")
+        art = load_one(cls, req, answer.get("artifact"), session)
+        details = answer["upload_details"]
+        meter = Progress(int(info["size"]), progress, f"upload {info['file_name']}") \
+            if progress else None
+        try:
+            yield from art._send_file_op(session, source, int(info["size"]), details, meter,
+                                         concurrency)
+        except BaseException:
+            with contextlib.suppress(DataForceError):  # the upload's own error is reported
+                yield from art._patch_status_op(session, ArtifactStatus.UPLOAD_FAILED)
+            raise
+        yield from art._patch_status_op(session, ArtifactStatus.UPLOADED)
+        return art
+
+    @classmethod
+    def _find_lost_op(cls, session: Session, base: str, collection_id: str,
+                      body: dict[str, Any]) -> Op[Artifact | None]:
+        pager = yield from cls._pager_op(session, [
+            ("collection_ids", collection_id), ("sort_by", "created_at"), ("order", "desc"),
+            ("search", body["name"].replace("\\", "\\\\").replace("%", "\\%")
+             .replace("_", "\\_"))], 100)
+        req = pager.next_request()
+        assert req is not None
+        for art in pager.feed(req, (yield req)):
+            if (art.file_hash, art.file_name, art.size, art.name) == (
+                    body["file_hash"], body["file_name"], body["size"], body["name"]) \
+                    and art.status is ArtifactStatus.PENDING_UPLOAD:
+                return art  # type: ignore[no-any-return]
+        return None
+
+    def _send_file_op(self, session: Session, source: str, size: int,
+                      details: dict[str, Any], meter: Progress | None,
+                      concurrency: int) -> Op[None]:
+        azure = details.get("type") == "azure"
+        if not details.get("multipart"):
+            headers = {"x-ms-blob-type": "BlockBlob"} if azure else {}
+            yield Local(Put(str(details["url"]), source, 0, size, headers), meter)
+            return
+        upload_id = None
+        if not azure:
+            started = yield Local(Call("POST", str(details["url"])))
+            upload_id = _upload_id(started.body)
+        ask = {"bucket_id": details.get("bucket_secret_id"),
+               "bucket_location": details.get("bucket_location"), "size": size}
+        if upload_id is not None:
+            ask["upload_id"] = upload_id
+        urls_req = Request("POST", MULTIPART_URLS, json=ask)
+        urls = (yield urls_req).data
+        if not isinstance(urls, dict) or not isinstance(urls.get("parts"), list):
+            raise wire_error(urls_req, "expected {'parts': [...], 'complete_url': ...}")
+        parts = sorted(urls["parts"], key=lambda p: int(p["part_number"]))
+        puts = tuple(Put(str(p["url"]), source, int(p["start_byte"]),
+                         int(p["end_byte"]) - int(p["start_byte"]) + 1) for p in parts)
+        complete = str(urls["complete_url"])
+        try:
+            answers = yield Local(PutParts(puts, concurrency), meter)
+            if azure:
+                ids = [_block_id(p) for p in parts]
+                xml = "".join(f"<Latest>{escape(i)}</Latest>" for i in ids)
+                yield Local(Call("PUT", complete, f"<?xml version='1.0' encoding='utf-8'?>"
+                                                  f"<BlockList>{xml}</BlockList>".encode()))
+                return
+            etags = [a.headers.get("etag") or a.headers.get("ETag") for a in answers]
+            if not all(etags):
+                raise DataForceError("storage answered a part without an ETag; the upload "
+                                     "cannot be completed")
+            xml = "".join(f"<Part><PartNumber>{p['part_number']}</PartNumber>"
+                          f"<ETag>{escape(str(e))}</ETag></Part>"
+                          for p, e in zip(parts, etags, strict=True))
+            yield Local(Call("POST", complete, f"<CompleteMultipartUpload>{xml}"
+                                               f"</CompleteMultipartUpload>".encode()))
+        except BaseException:
+            if upload_id is not None:  # best effort: storage keeps the parts otherwise
+                with contextlib.suppress(DataForceError):
+                    yield Local(Call("DELETE", complete))
+            raise
+
+    def _patch_status_op(self, session: Session, status: ArtifactStatus) -> Op[None]:
+        path = yield from self._own_path_op(session)
+        req = Request("PATCH", path, json={"status": status.value})
+        self._absorb(req, (yield req).data, session)
+
+    # -- download, open, delete ----------------------------------------------------------------
+
+    def _url_op(self, session: Session, what: str) -> Op[str]:
+        self._require_saved()
+        path = yield from self._own_path_op(session)
+        req = Request("GET", f"{path}/{what}")
+        data = yield from self._get_data_op(req, self.pk)
+        if not isinstance(data.get("url"), str):
+            raise wire_error(req, "expected {'url': ...}")
+        return str(data["url"])
+
+    def _download_op(self, session: Session, path: str | os.PathLike[str] | None,
+                     progress: ProgressArg) -> Op[Path]:
+        target = _target(path, self.file_name, str(self.pk))
+        url = yield from self._url_op(session, "download-url")
+        meter = Progress(self.size, progress, f"download {target.name}") if progress else None
+        sha = self.file_hash if is_sha256(self.file_hash) else None
+        done = yield Local(Fetch(url, str(target), self.size or None, sha), meter)
+        return Path(done)
+
+    def _open_op(self, session: Session) -> Op[Any]:
+        url = yield from self._url_op(session, "download-url")
+        return (yield Local(Open(url)))
+
+    def _delete_op(self, session: Session, force: bool = False) -> Op[None]:
+        self._require_saved()
+        path = yield from self._own_path_op(session)
+        if force:
+            yield Request("DELETE", f"{path}/force")
+        else:
+            url = yield from self._url_op(session, "delete-url")  # now pending_deletion
+            try:
+                yield Local(Call("DELETE", url))
+            except errors.NotFoundError:
+                pass  # nothing stored under it: nothing to delete
+            except DataForceError:
+                yield from self._patch_status_op(session, ArtifactStatus.DELETION_FAILED)
+                raise
+            yield Request("DELETE", path)
+        object.__setattr__(self, "id", None)
+        object.__setattr__(self, "_snapshot", None)
+
+    def _require_saved(self) -> None:
+        if self.pk is None or self.collection_id is None:
+            raise ValidationError("id", "the artifact is not saved (upload it first)")
+
+    # -- public methods ------------------------------------------------------------------------
+
+    def download(self, path: str | os.PathLike[str] | None = None, *,
+                 progress: ProgressArg = None, using: Session | None = None) -> Path:
+        """Stream the file to ``path`` (a file, or a directory to put it in under its stored
+        name; default: the current directory) and return where it was written.
+
+        The stored name never escapes the directory; the SHA-256 and size are checked
+        (IntegrityError, nothing kept); a broken transfer resumes with a range request.
+        ``progress``: True for a bar on stderr, or a callable taking (bytes done, total).
+        """
+        session = self._session_for(using)
+        return session.driver.run(self._download_op(session, path, progress))
+
+    async def adownload(self, path: str | os.PathLike[str] | None = None, *,
+                        progress: ProgressArg = None, using: Session | None = None) -> Path:
+        """Async :meth:`download` (file writes and hashing run in threads)."""
+        session = self._session_for(using)
+        return await session.async_driver.run(self._download_op(session, path, progress))
+
+    def open(self, *, using: Session | None = None) -> Any:
+        """The file as a readable binary stream (a context manager), without writing it."""
+        session = self._session_for(using)
+        return session.driver.run(self._open_op(session))
+
+    async def aopen(self, *, using: Session | None = None) -> Any:
+        """Async :meth:`open`: ``async with await a.aopen() as f: await f.read()``."""
+        session = self._session_for(using)
+        return await session.async_driver.run(self._open_op(session))
+
+    def delete(self, *, force: bool = False, using: Session | None = None) -> None:
+        """Delete the artifact and its stored file (delete URL, storage DELETE, confirm);
+        ``force=True`` removes the row whatever its status (the stored file is left).
+
+        ConflictError when it is used in deployments or tracks; if storage refuses, the
+        artifact is marked ``deletion_failed`` and the error raised.
+        """
+        session = self._session_for(using)
+        session.driver.run(self._delete_op(session, force))
+
+    async def adelete(self, *, force: bool = False, using: Session | None = None) -> None:
+        """Async :meth:`delete`."""
+        session = self._session_for(using)
+        await session.async_driver.run(self._delete_op(session, force))
+
+
+class ArtifactManager(QuerySet[Artifact]):
+    """``collection.artifacts``: the artifacts of one collection, and ``upload()``."""
+
+    def __init__(self, collection: Collection) -> None:
+        if collection.pk is None:
+            raise ValidationError("collection", "is not saved; save() it before its artifacts")
+        self.collection_id: str = collection.pk
+        session = collection._session
+        base = QuerySet(Artifact, session).filter(collection_id=collection.pk)
+        super().__init__(Artifact, session, base._where)
+
+    def _session_for(self) -> Session:
+        return self._session or current_session()
+
+    def upload(self, path: str | os.PathLike[str], name: str | None = None,
+               description: str | None = None, tags: Iterable[str] | None = None, *,
+               progress: ProgressArg = None, concurrency: int = 4) -> Artifact:
+        """Upload a ``.luml`` archive as a new artifact of this collection; returns it in
+        status ``uploaded``.
+
+        Up to the server's threshold one PUT, beyond it parts of the server's size
+        (``concurrency`` at once, each retried alone), streamed from the file. A file that is
+        not a ``.luml`` archive is a ValidationError before any request; on a failure the
+        artifact is marked ``upload_failed`` (and a multipart upload aborted).
+        """
+        session = self._session_for()
+        return session.driver.run(Artifact._upload_op(
+            session, self.collection_id, path, name, description, tags, progress, concurrency))
+
+    async def aupload(self, path: str | os.PathLike[str], name: str | None = None,
+                      description: str | None = None, tags: Iterable[str] | None = None, *,
+                      progress: ProgressArg = None, concurrency: int = 4) -> Artifact:
+        """Async :meth:`upload` (reading and hashing the file run in threads)."""
+        session = self._session_for()
+        return await session.async_driver.run(Artifact._upload_op(
+            session, self.collection_id, path, name, description, tags, progress, concurrency))
+
+
+def _upload_id(xml: bytes) -> str:
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        root = None
+    node = None if root is None else (root.find(f"{_S3_NS}UploadId") or root.find("UploadId"))
+    if node is None or not node.text:
+        raise DataForceError("storage did not start the multipart upload (no UploadId)")
+    return node.text
+
+
+def _block_id(part: dict[str, Any]) -> str:
+    """An Azure block's id: the one in its URL, else the platform's scheme."""
+    ids = parse_qs(urlsplit(str(part["url"])).query).get("blockid")
+    if ids:
+        return ids[0]
+    import base64
+
+    return base64.b64encode(f"block-{int(part['part_number']):08d}".encode()).decode()
+
+
+def _target(path: str | os.PathLike[str] | None, stored: str, ident: str) -> Path:
+    """Where a download goes: a file path as given, or the stored name inside a directory
+    (the name reduced to its last component, so it cannot escape)."""
+    if path is not None and not Path(path).is_dir():
+        target = Path(path)
+        if not target.parent.is_dir():
+            raise ValidationError("path", f"no such directory: {str(target.parent)!r}")
+        return target
+    base = posixpath.basename(stored.replace("\\", "/"))
+    if base in ("", ".", ".."):
+        base = f"{ident}.luml"
+    return Path(path if path is not None else ".") / base

@@ -1,0 +1,570 @@
+"""File transfers to and from storage at presigned URLs (S3 or Azure), as steps an operation
+yields and a driver runs: the upload and download flows are written once (in ``_artifacts``);
+here are the steps and their sync (``requests``, threads) and async (``httpx``, tasks) runners.
+
+Storage URLs carry their own signature: they are sent without the API key, on clients of their
+own. Bodies stream from the file in chunks (memory is bounded by the chunk size times the parts
+in flight, never the file), each part is retried alone under the session's RetryPolicy, and
+progress is reported as bytes are sent or received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import logging
+import os
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from ._errors import APIError, DataForceError, IntegrityError, TransportError
+from ._errors import error_class as _error_class
+from ._protocol import Request
+from ._retry import RetryPolicy
+
+log = logging.getLogger("dataforce_orm")
+CHUNK = 1024 * 1024  # bytes read from a file (or the network) at a time
+
+ProgressFn = Callable[[int, int], None]
+
+
+def _where(url: str) -> str:
+    """A storage URL as errors and logs show it: no query (it holds the signature)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+# -- the steps -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Put:
+    """PUT a byte range of a file (the whole file when ``length`` is None); the answer's
+    headers (S3 parts need their ``ETag``)."""
+
+    url: str
+    path: str
+    offset: int = 0
+    length: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PutParts:
+    """PUT each part, at most ``concurrency`` at once; the answers' headers, in part order.
+    The first failure (after its retries) cancels the parts not started."""
+
+    parts: tuple[Put, ...]
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class Call:
+    """A small storage request (initiate, complete, abort, delete): status, headers, body."""
+
+    method: str
+    url: str
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """GET the URL into ``target`` (written as ``target + '.part'`` and renamed when whole),
+    resuming a broken transfer with a Range request, checking the size and SHA-256 if given."""
+
+    url: str
+    target: str
+    size: int | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Open:
+    """A readable binary stream of the URL's body."""
+
+    url: str
+
+
+Step = Put | PutParts | Call | Fetch | Open
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+
+# -- progress ----------------------------------------------------------------------------------
+
+
+class Progress:
+    """Bytes done out of a total, reported to a callable or drawn as a bar on stderr."""
+
+    def __init__(self, total: int, report: bool | ProgressFn | None, label: str) -> None:
+        self.total, self.done, self.label = total, 0, label
+        self._lock = threading.Lock()
+        self._fn: ProgressFn | None = report if callable(report) else None
+        self._bar = report is True
+        self._logged = 0
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.done += n
+            done = self.done
+        if self._fn is not None:
+            self._fn(done, self.total)
+        if self._bar:
+            width = 30
+            filled = width * done // self.total if self.total else width
+            pct = 100.0 * done / self.total if self.total else 100.0
+            sys.stderr.write(f"\r{self.label} [{'=' * filled}{' ' * (width - filled)}] "
+                             f"{pct:5.1f}%")
+            if done >= self.total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        if done - self._logged >= 64 * CHUNK or done >= self.total > 64 * CHUNK:
+            self._logged = done
+            log.info("%s: %d of %d bytes", self.label, done, self.total)
+
+
+class _Sent:
+    """Bytes one try of a PUT has sent, reported to the transfer's progress (and taken back
+    if the try fails: the retry sends them again)."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress, self.n = progress, 0
+
+    def add(self, n: int) -> None:
+        self.n += n
+        if self.progress is not None:
+            self.progress.add(n)
+
+    def undo(self) -> None:
+        if self.progress is not None and self.n:
+            self.progress.add(-self.n)
+        self.n = 0
+
+
+def _reader(path: str, offset: int, length: int, sent: _Sent) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        left = length
+        while left > 0:
+            chunk = f.read(min(CHUNK, left))
+            if not chunk:
+                raise DataForceError(f"{path} became shorter while it was being uploaded")
+            left -= len(chunk)
+            sent.add(len(chunk))
+            yield chunk
+
+
+class _Body(io.RawIOBase):
+    """A file range as a body ``requests`` streams (it knows the length)."""
+
+    def __init__(self, chunks: Iterator[bytes], length: int) -> None:
+        self._chunks, self._length = chunks, length
+        self._buf, self._pos = b"", 0
+
+    def __len__(self) -> int:
+        return self._length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._pos >= len(self._buf):
+            self._buf, self._pos = next(self._chunks, b""), 0
+        end = len(self._buf) if size < 0 else self._pos + size
+        out = self._buf[self._pos:end]
+        self._pos += len(out)
+        return out
+
+
+def _length(put: Put) -> int:
+    return put.length if put.length is not None else os.path.getsize(put.path)
+
+
+def _check(method: str, url: str, status: int, body: bytes) -> None:
+    """Raise the error tree's error for a storage error status."""
+    if 200 <= status < 300:
+        return
+    text = body.decode("utf-8", "replace").strip()[:300] or "(empty body)"
+    raise _error_class(status)(status, method, _where(url), f"storage refused: {text}")
+
+
+def _transport(method: str, url: str, exc: BaseException) -> TransportError:
+    err = TransportError(f"{type(exc).__name__}: storage did not answer", method, _where(url))
+    return err
+
+
+@dataclass
+class _Partial:
+    written: int
+
+
+def _finish(tmp: Path, target: Path, size: int | None, sha256: str | None) -> None:
+    got = tmp.stat().st_size
+    if size is not None and got != size:
+        tmp.unlink(missing_ok=True)
+        raise IntegrityError(f"downloaded {got} bytes, the artifact's size is {size}")
+    if sha256:
+        digest = hashlib.sha256()
+        with open(tmp, "rb") as f:
+            while chunk := f.read(8 * CHUNK):
+                digest.update(chunk)
+        if digest.hexdigest() != sha256.lower():
+            tmp.unlink(missing_ok=True)
+            raise IntegrityError("the downloaded file does not match the artifact's SHA-256 "
+                                 "(file_hash); nothing was kept")
+    os.replace(tmp, target)
+
+
+def is_sha256(text: object) -> bool:
+    return isinstance(text, str) and len(text) == 64 and all(
+        c in "0123456789abcdefABCDEF" for c in text)
+
+
+# -- sync ------------------------------------------------------------------------------------
+
+
+class SyncStorage:
+    """Runs storage steps on ``requests`` (a client per thread, without the API key)."""
+
+    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float]) -> None:
+        self.policy, self.timeout = policy, timeout
+        self._local = threading.local()
+
+    def _http(self) -> requests.Session:
+        http: requests.Session | None = getattr(self._local, "http", None)
+        if http is None:
+            http = requests.Session()
+            http.trust_env = False
+            self._local.http = http
+        return http
+
+    def run(self, step: Step, progress: Progress | None = None) -> Any:
+        if isinstance(step, PutParts):
+            return self._parts(step, progress)
+        if isinstance(step, Put):
+            return self._retried("PUT", step.url, lambda: self._put(step, progress))
+        if isinstance(step, Call):
+            return self._retried(step.method, step.url, lambda: self._call(step))
+        if isinstance(step, Fetch):
+            return self._fetch(step, progress)
+        return self._open(step)
+
+    def _retried(self, method: str, url: str, fn: Callable[[], Any]) -> Any:
+        return self.policy.call(Request("PUT", _where(url)), fn)
+
+    def _send(self, method: str, url: str, **kw: Any) -> requests.Response:
+        try:
+            return self._http().request(method, url, timeout=self.timeout,
+                                        allow_redirects=False, **kw)
+        except requests.RequestException as exc:
+            raise _transport(method, url, exc) from None
+
+    def _put(self, put: Put, progress: Progress | None) -> Answer:
+        length = _length(put)
+        sent = _Sent(progress)
+        try:
+            body = _Body(_reader(put.path, put.offset, length, sent), length)
+            r = self._send("PUT", put.url, data=body,
+                           headers={**put.headers, "Content-Length": str(length)})
+            _check("PUT", put.url, r.status_code, r.content)
+        except DataForceError:
+            sent.undo()
+            raise
+        return Answer(r.status_code, dict(r.headers))
+
+    def _parts(self, step: PutParts, progress: Progress | None) -> list[Answer]:
+        results: list[Answer | None] = [None] * len(step.parts)
+        stop = threading.Event()
+
+        def one(i: int, put: Put) -> None:
+            if stop.is_set():
+                return
+            results[i] = self._retried("PUT", put.url, lambda: self._put(put, progress))
+
+        with ThreadPoolExecutor(max_workers=step.concurrency) as pool:
+            futures = [pool.submit(one, i, p) for i, p in enumerate(step.parts)]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:
+                stop.set()
+                for f in futures:
+                    f.cancel()
+                exc = failed.exception()
+                assert exc is not None
+                raise exc
+        return [r for r in results if r is not None]
+
+    def _call(self, call: Call) -> Answer:
+        r = self._send(call.method, call.url, data=call.body or None, headers=dict(call.headers))
+        _check(call.method, call.url, r.status_code, r.content)
+        return Answer(r.status_code, dict(r.headers), r.content)
+
+    def _fetch(self, step: Fetch, progress: Progress | None) -> str:
+        target = Path(step.target)
+        tmp = target.with_name(target.name + ".part")
+        tmp.unlink(missing_ok=True)
+        state = _Partial(0)
+
+        def attempt() -> None:
+            headers = {"Range": f"bytes={state.written}-"} if state.written else {}
+            try:
+                with self._http().get(step.url, headers=headers, stream=True,
+                                      timeout=self.timeout) as r:
+                    if r.status_code == 200 and state.written:  # no range support: restart
+                        tmp.unlink(missing_ok=True)
+                        if progress is not None:
+                            progress.add(-state.written)
+                        state.written = 0
+                    _check("GET", step.url, r.status_code, b"" if r.ok else r.content)
+                    with open(tmp, "ab") as out:
+                        for chunk in r.iter_content(CHUNK):
+                            out.write(chunk)
+                            state.written += len(chunk)
+                            if progress is not None:
+                                progress.add(len(chunk))
+            except requests.RequestException as exc:
+                raise _transport("GET", step.url, exc) from None
+            if step.size is not None and state.written < step.size:
+                raise _transport("GET", step.url, EOFError("the answer ended early"))
+
+        try:
+            self._retried("GET", step.url, attempt)
+            _finish(tmp, target, step.size, step.sha256)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return str(target)
+
+    def _open(self, step: Open) -> io.BufferedReader:
+        r = self._retried("GET", step.url, lambda: self._stream(step.url))
+        return io.BufferedReader(_RawStream(r), CHUNK)
+
+    def _stream(self, url: str) -> requests.Response:
+        r = self._send("GET", url, stream=True)
+        if not r.ok:
+            _check("GET", url, r.status_code, r.content)
+        return r
+
+
+class _RawStream(io.RawIOBase):
+    def __init__(self, response: requests.Response) -> None:
+        self._r = response
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._r.raw.read(len(buffer), decode_content=True)
+        except Exception as exc:
+            raise _transport("GET", self._r.url or "", exc) from None
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+    def close(self) -> None:
+        self._r.close()
+        super().close()
+
+
+# -- async -----------------------------------------------------------------------------------
+
+
+class AsyncStorage:
+    """Runs storage steps on ``httpx`` (a client per event loop, without the API key); file
+    reads, writes and hashing run in threads so the loop is never blocked."""
+
+    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float]) -> None:
+        self.policy, self.timeout = policy, timeout
+        self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
+
+    def _client(self) -> Any:
+        from ._http import import_httpx
+
+        httpx = import_httpx()
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            t = self.timeout
+            connect, read = t if isinstance(t, tuple) else (t, t)
+            client = httpx.AsyncClient(timeout=httpx.Timeout(read, connect=connect),
+                                       trust_env=False, follow_redirects=False)
+            self._clients = {lp: c for lp, c in self._clients.items() if not lp.is_closed()}
+            self._clients[loop] = client
+        return client
+
+    async def aclose(self) -> None:
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+    async def run(self, step: Step, progress: Progress | None = None) -> Any:
+        if isinstance(step, PutParts):
+            return await self._parts(step, progress)
+        if isinstance(step, Put):
+            return await self._retried(step.url, lambda: self._put(step, progress))
+        if isinstance(step, Call):
+            return await self._retried(step.url, lambda: self._call(step))
+        if isinstance(step, Fetch):
+            return await self._fetch(step, progress)
+        return await self._open(step)
+
+    async def _retried(self, url: str, fn: Callable[[], Any]) -> Any:
+        return await self.policy.acall(Request("PUT", _where(url)), fn)
+
+    async def _send(self, method: str, url: str, **kw: Any) -> Any:
+        from ._http import import_httpx
+
+        httpx = import_httpx()
+        try:
+            return await self._client().request(method, url, **kw)
+        except httpx.HTTPError as exc:
+            raise _transport(method, url, exc) from None
+
+    async def _put(self, put: Put, progress: Progress | None) -> Answer:
+        length = await asyncio.to_thread(_length, put)
+        sent = _Sent(progress)
+        chunks = _reader(put.path, put.offset, length, sent)
+
+        async def body() -> AsyncIterator[bytes]:
+            while chunk := await asyncio.to_thread(next, chunks, b""):
+                yield chunk
+
+        try:
+            r = await self._send("PUT", put.url, content=body(),
+                                 headers={**put.headers, "Content-Length": str(length)})
+            _check("PUT", put.url, r.status_code, r.content)
+        except DataForceError:
+            sent.undo()
+            raise
+        return Answer(r.status_code, dict(r.headers))
+
+    async def _parts(self, step: PutParts, progress: Progress | None) -> list[Answer]:
+        gate = asyncio.Semaphore(step.concurrency)
+
+        async def one(put: Put) -> Answer:
+            async with gate:
+                answer: Answer = await self._retried(put.url, lambda: self._put(put, progress))
+                return answer
+
+        tasks = [asyncio.ensure_future(one(p)) for p in step.parts]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def _call(self, call: Call) -> Answer:
+        r = await self._send(call.method, call.url, content=call.body or None,
+                             headers=dict(call.headers))
+        _check(call.method, call.url, r.status_code, r.content)
+        return Answer(r.status_code, dict(r.headers), r.content)
+
+    async def _fetch(self, step: Fetch, progress: Progress | None) -> str:
+        from ._http import import_httpx
+
+        httpx = import_httpx()
+        target = Path(step.target)
+        tmp = target.with_name(target.name + ".part")
+        await asyncio.to_thread(tmp.unlink, True)
+        state = _Partial(0)
+
+        async def attempt() -> None:
+            headers = {"Range": f"bytes={state.written}-"} if state.written else {}
+            try:
+                async with self._client().stream("GET", step.url, headers=headers) as r:
+                    if r.status_code == 200 and state.written:
+                        await asyncio.to_thread(tmp.unlink, True)
+                        if progress is not None:
+                            progress.add(-state.written)
+                        state.written = 0
+                    if not 200 <= r.status_code < 300:
+                        _check("GET", step.url, r.status_code, await r.aread())
+                    out = await asyncio.to_thread(open, tmp, "ab")
+                    try:
+                        async for chunk in r.aiter_bytes(CHUNK):
+                            await asyncio.to_thread(out.write, chunk)
+                            state.written += len(chunk)
+                            if progress is not None:
+                                progress.add(len(chunk))
+                    finally:
+                        await asyncio.to_thread(out.close)
+            except httpx.HTTPError as exc:
+                raise _transport("GET", step.url, exc) from None
+            if step.size is not None and state.written < step.size:
+                raise _transport("GET", step.url, EOFError("the answer ended early"))
+
+        try:
+            await self._retried(step.url, attempt)
+            await asyncio.to_thread(_finish, tmp, target, step.size, step.sha256)
+        except BaseException:
+            await asyncio.to_thread(tmp.unlink, True)
+            raise
+        return str(target)
+
+    async def _open(self, step: Open) -> AsyncReader:
+        client = self._client()
+        r = await self._retried(step.url, lambda: self._start(client, step.url))
+        return AsyncReader(r)
+
+    async def _start(self, client: Any, url: str) -> Any:
+        r = await client.send(client.build_request("GET", url), stream=True)
+        if not 200 <= r.status_code < 300:
+            body = await r.aread()
+            await r.aclose()
+            _check("GET", url, r.status_code, body)
+        return r
+
+
+class AsyncReader:
+    """An artifact's bytes as an async stream: ``await f.read(n)``, ``async for chunk in f``,
+    ``async with``."""
+
+    def __init__(self, response: Any) -> None:
+        self._r = response
+        self._chunks: AsyncIterator[bytes] = response.aiter_bytes(CHUNK)
+        self._buf = b""
+        self._eof = False
+
+    async def read(self, size: int = -1) -> bytes:
+        while not self._eof and (size < 0 or len(self._buf) < size):
+            try:
+                self._buf += await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._eof = True
+        if size < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:size], self._buf[size:]
+        return out
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks
+
+    async def aclose(self) -> None:
+        await self._r.aclose()
+
+    async def __aenter__(self) -> AsyncReader:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+__all__ = ["APIError", "AsyncReader", "AsyncStorage", "Call", "Fetch", "Open", "Progress",
+           "Put", "PutParts", "SyncStorage", "is_sha256"]
