@@ -145,12 +145,8 @@ class Artifact(Model):
                 found.append(lost)
                 yield Request("DELETE", f"{base}/{lost.id}/force")
 
-        req = Request("POST", base, json=body, recover=recover)
-        answer = (yield req).data
-        if not isinstance(answer, dict) or not isinstance(answer.get("upload_details"), dict):
-            raise wire_error(req, "expected {'artifact': ..., 'upload_details': ...}")
-        art = load_one(cls, req, answer.get("artifact"), session)
-        details = answer["upload_details"]
+        made = yield from cls._create_row_op(session, collection_id, body, recover)
+        art, details = made.artifact, made.upload_details
         meter = Progress(int(info["size"]), progress, f"upload {info['file_name']}") \
             if progress else None
         try:
@@ -162,6 +158,18 @@ class Artifact(Model):
             raise
         yield from art._patch_status_op(session, ArtifactStatus.UPLOADED)
         return art
+
+    @classmethod
+    def _create_row_op(cls, session: Session, collection_id: str, body: dict[str, Any],
+                       recover: Callable[[], Op[Any]] | None = None) -> Op[CreatedArtifact]:
+        """POST the artifact: the row (``pending_upload``) and where to send its file."""
+        base = yield from cls._path_op(session, {"collection": collection_id})
+        req = Request("POST", base, json=body, recover=recover)
+        answer = (yield req).data
+        if not isinstance(answer, dict) or not isinstance(answer.get("upload_details"), dict):
+            raise wire_error(req, "expected {'artifact': ..., 'upload_details': ...}")
+        art = load_one(cls, req, answer.get("artifact"), session)
+        return CreatedArtifact(art, answer["upload_details"])
 
     @classmethod
     def _find_lost_op(cls, session: Session, base: str, collection_id: str,
@@ -323,6 +331,15 @@ class Artifact(Model):
         await session.async_driver.run(self._delete_op(session, force))
 
 
+@attrs.frozen
+class CreatedArtifact:
+    """A registered artifact and where its file goes (``upload_details`` as the server sent
+    it: ``type``, ``url``, ``multipart``, ``bucket_location``, ``bucket_secret_id``)."""
+
+    artifact: Artifact
+    upload_details: dict[str, Any]
+
+
 class ArtifactManager(QuerySet[Artifact]):
     """``collection.artifacts``: the artifacts of one collection, and ``upload()``."""
 
@@ -366,7 +383,11 @@ def _upload_id(xml: bytes) -> str:
         root = ET.fromstring(xml)
     except ET.ParseError:
         root = None
-    node = None if root is None else (root.find(f"{_S3_NS}UploadId") or root.find("UploadId"))
+    node = None
+    if root is not None:  # (an Element without children is falsy: no `or` here)
+        node = root.find(f"{_S3_NS}UploadId")
+        if node is None:
+            node = root.find("UploadId")
     if node is None or not node.text:
         raise DataForceError("storage did not start the multipart upload (no UploadId)")
     return node.text

@@ -8,9 +8,11 @@ client owns a :class:`Session`; every call runs on it explicitly (never on the c
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Generator
+from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
+from ._artifacts import Artifact, CreatedArtifact
 from ._errors import (
     ConfigurationError,
     MultipleObjectsReturned,
@@ -24,9 +26,9 @@ from ._query import QuerySet, collect
 from ._resource import Model
 from ._session import DEFAULT_TIMEOUT, Session, as_uuid
 
-__all__ = ["AsyncBucketSecretResource", "AsyncCollectionResource", "AsyncDataForceClient",
-           "AsyncOrbitResource", "BucketSecretResource", "CollectionResource", "DataForceClient",
-           "OrbitResource"]
+__all__ = ["ArtifactResource", "AsyncArtifactResource", "AsyncBucketSecretResource",
+           "AsyncCollectionResource", "AsyncDataForceClient", "AsyncOrbitResource",
+           "BucketSecretResource", "CollectionResource", "DataForceClient", "OrbitResource"]
 
 _M = TypeVar("_M", bound=Model)
 
@@ -576,6 +578,272 @@ class AsyncBucketSecretResource(_SecretOps):
             self._delete_by_id_op(BucketSecret, secret_id, "secret_id"))
 
 
+
+
+class _ArtifactOps(_Lookups):
+    """Each ``client.artifacts`` call once, as an operation; the classes below only run it."""
+
+    def _collection_id(self, collection_id: str | None) -> Op[str]:
+        """The collection a call means: ``collection_id`` (an id or exact name), else the
+        client's default collection."""
+        value = collection_id if collection_id is not None else self._client.collection
+        if value is None:
+            raise ConfigurationError(_NO_DEFAULT)
+        found = yield from self._by_id_or(Collection, value, "collection_id", "name")
+        if found is None or found.pk is None:
+            raise Collection.DoesNotExist(f"{value!r} matches no collection (by id or exact "
+                                          "name) in the orbit")
+        return found.pk
+
+    def _artifact_op(self, artifact_id: str, collection_id: str | None) -> Op[Artifact]:
+        cid = yield from self._collection_id(collection_id)
+        art: Artifact = yield from Artifact._get_by_id_op(
+            self._session(), _id(artifact_id, "artifact_id"), {"collection": cid})
+        return art
+
+    def _get_op(self, value: str, collection_id: str | None) -> Op[Artifact | None]:
+        cid = yield from self._collection_id(collection_id)
+        if as_uuid(value) is not None:
+            try:
+                found: Artifact = yield from Artifact._get_by_id_op(
+                    self._session(), as_uuid(value) or value, {"collection": cid})
+                return found
+            except Artifact.DoesNotExist:
+                pass
+        qs = QuerySet(Artifact, self._session()).filter(collection_id=cid, name=value)
+        try:
+            return (yield from qs._get_op(self._session()))
+        except Artifact.DoesNotExist:
+            return None
+        except Artifact.MultipleObjectsReturned:
+            raise Artifact.MultipleObjectsReturned(
+                f"several artifacts are named {value!r}; use its id") from None
+
+    def _list_op(self, collection_id: str | None, limit: int | None, sort_by: str | None,
+                 order: str, types: builtins.list[str] | None,
+                 search: str | None) -> Op[builtins.list[Artifact]]:
+        cid = yield from self._collection_id(collection_id)
+        qs = self._query(cid, sort_by, order, types, search)
+        found: builtins.list[Artifact] = yield from collect(qs._rows_op(self._session()),
+                                                           limit=limit)
+        return found
+
+    def _query(self, cid: str, sort_by: str | None, order: str,
+               types: builtins.list[str] | None, search: str | None) -> QuerySet[Artifact]:
+        if order not in ("asc", "desc"):
+            raise ValidationError("order", f"must be 'asc' or 'desc', not {order!r}")
+        qs = QuerySet(Artifact, self._session()).filter(collection_id=cid)
+        if types:
+            qs = qs.filter(type__in=types)
+        if search:
+            qs = qs.filter(name__icontains=search)
+        key = sort_by or "created_at"
+        if key not in Artifact._fields:
+            key = f"extra_values__{key}"  # a metric, as the official SDK's sort_by takes it
+        return qs.order_by(("-" if order == "desc" else "") + key)
+
+    def _create_op(self, collection_id: str | None, body: dict[str, Any]
+                   ) -> Op[CreatedArtifact]:
+        cid = yield from self._collection_id(collection_id)
+        return (yield from Artifact._create_row_op(self._session(), cid, body))
+
+    def _update_op(self, artifact_id: str, name: str | None, description: str | None,
+                   tags: builtins.list[str] | None, collection_id: str | None) -> Op[Artifact]:
+        art = yield from self._artifact_op(artifact_id, collection_id)
+        for field, value in _given(name=name, description=description, tags=tags).items():
+            setattr(art, field, value)
+        yield from art._save_op(self._session(), False, None)
+        return art
+
+    def _upload_op(self, file_path: str, name: str | None, description: str | None,
+                   tags: builtins.list[str] | None, collection_id: str | None,
+                   on_progress: Any) -> Op[Artifact]:
+        cid = yield from self._collection_id(collection_id)
+        return (yield from Artifact._upload_op(self._session(), cid, file_path, name,
+                                               description, tags, on_progress, 4))
+
+    def _download_op(self, artifact_id: str, file_path: str | None,
+                     collection_id: str | None) -> Op[Path]:
+        art = yield from self._artifact_op(artifact_id, collection_id)
+        return (yield from art._download_op(self._session(), file_path, None))
+
+    def _url_op(self, artifact_id: str, what: str, collection_id: str | None
+                ) -> Op[dict[str, str]]:
+        art = yield from self._artifact_op(artifact_id, collection_id)
+        url = yield from art._url_op(self._session(), what)
+        return {"url": url}
+
+    def _delete_op(self, artifact_id: str, collection_id: str | None, force: bool) -> Op[None]:
+        art = yield from self._artifact_op(artifact_id, collection_id)
+        yield from art._delete_op(self._session(), force)
+
+
+class ArtifactResource(_ArtifactOps):
+    """``client.artifacts``: the official SDK's calls, on :class:`Artifact` objects, without
+    its defects (lookups by id read that artifact, listings page to the end and never loop,
+    ``delete()`` runs the whole delete flow, uploads of any size work)."""
+
+    def get(self, artifact_value: str, *, collection_id: str | None = None
+            ) -> Artifact | None:
+        """The artifact with this id or exact name in the collection (default: the
+        client's); None if absent; MultipleResourcesFoundError if several share the name."""
+        return self._session().driver.run(self._get_op(artifact_value, collection_id))
+
+    def list(self, *, collection_id: str | None = None, limit: int | None = 100,
+             sort_by: str | None = None, order: str = "desc",
+             types: builtins.list[str] | None = None, search: str | None = None
+             ) -> builtins.list[Artifact]:
+        """Up to ``limit`` artifacts of the collection (None: all), sorted by ``sort_by`` (a
+        field, or a metric key of ``extra_values``)."""
+        op = self._list_op(collection_id, limit, sort_by, order, types, search)
+        return self._session().driver.run(op)
+
+    def list_all(self, *, collection_id: str | None = None, sort_by: str | None = None,
+                 order: str = "desc", types: builtins.list[str] | None = None,
+                 search: str | None = None) -> Iterator[Artifact]:
+        """Every artifact of the collection, streamed a page at a time."""
+        cid = self._session().driver.run(self._collection_id(collection_id))
+        return self._query(cid, sort_by, order, types, search).iterator()
+
+    def create(self, collection_id: str | None, file_name: str, extra_values: dict[str, Any],
+               manifest: dict[str, Any], file_hash: str, file_index: dict[str, Any],
+               size: int, name: str, description: str | None = None,
+               tags: builtins.list[str] | None = None) -> CreatedArtifact:
+        """Register an artifact without sending its file (status ``pending_upload``):
+        the artifact and where to upload it. ``upload()`` does all of it."""
+        op = self._create_op(collection_id, {
+            "file_name": file_name, "extra_values": extra_values, "manifest": manifest,
+            "file_hash": file_hash, "file_index": file_index, "size": size, "name": name,
+            "description": description, "tags": tags})
+        return self._session().driver.run(op)
+
+    def update(self, artifact_id: str, name: str | None = None,
+               description: str | None = None, tags: builtins.list[str] | None = None, *,
+               collection_id: str | None = None) -> Artifact:
+        """Change the given fields (the others are kept)."""
+        op = self._update_op(artifact_id, name, description, tags, collection_id)
+        return self._session().driver.run(op)
+
+    def delete(self, artifact_id: str, *, collection_id: str | None = None) -> None:
+        """Delete an artifact and its stored file (delete URL, storage DELETE, confirm)."""
+        self._session().driver.run(self._delete_op(artifact_id, collection_id, False))
+
+    def force_delete(self, artifact_id: str, *, collection_id: str | None = None) -> None:
+        """Remove an artifact whatever its status (its stored file is left)."""
+        self._session().driver.run(self._delete_op(artifact_id, collection_id, True))
+
+    def upload(self, file_path: str, name: str | None = None, description: str | None = None,
+               tags: builtins.list[str] | None = None, *, collection_id: str | None = None,
+               on_progress: Any = None) -> Artifact:
+        """Upload a ``.luml`` archive (any size) and return the artifact, ``uploaded``."""
+        op = self._upload_op(file_path, name, description, tags, collection_id, on_progress)
+        return self._session().driver.run(op)
+
+    def download(self, artifact_id: str, file_path: str | None = None, *,
+                 collection_id: str | None = None) -> Path:
+        """Download an artifact's file (checked against its SHA-256); returns its path."""
+        op = self._download_op(artifact_id, file_path, collection_id)
+        return self._session().driver.run(op)
+
+    def download_url(self, artifact_id: str, *, collection_id: str | None = None
+                     ) -> dict[str, str]:
+        """``{"url": ...}``: a presigned URL to read the file."""
+        op = self._url_op(artifact_id, "download-url", collection_id)
+        return self._session().driver.run(op)
+
+    def delete_url(self, artifact_id: str, *, collection_id: str | None = None
+                   ) -> dict[str, str]:
+        """``{"url": ...}``: a presigned URL to delete the file (the artifact becomes
+        ``pending_deletion``)."""
+        op = self._url_op(artifact_id, "delete-url", collection_id)
+        return self._session().driver.run(op)
+
+
+class AsyncArtifactResource(_ArtifactOps):
+    """``client.artifacts`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
+
+    async def get(self, artifact_value: str, *, collection_id: str | None = None
+                  ) -> Artifact | None:
+        """The artifact with this id or exact name in the collection; None if absent."""
+        return await self._session().async_driver.run(self._get_op(artifact_value,
+                                                                   collection_id))
+
+    async def list(self, *, collection_id: str | None = None, limit: int | None = 100,
+                   sort_by: str | None = None, order: str = "desc",
+                   types: builtins.list[str] | None = None, search: str | None = None
+                   ) -> builtins.list[Artifact]:
+        """Up to ``limit`` artifacts of the collection (None: all)."""
+        op = self._list_op(collection_id, limit, sort_by, order, types, search)
+        return await self._session().async_driver.run(op)
+
+    def list_all(self, *, collection_id: str | None = None, sort_by: str | None = None,
+                 order: str = "desc", types: builtins.list[str] | None = None,
+                 search: str | None = None) -> AsyncIterator[Artifact]:
+        """Every artifact of the collection, streamed a page at a time (``async for``)."""
+        async def stream() -> AsyncIterator[Artifact]:
+            cid = await self._session().async_driver.run(self._collection_id(collection_id))
+            async for art in self._query(cid, sort_by, order, types, search):
+                yield art
+
+        return stream()
+
+    async def create(self, collection_id: str | None, file_name: str,
+                     extra_values: dict[str, Any], manifest: dict[str, Any], file_hash: str,
+                     file_index: dict[str, Any], size: int, name: str,
+                     description: str | None = None, tags: builtins.list[str] | None = None
+                     ) -> CreatedArtifact:
+        """Register an artifact without sending its file (status ``pending_upload``)."""
+        op = self._create_op(collection_id, {
+            "file_name": file_name, "extra_values": extra_values, "manifest": manifest,
+            "file_hash": file_hash, "file_index": file_index, "size": size, "name": name,
+            "description": description, "tags": tags})
+        return await self._session().async_driver.run(op)
+
+    async def update(self, artifact_id: str, name: str | None = None,
+                     description: str | None = None, tags: builtins.list[str] | None = None,
+                     *, collection_id: str | None = None) -> Artifact:
+        """Change the given fields (the others are kept)."""
+        op = self._update_op(artifact_id, name, description, tags, collection_id)
+        return await self._session().async_driver.run(op)
+
+    async def delete(self, artifact_id: str, *, collection_id: str | None = None) -> None:
+        """Delete an artifact and its stored file."""
+        await self._session().async_driver.run(self._delete_op(artifact_id, collection_id,
+                                                               False))
+
+    async def force_delete(self, artifact_id: str, *, collection_id: str | None = None
+                           ) -> None:
+        """Remove an artifact whatever its status (its stored file is left)."""
+        await self._session().async_driver.run(self._delete_op(artifact_id, collection_id,
+                                                               True))
+
+    async def upload(self, file_path: str, name: str | None = None,
+                     description: str | None = None, tags: builtins.list[str] | None = None,
+                     *, collection_id: str | None = None, on_progress: Any = None
+                     ) -> Artifact:
+        """Upload a ``.luml`` archive (any size) and return the artifact, ``uploaded``."""
+        op = self._upload_op(file_path, name, description, tags, collection_id, on_progress)
+        return await self._session().async_driver.run(op)
+
+    async def download(self, artifact_id: str, file_path: str | None = None, *,
+                       collection_id: str | None = None) -> Path:
+        """Download an artifact's file (checked against its SHA-256); returns its path."""
+        op = self._download_op(artifact_id, file_path, collection_id)
+        return await self._session().async_driver.run(op)
+
+    async def download_url(self, artifact_id: str, *, collection_id: str | None = None
+                           ) -> dict[str, str]:
+        """``{"url": ...}``: a presigned URL to read the file."""
+        op = self._url_op(artifact_id, "download-url", collection_id)
+        return await self._session().async_driver.run(op)
+
+    async def delete_url(self, artifact_id: str, *, collection_id: str | None = None
+                         ) -> dict[str, str]:
+        """``{"url": ...}``: a presigned URL to delete the file."""
+        op = self._url_op(artifact_id, "delete-url", collection_id)
+        return await self._session().async_driver.run(op)
+
+
 class DataForceClient(_ClientBase):
     """The seed SDK's client: ``DataForceClient(api_key=...).collections.get(...)``.
 
@@ -591,6 +859,7 @@ class DataForceClient(_ClientBase):
         self.collections = CollectionResource(self)
         self.orbits = OrbitResource(self)
         self.bucket_secrets = BucketSecretResource(self)
+        self.artifacts = ArtifactResource(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> None:
@@ -621,6 +890,7 @@ class AsyncDataForceClient(_ClientBase):
         self.collections = AsyncCollectionResource(self)
         self.orbits = AsyncOrbitResource(self)
         self.bucket_secrets = AsyncBucketSecretResource(self)
+        self.artifacts = AsyncArtifactResource(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> Awaitable[None]:

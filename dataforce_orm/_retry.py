@@ -140,7 +140,11 @@ class RetryPolicy:
     async def acall(self, what: Request, fn: Callable[[], Awaitable[T]]) -> T:
         """Async :meth:`call`."""
         retrying = tenacity.AsyncRetrying(sleep=self.async_sleep, **self._storage_kwargs(what))
-        return await retrying(fn)
+
+        async def attempt() -> T:  # (tenacity awaits only what it sees is a coroutine function)
+            return await fn()
+
+        return await retrying(attempt)
 
     def attempt(self, req: Request, read_timeout: float) -> Attempt:
         """The first try of ``req``: its whole answer is due by the deadline plus one read

@@ -12,7 +12,7 @@ from dataforce_orm import _client
 
 SYNC_ONLY = {"using", "all", "filter", "exclude", "order_by", "reverse", "none", "distinct",
              "only", "defer", "values", "values_list", "iterator", "changed_fields",
-             "to_dict", "close"}
+             "to_dict", "close", "list_all"}
 ASYNC_ONLY = {"abulk_create"}  # concurrency is what it is for
 
 
@@ -25,7 +25,8 @@ def _public_methods(cls: type) -> dict[str, inspect.Signature]:
 
 
 @pytest.mark.parametrize("cls", [dfo.Collection, dfo.Orbit, dfo.BucketSecret,
-                                 dfo.Organization, dfo.QuerySet, dfo.Manager])
+                                 dfo.Organization, dfo.Artifact, dfo.ArtifactManager,
+                                 dfo.QuerySet, dfo.Manager])
 def test_each_sync_method_has_an_async_twin(cls: type) -> None:
     methods = _public_methods(cls)
     for name in methods:
@@ -44,10 +45,12 @@ def test_each_sync_method_has_an_async_twin(cls: type) -> None:
     (_client.CollectionResource, _client.AsyncCollectionResource),
     (_client.OrbitResource, _client.AsyncOrbitResource),
     (_client.BucketSecretResource, _client.AsyncBucketSecretResource),
+    (_client.ArtifactResource, _client.AsyncArtifactResource),
 ])
 def test_facade_resources_match(sync_cls: type, async_cls: type) -> None:
     sync, aio = _public_methods(sync_cls), _public_methods(async_cls)
     assert set(sync) == set(aio)
     for name, sig in sync.items():
         assert list(sig.parameters) == list(aio[name].parameters), name
-        assert inspect.iscoroutinefunction(getattr(async_cls, name)), name
+        # (list_all gives an iterator on both, an async one on the async client)
+        assert inspect.iscoroutinefunction(getattr(async_cls, name)) or name == "list_all", name
