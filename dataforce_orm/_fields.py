@@ -17,7 +17,7 @@ import attrs
 
 from ._errors import ValidationError
 from ._session import as_uuid
-from ._wire import format_time, loading
+from ._wire import converter, format_time, loading
 
 SPEC = "dataforce_orm"  # the attrs metadata key
 SURROGATE = "must be valid Unicode text (it holds a lone surrogate)"
@@ -183,6 +183,8 @@ def field(kind: str, *, default: Any = None, factory: Callable[[], Any] | None =
     the server fills are taken as loaded.
     """
     spec = Spec(kind, **facts)
+    if spec.enum is not None:
+        converter.register_structure_hook(spec.enum, _load_enum)
     if checked is None:
         checked = spec.create or spec.editable or kind == "id"
     extra: dict[str, Any] = {"factory": factory} if factory is not None else {"default": default}
@@ -190,6 +192,16 @@ def field(kind: str, *, default: Any = None, factory: Callable[[], Any] | None =
         extra["on_setattr"] = [attrs.setters.convert, _mark_held]
     return attrs.field(converter=spec.convert if checked else None, metadata={SPEC: spec},
                        **extra)
+
+
+def _load_enum(value: Any, enum_type: type[enum.Enum]) -> Any:
+    """A wire enum value; one newer than this library is kept as the server's string."""
+    try:
+        return enum_type(value)
+    except ValueError:
+        if isinstance(value, str):
+            return value
+        raise TypeError(f"expected one of {enum_type.__name__}, got {value!r}") from None
 
 
 def _mark_held(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> Any:

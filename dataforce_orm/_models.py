@@ -13,7 +13,6 @@ from ._artifacts import ArtifactManager
 from ._errors import ValidationError
 from ._fields import field
 from ._resource import Model
-from ._wire import converter
 
 
 class CollectionType(str, enum.Enum):
@@ -33,19 +32,6 @@ class CollectionType(str, enum.Enum):
 
 # The types the server's ``types`` filter accepts (the combined ones are refused there).
 FILTERABLE_TYPES = frozenset({"model", "dataset", "experiment", "mixed"})
-
-
-def _load_type(value: Any, _: object) -> Any:
-    """A wire type; one newer than this library is kept as the server's string."""
-    try:
-        return CollectionType(value)
-    except ValueError:
-        if isinstance(value, str):
-            return value
-        raise TypeError(f"expected a collection type, got {type(value).__name__}") from None
-
-
-converter.register_structure_hook(CollectionType, _load_type)
 
 
 @attrs.define(slots=True, eq=False, repr=False)
