@@ -23,8 +23,7 @@ from ._http import RetryPolicy
 from ._models import Collection, CollectionType, Orbit, Organization
 from ._query import Manager, Q, QuerySet
 from ._session import Session, configure
-
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 __all__ = [
     "APIError",
