@@ -7,13 +7,12 @@ import argparse
 import os
 import sys
 
+from . import _cli
 from ._version import __version__
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
-    from . import _cli
-
     parser = argparse.ArgumentParser(
         prog="dataforce-orm", allow_abbrev=False,
         description="The DataForce (luml) ORM's command line. The collections and orbits "

@@ -5,7 +5,7 @@ its commands is a function taking a :class:`Context`, registered with the group'
 :meth:`Group.command` decorator together with its arguments. :func:`add_groups` turns every
 registered group into argparse subcommands, and :func:`run` runs the chosen command with one
 error policy for all (exit 1 and a one-line message; ``--debug`` shows the traceback). A new
-group, e.g. artifacts, is a few declarations::
+group, e.g. artifacts, is a few declarations (here, or in a module this one imports)::
 
     artifacts = Group("artifacts", "the artifacts of a collection")
 

@@ -53,6 +53,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
         terminalreporter.write_line(f"(also in {found.path})")
 
 
+@pytest.fixture
+def no_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No DFS_* / LUML_* setting in the environment for this test."""
+    for name in ("API_KEY", "BASE_URL", "ORGANIZATION", "ORBIT", "COLLECTION"):
+        monkeypatch.delenv(f"DFS_{name}", raising=False)
+        monkeypatch.delenv(f"LUML_{name}", raising=False)
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[LocalServer]:
     with LocalServer() as srv:

@@ -19,7 +19,6 @@ from dataforce_orm import Collection, Session
 from dataforce_orm.__main__ import main
 from dataforce_orm.testing import LocalServer
 
-CONFIG = ("API_KEY", "BASE_URL", "ORGANIZATION", "ORBIT", "COLLECTION")
 COLLECTION_FIELDS = {"id", "name", "description", "collection_type", "orbit_id", "tags",
                      "total_artifacts", "created_at", "updated_at", "artifacts_tags",
                      "artifacts_extra_values"}
@@ -31,13 +30,6 @@ class Terminal(io.StringIO):
 
     def isatty(self) -> bool:
         return True
-
-
-@pytest.fixture
-def no_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in CONFIG:
-        monkeypatch.delenv(f"DFS_{name}", raising=False)
-        monkeypatch.delenv(f"LUML_{name}", raising=False)
 
 
 @pytest.fixture
