@@ -1,9 +1,10 @@
 # Sourced by the scripts: makes .venv with the package installed (editable) and what the caller
 # needs, once per change of the packaging files or the version.
-#   source scripts/_venv.sh        the package and its core dependencies (what the demo needs)
+#   source scripts/_venv.sh core   the package and its core dependencies (what the demo needs)
 #   source scripts/_venv.sh dev    also the dev extra: lint, types, tests, docs (the check suite)
+# (Always name one: a bare `source` would see the calling script's own arguments.)
 # pip's output goes to .venv/pip.log and is shown only when the install fails.
-want=${1:-core}
+want=${1:-}
 case $want in
     core) spec=. ;;
     dev) spec='.[dev]' ;;
