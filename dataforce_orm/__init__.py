@@ -26,8 +26,7 @@ from ._lookups import Q
 from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
 from ._query import Manager, QuerySet
 from ._session import Session, configure
-
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 __all__ = [
     "APIError",

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
+from figures import Figures
 from parity import AsyncMode, SyncMode
 
 from dataforce_orm import RetryPolicy, Session
@@ -26,6 +27,38 @@ class Sleeps(list[float]):
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak", action="store_true", help="run the long soak tests")
+
+
+_figures_key = pytest.StashKey[Figures]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_figures_key] = Figures()
+
+
+@pytest.fixture(scope="session")
+def figures(pytestconfig: pytest.Config) -> Figures:
+    """Where a test records what it measured (shown with -v or --soak, kept in a file)."""
+    return pytestconfig.stash[_figures_key]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                            config: pytest.Config) -> None:
+    found = config.stash[_figures_key]
+    # (addopts has -q: a -v on the command line brings the verbosity to 0)
+    if found.lines and (config.get_verbosity() >= 0 or config.getoption("--soak")):
+        terminalreporter.section("figures")
+        for line in found.lines:
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"(also in {found.path})")
+
+
+@pytest.fixture
+def no_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No DFS_* / LUML_* setting in the environment for this test."""
+    for name in ("API_KEY", "BASE_URL", "ORGANIZATION", "ORBIT", "COLLECTION"):
+        monkeypatch.delenv(f"DFS_{name}", raising=False)
+        monkeypatch.delenv(f"LUML_{name}", raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from figures import Figures
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,19 +92,13 @@ def make_ctx(server: LocalServer) -> Ctx:
 
 
 @pytest.fixture(scope="module")
-def ctx(server: LocalServer, pytestconfig: pytest.Config) -> Iterator[Ctx]:
+def ctx(server: LocalServer, figures: Figures) -> Iterator[Ctx]:
     made = make_ctx(server)
     yield made
     made.session.close()
     made.client.close()
-    line = (f"\nbad inputs tried: {sum(CASES.values())} "
-            f"({', '.join(f'{k}={v}' for k, v in sorted(CASES.items()))})")
-    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
-    if capture is None:
-        print(line)
-        return
-    with capture.global_and_fixture_disabled():
-        print(line)
+    figures.add(f"bad inputs tried: {sum(CASES.values())} "
+                f"({', '.join(f'{k}={v}' for k, v in sorted(CASES.items()))})")
 
 
 # -- strategies -------------------------------------------------------------------------------

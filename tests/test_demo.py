@@ -19,7 +19,6 @@ from dataforce_orm._demo import run_demo
 from dataforce_orm.testing import Fault, LocalServer
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ("API_KEY", "BASE_URL", "ORGANIZATION", "ORBIT", "COLLECTION")
 STEPS = ("1. Create", "2. Query", "3. Update with tags", "4. A conflict, caught",
          "5. Bad input", "6. Delete", "Done:")
 _orbits = itertools.count()
@@ -30,13 +29,6 @@ def platform() -> Iterator[LocalServer]:
     """A LocalServer standing in for a configured platform."""
     with LocalServer() as srv:
         yield srv
-
-
-@pytest.fixture
-def no_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in CONFIG:
-        monkeypatch.delenv(f"DFS_{name}", raising=False)
-        monkeypatch.delenv(f"LUML_{name}", raising=False)
 
 
 @pytest.fixture

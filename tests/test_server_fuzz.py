@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
+from figures import Figures
 
 from dataforce_orm import Collection, RetryPolicy, Session
 from dataforce_orm.testing import LocalServer
@@ -173,12 +174,11 @@ def _workload(s: Session, tag: str) -> None:
 
 
 def test_fuzzing_gets_4xx_or_a_close_never_a_5xx(server: LocalServer, orbit_id: str, s: Session,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                 figures: Figures) -> None:
     rows = server.collection_rows(orbit_id)
     out = fuzz(server, orbit_id)
-    with capsys.disabled():
-        print(f"\nfuzz: {CASES} malformed requests; answers by kind (0 = closed): "
-              + "; ".join(f"{k} {dict(sorted(v.items()))}" for k, v in out.items()))
+    figures.add(f"fuzz: {CASES} malformed requests; answers by kind (0 = closed): "
+                + "; ".join(f"{k} {dict(sorted(v.items()))}" for k, v in out.items()))
     every = Counter[int]()
     for counts in out.values():
         every.update(counts)

@@ -1,7 +1,8 @@
 """Soak: 8 threads, then 32 asyncio tasks, through a seeded 20% mix of faults.
 
 A short run (a few seconds per mode) is part of the normal suite; ``pytest --soak`` runs each
-mode for ``DFO_SOAK_SECONDS`` (default 120) seconds. Each run prints its figures.
+mode for ``DFO_SOAK_SECONDS`` (default 120) seconds. Each run records its figures (shown
+with ``-v`` or ``--soak``; see tests/figures.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import os
 import time
 
 import pytest
-from soakkit import READ_TIMEOUT, STALL, Report, run_soak, soak_policy
+from figures import Figures
+from soakkit import READ_TIMEOUT, STALL, run_soak, soak_policy
 
 from dataforce_orm import Collection, Session, TimeoutError
 from dataforce_orm.testing import Fault, LocalServer
@@ -25,16 +27,11 @@ def _seconds(request: pytest.FixtureRequest) -> float:
     return SHORT
 
 
-def _show(capsys: pytest.CaptureFixture[str], report: Report) -> None:
-    with capsys.disabled():
-        print("\n" + "\n".join(report.lines()))
-
-
 @pytest.mark.parametrize(("mode", "workers"), [("threads", 8), ("async", 32)])
-def test_soak(server: LocalServer, request: pytest.FixtureRequest,
-              capsys: pytest.CaptureFixture[str], mode: str, workers: int) -> None:
+def test_soak(server: LocalServer, request: pytest.FixtureRequest, figures: Figures,
+              mode: str, workers: int) -> None:
     report = run_soak(server, mode, workers, _seconds(request), seed=7)
-    _show(capsys, report)
+    figures.add("\n".join(report.lines()))
     assert report.discrepancies == []
     assert report.leaks == []
     assert report.outcomes.get("foreign", 0) == 0

@@ -1,0 +1,452 @@
+"""The command line end to end against a LocalServer: output, --json shapes, exit codes,
+prompts, and where the API key may come from."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import dataforce_orm
+from dataforce_orm import Collection, Session
+from dataforce_orm.__main__ import main
+from dataforce_orm.testing import LocalServer
+
+COLLECTION_FIELDS = {"id", "name", "description", "collection_type", "orbit_id", "tags",
+                     "total_artifacts", "created_at", "updated_at", "artifacts_tags",
+                     "artifacts_extra_values"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Terminal(io.StringIO):
+    """A standard input that says it is a terminal, holding what the person types."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def env(server: LocalServer, orbit_id: str, no_config: None,
+        monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI configured through DFS_* on a fresh orbit; returns the orbit id."""
+    monkeypatch.setenv("DFS_BASE_URL", server.url)
+    monkeypatch.setenv("DFS_API_KEY", server.api_key)
+    monkeypatch.setenv("DFS_ORGANIZATION", server.organization_id)
+    monkeypatch.setenv("DFS_ORBIT", orbit_id)
+    return orbit_id
+
+
+@pytest.fixture
+def other(server: LocalServer, orbit_id: str) -> Session:
+    """A session of the library on the same orbit, to set things up and look behind the CLI."""
+    return Session(api_key=server.api_key, base_url=server.url,
+                   organization=server.organization_id, orbit=orbit_id)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    code, out, err = cli(capsys, *args, "--json")
+    assert (code, err) == (0, ""), err
+    return json.loads(out)
+
+
+def make(other: Session, name: str, kind: str = "model", **fields: Any) -> Collection:
+    return Collection.objects.using(other).create(name=name, collection_type=kind, **fields)
+
+
+# -- --version, usage errors -------------------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "--version") == (0, f"dataforce-orm {dataforce_orm.__version__}\n", "")
+
+
+@pytest.mark.parametrize("args", [
+    ["collections"],                                  # no command
+    ["collections", "frobnicate"],
+    ["collections", "get"],                           # ID_OR_NAME missing
+    ["collections", "create", "x"],                   # --type is required
+    ["collections", "create", "x", "--type", "bogus"],
+    ["collections", "list", "--limit", "0"],
+    ["collections", "list", "--limit", "many"],
+    ["collections", "list", "--type", "model_datasets"],
+    ["collections", "update", "x"],                   # nothing to change
+    ["collections", "update", "x", "--tag", "a", "--clear-tags"],
+    ["orbits", "get"],
+    ["collections", "list", "--jso"],                 # no abbreviations
+])
+def test_usage_errors_exit_2_before_any_request(
+        capsys: pytest.CaptureFixture[str], env: str, server: LocalServer,
+        args: list[str]) -> None:
+    server.reset_request_log()
+    code, out, err = cli(capsys, *args)
+    assert code == 2 and out == ""
+    assert "usage: dataforce-orm" in err and "error:" in err
+    assert server.request_log == []
+
+
+# -- collections ---------------------------------------------------------------------------
+
+
+def test_create_then_list_as_a_table(capsys: pytest.CaptureFixture[str], env: str) -> None:
+    code, out, err = cli(capsys, "collections", "create", "Training images", "--type",
+                         "dataset", "--tag", "ml", "--tag", "images", "--description", "first")
+    assert (code, err) == (0, "")
+    shown = dict(line.split(None, 1) for line in out.splitlines() if " " in line.strip())
+    assert shown["name"] == "Training images" and shown["description"] == "first"
+    assert shown["collection_type"] == "dataset" and shown["tags"] == "ml, images"
+    assert shown["created_at"].endswith(" UTC")
+    assert cli(capsys, "collections", "create", "resnet", "--type", "model")[0] == 0
+
+    code, out, err = cli(capsys, "collections", "list")
+    assert (code, err) == (0, "")
+    header, *rows = out.splitlines()
+    assert header.split() == ["ID", "NAME", "TYPE", "TAGS", "ARTIFACTS", "CREATED", "(UTC)"]
+    assert [r.split()[1] for r in rows] == ["resnet", "Training"]  # newest first
+    for column in ("NAME", "TYPE", "TAGS", "ARTIFACTS", "CREATED"):  # aligned columns
+        at = header.index(column)
+        assert all(r[at - 2:at] == "  " and r[at] != " " for r in rows), (column, out)
+    assert "ml, images" in rows[1] and rows[0].split()[3] == "-"
+    assert all(line == line.rstrip() for line in out.splitlines())
+
+
+def test_an_empty_listing(capsys: pytest.CaptureFixture[str], env: str) -> None:
+    assert cli(capsys, "collections", "list") == (0, "No collections.\n", "")
+    assert cli(capsys, "collections", "list", "--json") == (0, "[]\n", "")
+
+
+def test_json_shapes(capsys: pytest.CaptureFixture[str], env: str) -> None:
+    made = run_json(capsys, "collections", "create", "a", "--type", "model", "--tag", "x")
+    assert set(made) == COLLECTION_FIELDS and next(iter(made)) == "id"
+    assert made["collection_type"] == "model" and made["tags"] == ["x"]
+    assert made["orbit_id"] == env and made["total_artifacts"] == 0
+    assert datetime.fromisoformat(made["created_at"]).tzinfo is not None  # ISO-8601, aware
+
+    listed = run_json(capsys, "collections", "list")
+    assert isinstance(listed, list) and [c["id"] for c in listed] == [made["id"]]
+    assert set(listed[0]) == COLLECTION_FIELDS
+
+    got = run_json(capsys, "collections", "get", made["id"])
+    assert isinstance(got, dict) and got["id"] == made["id"] and got["name"] == "a"
+    assert got["artifacts_tags"] == []  # details-only fields come with a get by id
+
+    gone = run_json(capsys, "collections", "delete", "a", "--yes")
+    assert gone == {"id": made["id"], "name": "a", "deleted": True}
+
+
+def test_list_filters(capsys: pytest.CaptureFixture[str], env: str, other: Session) -> None:
+    make(other, "Alpha one", "model", tags=["ml", "prod"])
+    make(other, "alpha two", "dataset", tags=["ml"])
+    make(other, "beta", "experiment", tags=["prod"])
+    make(other, "gamma", "model_dataset")
+
+    def names(*args: str) -> list[str]:
+        return sorted(c["name"] for c in run_json(capsys, "collections", "list", *args))
+
+    assert names("--search", "ALPHA") == ["Alpha one", "alpha two"]
+    assert names("--type", "model") == ["Alpha one"]
+    assert names("--type", "model", "--type", "model_dataset") == ["Alpha one", "gamma"]
+    assert names("--tag", "ml") == ["Alpha one", "alpha two"]
+    assert names("--tag", "ml", "--tag", "prod") == ["Alpha one"]
+    assert names("--search", "alpha", "--tag", "prod", "--type", "model") == ["Alpha one"]
+    assert len(names("--limit", "3")) == 3
+    assert names("--search", "nothing like it") == []
+
+
+def test_get_by_id_or_exact_name(capsys: pytest.CaptureFixture[str], env: str,
+                                 other: Session) -> None:
+    c = make(other, "exact")
+    make(other, "exact but longer")
+    assert run_json(capsys, "collections", "get", "exact")["id"] == c.id
+    assert run_json(capsys, "collections", "get", str(c.id).upper())["id"] == c.id  # any UUID form
+    code, out, err = cli(capsys, "collections", "get", "EXACT")
+    assert (code, out) == (1, "")
+    assert err == "dataforce-orm: error: no collection named 'EXACT'\n"
+    code, out, err = cli(capsys, "collections", "get", "00000000-0000-4000-8000-000000000000")
+    assert (code, err) == (1, "dataforce-orm: error: no collection with id "
+                              "00000000-0000-4000-8000-000000000000\n")
+
+
+def test_a_name_several_collections_have_is_refused_naming_their_ids(
+        capsys: pytest.CaptureFixture[str], env: str, other: Session) -> None:
+    ids = {str(make(other, "twin").id) for _ in range(2)}
+    for command in (["get", "twin"], ["update", "twin", "--name", "x"],
+                    ["delete", "twin", "--yes"]):
+        code, out, err = cli(capsys, "collections", *command)
+        assert (code, out) == (1, "")
+        assert err.startswith("dataforce-orm: error: 2 collections are named 'twin': ")
+        assert all(i in err for i in ids) and err.count("\n") == 1
+    assert Collection.objects.using(other).filter(name="twin").count() == 2
+
+
+def test_update_changes_only_the_given_fields(capsys: pytest.CaptureFixture[str], env: str,
+                                              other: Session) -> None:
+    c = make(other, "before", description="keep me", tags=["a", "b"])
+    got = run_json(capsys, "collections", "update", "before", "--name", "after")
+    assert (got["name"], got["description"], got["tags"]) == ("after", "keep me", ["a", "b"])
+    got = run_json(capsys, "collections", "update", str(c.id), "--tag", "c")
+    assert (got["name"], got["tags"]) == ("after", ["c"])  # the given tags replace the list
+    got = run_json(capsys, "collections", "update", "after", "--description", "new")
+    assert (got["description"], got["tags"]) == ("new", ["c"])
+    got = run_json(capsys, "collections", "update", "after", "--clear-tags")
+    assert got["tags"] == []
+    c.refresh()
+    assert (c.name, c.description, c.tags) == ("after", "new", [])
+
+
+def test_update_keeps_what_someone_else_changed(capsys: pytest.CaptureFixture[str], env: str,
+                                                other: Session) -> None:
+    c = make(other, "shared", description="old")
+    stale = Collection.objects.using(other).get(id=c.id)
+    c.description = "theirs"
+    c.save()
+    assert cli(capsys, "collections", "update", "shared", "--tag", "mine")[0] == 0
+    stale.refresh()
+    assert (stale.description, stale.tags) == ("theirs", ["mine"])
+
+
+def test_create_refuses_bad_input_with_one_line(capsys: pytest.CaptureFixture[str], env: str,
+                                                server: LocalServer) -> None:
+    server.reset_request_log()
+    code, out, err = cli(capsys, "collections", "create", "x" * 101, "--type", "model")
+    assert (code, out) == (1, "")
+    assert err == ("dataforce-orm: error: ValidationError: name: must be at most 100 "
+                   "characters (got 101)\n")
+    assert not [m for m, _ in server.request_log if m == "POST"]
+
+
+def test_odd_characters_stay_on_one_line(capsys: pytest.CaptureFixture[str], env: str,
+                                         other: Session) -> None:
+    make(other, "tab\there\nnewline", tags=["t\x1b[31m"])
+    make(other, "wide 日本語")
+    code, out, _ = cli(capsys, "collections", "list")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3
+    assert "tab\\there\\nnewline" in out and "t\\x1b[31m" in out and "\x1b" not in out
+    # a wide character takes two columns: the next column starts at the same place
+    wide = next(line for line in lines if "日本語" in line)
+    plain = next(line for line in lines if "newline" in line)
+    assert wide.index("model") + 3 == plain.index("model")
+
+
+# -- delete and its prompt ---------------------------------------------------------------------
+
+
+def test_delete_without_yes_is_refused_when_no_one_can_answer(
+        capsys: pytest.CaptureFixture[str], env: str, other: Session,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    c = make(other, "doomed")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # a pipe, not a terminal
+    code, out, err = cli(capsys, "collections", "delete", "doomed")
+    assert (code, out) == (1, "")
+    assert err == (f"dataforce-orm: error: refusing to delete collection 'doomed' ({c.id}) "
+                   "without --yes (standard input is not a terminal to ask on)\n")
+    assert Collection.objects.using(other).filter(id=c.id).exists()
+
+
+@pytest.mark.parametrize(("typed", "deleted"), [
+    ("y\n", True), ("YES\n", True), ("n\n", False), ("\n", False), ("", False)])
+def test_delete_asks_at_a_terminal(capsys: pytest.CaptureFixture[str], env: str,
+                                   other: Session, monkeypatch: pytest.MonkeyPatch,
+                                   typed: str, deleted: bool) -> None:
+    c = make(other, "asked")
+    monkeypatch.setattr(sys, "stdin", Terminal(typed))
+    code, out, err = cli(capsys, "collections", "delete", "asked")
+    prompt = f"Delete collection 'asked' ({c.id})? [y/N] "
+    assert err.startswith(prompt)
+    if deleted:
+        assert (code, out, err) == (0, f"Deleted collection 'asked' ({c.id}).\n", prompt)
+    else:
+        assert (code, out) == (1, "")
+        assert err == (f"{prompt}dataforce-orm: error: cancelled: did not delete collection "
+                       f"'asked' ({c.id})\n")
+    assert Collection.objects.using(other).filter(id=c.id).exists() is not deleted
+
+
+def test_delete_asks_through_input(capsys: pytest.CaptureFixture[str], env: str,
+                                   other: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = make(other, "typed")
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda *prompt: "y")
+    assert cli(capsys, "collections", "delete", str(c.id))[0] == 0
+    assert not Collection.objects.using(other).filter(id=c.id).exists()
+
+
+def test_delete_with_yes_does_not_ask(capsys: pytest.CaptureFixture[str], env: str,
+                                      other: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = make(other, "quick")
+    monkeypatch.setattr(sys, "stdin", Terminal(""))
+    assert cli(capsys, "collections", "delete", "quick", "-y") == (
+        0, f"Deleted collection 'quick' ({c.id}).\n", "")
+
+
+# -- orbits --------------------------------------------------------------------------------
+
+
+def test_orbits(capsys: pytest.CaptureFixture[str], env: str, server: LocalServer) -> None:
+    code, out, err = cli(capsys, "orbits", "list")
+    assert (code, err) == (0, "")
+    header, *rows = out.splitlines()
+    assert header.split() == ["ID", "NAME", "ROLE", "COLLECTIONS", "ARTIFACTS", "MEMBERS"]
+    assert any(r.startswith(env) for r in rows)
+    assert any(r.startswith(server.orbit_id) and "Default Orbit" in r for r in rows)
+
+    listed = run_json(capsys, "orbits", "list")
+    assert {o["id"] for o in listed} >= {env, server.orbit_id}
+    by_name = run_json(capsys, "orbits", "get", "Default Orbit")
+    assert by_name["id"] == server.orbit_id and by_name["name"] == "Default Orbit"
+    assert by_name["organization_id"] == server.organization_id
+    assert datetime.fromisoformat(by_name["created_at"]).tzinfo is not None
+    assert run_json(capsys, "orbits", "get", env)["id"] == env
+    code, out, err = cli(capsys, "orbits", "get", "Nowhere")
+    assert (code, out) == (1, "")
+    assert err.startswith("dataforce-orm: error: no orbit named 'Nowhere'; the orbits: ")
+
+
+def test_orbits_sharing_a_name_are_refused_naming_their_ids(
+        capsys: pytest.CaptureFixture[str], env: str, server: LocalServer) -> None:
+    ids = [server.add_orbit(server.organization_id, "Twin orbit") for _ in range(2)]
+    code, _, err = cli(capsys, "orbits", "get", "Twin orbit")
+    assert code == 1 and "2 orbits are named 'Twin orbit'" in err
+    assert all(i in err for i in ids)
+
+
+# -- configuration and the API key ----------------------------------------------------------
+
+
+def test_flags_instead_of_the_environment(capsys: pytest.CaptureFixture[str], no_config: None,
+                                          server: LocalServer, orbit_id: str,
+                                          tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(server.api_key + "\n")  # as `echo ... > key` writes it
+    made = run_json(capsys, "collections", "create", "flagged", "--type", "model",
+                    "--base-url", server.url, "--organization", "Default Organization",
+                    "--orbit", orbit_id, "--api-key-file", str(key_file))
+    assert made["orbit_id"] == orbit_id
+
+
+def test_the_key_file_overrides_the_environment(capsys: pytest.CaptureFixture[str], env: str,
+                                                server: LocalServer, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DFS_API_KEY", "dfs_wrong")
+    assert cli(capsys, "orbits", "list")[0] == 1
+    key_file = tmp_path / "key"
+    key_file.write_text(f"  {server.api_key}\r\n\n")
+    assert cli(capsys, "orbits", "list", "--api-key-file", str(key_file))[0] == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO(server.api_key + "\n"))
+    assert cli(capsys, "orbits", "list", "--api-key-file", "-")[0] == 0
+
+
+def test_luml_spellings(capsys: pytest.CaptureFixture[str], no_config: None,
+                        server: LocalServer, orbit_id: str,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LUML_BASE_URL", server.url)
+    monkeypatch.setenv("LUML_API_KEY", server.api_key)
+    monkeypatch.setenv("LUML_ORGANIZATION", server.organization_id)
+    monkeypatch.setenv("LUML_ORBIT", orbit_id)
+    assert run_json(capsys, "collections", "list") == []
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    ("none", "no API key: set DFS_API_KEY (or LUML_API_KEY), or pass --api-key-file PATH"),
+    ("missing", "cannot read the API key file {path}: No such file or directory"),
+    ("empty", "the API key file {path} is empty"),
+])
+def test_no_usable_key(capsys: pytest.CaptureFixture[str], no_config: None,
+                       server: LocalServer, tmp_path: Path, setup: str, message: str) -> None:
+    path = tmp_path / "key"
+    if setup == "empty":
+        path.write_text("\n \n")
+    args = ["collections", "list", "--base-url", server.url]
+    if setup != "none":
+        args += ["--api-key-file", str(path)]
+    server.reset_request_log()
+    code, out, err = cli(capsys, *args)
+    assert (code, out) == (1, "")
+    assert err == f"dataforce-orm: error: {message.format(path=path)}\n"
+    assert server.request_log == []
+
+
+@pytest.mark.parametrize("args", [["--api-key", "dfs_secret123"], ["--api-key=dfs_secret123"],
+                                  ["--api-key"]])
+def test_the_key_is_never_taken_from_an_argument(capsys: pytest.CaptureFixture[str], env: str,
+                                                 args: list[str]) -> None:
+    code, out, err = cli(capsys, "collections", "list", *args)
+    assert (code, out) == (2, "")
+    assert "the API key is never taken from an argument" in err and "--api-key-file" in err
+    assert "dfs_secret123" not in err
+
+
+def test_errors_are_one_line_and_debug_shows_the_traceback(
+        capsys: pytest.CaptureFixture[str], env: str, server: LocalServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DFS_API_KEY", "dfs_wrong_key")
+    code, out, err = cli(capsys, "collections", "list")
+    assert (code, out) == (1, "")
+    assert err.startswith("dataforce-orm: error: AuthenticationError: 401 GET /v1/")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    code, out, err = cli(capsys, "collections", "list", "--debug")
+    assert code == 1 and "Traceback (most recent call last)" in err
+    assert "DEBUG dataforce_orm: GET /v1/" in err  # each request logged
+    assert err.splitlines()[-1].startswith("dataforce-orm: error: AuthenticationError: 401")
+    assert "dfs_wrong_key" not in err
+    monkeypatch.setenv("DFS_API_KEY", server.api_key)
+    code, _, err = cli(capsys, "collections", "list", "--orbit", "No such orbit")
+    assert code == 1 and err.startswith(
+        "dataforce-orm: error: ConfigurationError: orbit: no orbit named 'No such orbit'")
+
+
+def test_a_server_that_is_not_there(capsys: pytest.CaptureFixture[str], env: str,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    with LocalServer() as gone:
+        url = gone.url
+    monkeypatch.setenv("DFS_BASE_URL", url)
+    code, out, err = cli(capsys, "orbits", "list")
+    assert (code, out) == (1, "")
+    assert err.startswith("dataforce-orm: error: TransportError: ") and err.count("\n") == 1
+
+
+# -- as a program ----------------------------------------------------------------------------
+
+
+def test_as_a_subprocess_with_the_key_in_a_file(server: LocalServer, orbit_id: str,
+                                                tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(server.api_key + "\n")
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("DFS_", "LUML_"))}
+    environ.update(DFS_BASE_URL=server.url, DFS_ORBIT=orbit_id, PYTHONPATH=str(ROOT))
+    base = [sys.executable, "-m", "dataforce_orm"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [*base, *args, "--api-key-file", str(key_file)]
+        assert not any(server.api_key in a for a in argv)
+        return subprocess.run(argv, env=environ, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+
+    made = run("collections", "create", "from a shell", "--type", "mixed", "--json")
+    assert (made.returncode, made.stderr) == (0, "")
+    ident = json.loads(made.stdout)["id"]
+    listed = run("collections", "list")
+    assert listed.returncode == 0 and ident in listed.stdout and "from a shell" in listed.stdout
+    refused = run("collections", "delete", ident)  # stdin is not a terminal
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("dataforce-orm: error: refusing to delete collection")
+    assert run("collections", "delete", ident, "--yes").returncode == 0
+    usage = run("collections", "list", "--limit", "0")
+    assert usage.returncode == 2 and "usage:" in usage.stderr
+    version = subprocess.run([*base, "--version"], env=environ, capture_output=True,
+                             text=True, timeout=60)
+    assert version.stdout == f"dataforce-orm {dataforce_orm.__version__}\n"

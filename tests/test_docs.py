@@ -1,0 +1,48 @@
+"""The documentation keeps up with the code: every lookup, public name and CLI command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import dataforce_orm
+from dataforce_orm import _cli
+from dataforce_orm._models import Collection
+from dataforce_orm._query import LOOKUPS
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_the_lookup_table_lists_every_lookup_of_every_field() -> None:
+    rows = {}
+    for line in (DOCS / "querying.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0] in ("id", "text", "type", "tags", "number", "time"):
+            rows[cells[0]] = cells
+    kinds = {"id": "id", "str": "text", "enum": "type", "tags": "tags", "num": "number",
+             "time": "time"}
+    assert set(rows) == set(kinds.values())
+    for kind, ops in LOOKUPS.items():
+        row = rows[kinds[kind]]
+        assert re.findall(r"`(\w+)`", row[3]) == list(ops), kind
+        fields = [f for f, k in Collection._fields.items() if k == kind]
+        assert re.findall(r"`(\w+)`", row[1]) == fields, kind
+
+
+def test_the_reference_names_every_public_name() -> None:
+    text = (DOCS / "reference.md").read_text()
+    for name in dataforce_orm.__all__:
+        assert f"::: dataforce_orm.{name}\n" in text or f"`{name}`" in text, name
+
+
+def test_the_cli_page_shows_every_command() -> None:
+    text = (DOCS / "cli.md").read_text()
+    for group in _cli.GROUPS.values():
+        for command in group.commands:
+            assert f"dataforce-orm {group.name} {command}" in text
+
+
+def test_every_page_is_in_the_nav() -> None:
+    nav = (DOCS.parent / "mkdocs.yml").read_text()
+    for page in DOCS.glob("*.md"):
+        assert f": {page.name}\n" in nav, page.name
