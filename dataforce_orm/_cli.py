@@ -528,7 +528,7 @@ def find_orbit(ctx: Context, ref: str) -> Orbit:
     every = list(Orbit.objects.using(ctx.session).all())
     ident = as_uuid(ref)
     if ident is not None:
-        found = [o for o in every if as_uuid(o.id) == ident]
+        found = [o for o in every if o.id == ident]
         if not found:
             raise CLIError(f"no orbit with id {ident}")
         return found[0]
@@ -537,7 +537,7 @@ def find_orbit(ctx: Context, ref: str) -> Orbit:
         names = ", ".join(repr(o.name) for o in every) or "none"
         raise CLIError(f"no orbit named {ref!r}; the orbits: {names}")
     if len(found) > 1:
-        raise _several("orbit", ref, [o.id for o in found])
+        raise _several("orbit", ref, [str(o.id) for o in found])
     return found[0]
 
 
