@@ -16,6 +16,7 @@ from typing import Any
 from .._http import is_loopback
 from ._api import Api, Request, Response, detail
 from ._faults import Fault, FaultSet
+from ._storage import MULTIPART_THRESHOLD, Storage
 from ._store import Store, User
 
 MAX_BODY = 1024 * 1024  # larger bodies answer 413, like a proxy in front of the real service
@@ -221,6 +222,14 @@ class LocalServer:
     ``with LocalServer() as srv:`` or ``srv = LocalServer().start()``; then ``srv.url``,
     ``srv.api_key``, ``srv.organization_id`` and ``srv.orbit_id`` address the default user's
     "Default Organization" and "Default Orbit".
+
+    Artifact uploads go to storage served on the same host and port, at presigned URLs
+    (S3 path-style, or Azure Blob for orbits set with ``set_storage_flavour``). Uploads larger
+    than ``multipart_threshold`` bytes are multipart, in parts of ``multipart_part_size`` bytes
+    (None: the platform's table, 32 MiB up to 1 GiB ... 1 GiB parts above 100 GiB).
+    ``storage_bandwidth`` caps each connection's storage reads and writes (bytes/s).
+    Stored bytes live in files under ``storage_dir`` (default: a temporary directory, removed
+    by ``close()``).
     """
 
     def __init__(
@@ -229,6 +238,11 @@ class LocalServer:
         host: str = "127.0.0.1",
         port: int = 0,
         allow_remote: bool = False,
+        *,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+        multipart_part_size: int | None = None,
+        storage_bandwidth: float | None = None,
+        storage_dir: str | None = None,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(
@@ -236,7 +250,14 @@ class LocalServer:
             )
         self.host, self.port = host, port
         self._store = Store(db_path)
-        self._api = Api(self._store)
+        self._storage = Storage(
+            lambda: self.url,
+            root=storage_dir,
+            multipart_threshold=multipart_threshold,
+            multipart_part_size=multipart_part_size,
+            bandwidth=storage_bandwidth,
+        )
+        self._api = Api(self._store, self._storage)
         self._faults = FaultSet()
         self._log_lock = threading.Lock()
         self._request_log: list[tuple[str, str]] = []
@@ -280,9 +301,10 @@ class LocalServer:
             self._thread.join()
 
     def close(self) -> None:
-        """Stop and close the database."""
+        """Stop, close the database and remove the stored objects' files."""
         self.stop()
         self._store.close()
+        self._storage.close()
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -335,7 +357,11 @@ class LocalServer:
         tags: list[str] | None = None,
         extra_keys: list[str] | None = None,
     ) -> None:
-        """Pretend a collection holds ``count`` artifacts (with these tags / extra keys)."""
+        """Pretend a collection holds ``count`` artifacts (with these tags / extra keys).
+
+        Pretend counts count towards the organization's artifact quota; the collection's
+        next real artifact change recomputes all three from its real artifacts.
+        """
         self._store.set_artifact_count(str(collection_id), count, tags, extra_keys)
 
     def collection_rows(self, orbit_id: str | None = None) -> list[dict[str, Any]]:
@@ -345,6 +371,60 @@ class LocalServer:
     def insert_collections(self, orbit_id: str, bodies: list[dict[str, Any]]) -> list[str]:
         """Insert many collections directly (fast set-up); returns their ids."""
         return self._store.insert_collections(orbit_id, bodies)
+
+    # -- artifacts and storage --------------------------------------------------------------------
+
+    def set_storage_flavour(self, orbit_id: str, flavour: str) -> None:
+        """Make an orbit's bucket an ``"s3"`` (default) or an ``"azure"`` one."""
+        if flavour not in ("s3", "azure"):
+            raise ValueError(f"flavour must be 's3' or 'azure', not {flavour!r}")
+        self._api.artifacts.set_flavour(str(orbit_id), flavour)
+
+    def set_artifacts_limit(self, organization_id: str, limit: int) -> None:
+        """The organization's artifact quota (default 50; all orbits, all statuses)."""
+        self._api.artifacts.set_artifacts_limit(str(organization_id), int(limit))
+
+    def add_deployment(
+        self, artifact_id: str, *, name: str = "deployment", status: str = "active"
+    ) -> str:
+        """Deploy an artifact on a made-up satellite; returns the deployment id.
+
+        Any deployment blocks delete-url (409); an ``active`` one shows in list items.
+        """
+        return self._api.artifacts.add_deployment(str(artifact_id), name, status)
+
+    def remove_deployment(self, deployment_id: str) -> None:
+        """Drop a deployment made with add_deployment."""
+        self._api.artifacts.remove_deployment(str(deployment_id))
+
+    def add_track(
+        self, artifact_id: str, *, name: str = "track", track_id: str | None = None
+    ) -> str:
+        """Put an artifact into a track (a new one unless track_id); returns the track id.
+
+        A track entry blocks delete-url, confirm and force delete (409).
+        """
+        return self._api.artifacts.add_track_entry(str(artifact_id), name, track_id)
+
+    def remove_from_track(self, track_id: str, artifact_id: str) -> None:
+        """Take an artifact out of a track."""
+        self._api.artifacts.remove_track_entry(str(track_id), str(artifact_id))
+
+    def artifact_rows(self, collection_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored artifacts as wire-shaped dicts, read directly (no HTTP), oldest first."""
+        return self._api.artifacts.rows(None if collection_id is None else str(collection_id))
+
+    def stored_object(self, orbit_id: str, bucket_location: str) -> bytes | None:
+        """The bytes stored for an artifact's ``bucket_location`` in the orbit's storage."""
+        bucket = self._api.artifacts.bucket(str(orbit_id))
+        if bucket is None:
+            raise KeyError(orbit_id)
+        return self._storage.read_object(bucket.type, bucket_location)
+
+    @property
+    def pending_uploads(self) -> int:
+        """Incomplete S3 multipart uploads plus Azure blobs with uncommitted blocks."""
+        return self._storage.pending_uploads()
 
     # -- request log and faults -------------------------------------------------------------
 

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS users (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, key_hash TEXT UNIQUE,
     created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS organizations (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT);
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT,
+    artifacts_limit INTEGER NOT NULL DEFAULT 50);
 CREATE TABLE IF NOT EXISTS org_members (
     organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     user_id TEXT NOT NULL REFERENCES users(id), role TEXT NOT NULL,
@@ -178,6 +179,13 @@ class Store:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
 
+    def install(self, script: str, functions: dict[str, tuple[int, Any]] | None = None) -> None:
+        """Add tables (an idempotent script) and SQL functions (name -> (arity, callable))."""
+        with self._lock:
+            for name, (arity, func) in (functions or {}).items():
+                self._conn.create_function(name, arity, func, deterministic=True)
+            self._conn.executescript(script)
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
@@ -224,7 +232,10 @@ class Store:
         """Make an organization; owner (a user id) becomes its owner."""
         org = new_id()
         with self.tx() as db:
-            db.execute("INSERT INTO organizations VALUES (?, ?, ?, NULL)", (org, name, now_iso()))
+            db.execute(
+                "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)",
+                (org, name, now_iso()),
+            )
             if owner is not None:
                 db.execute("INSERT INTO org_members VALUES (?, ?, 'owner')", (org, owner))
         return org

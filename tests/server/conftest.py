@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from artifacts_kit import Arts, fresh
 from dfserver_helpers import Api, session_for
 
 from dataforce_orm.testing import LocalServer
@@ -32,3 +33,9 @@ def api(server: LocalServer, session: requests.Session) -> Api:
     """A client on a fresh, empty orbit of the default organization."""
     orbit = server.add_orbit(server.organization_id, f"orbit-{next(_counter)}")
     return Api(server, session, server.organization_id, orbit)
+
+
+@pytest.fixture
+def arts(server: LocalServer, session: requests.Session) -> Arts:
+    """Artifact routes on a fresh organization and orbit of the default user."""
+    return fresh(server, session)
