@@ -16,7 +16,7 @@ from typing import Any
 from .._http import is_loopback
 from ._api import Api, Request, Response, detail
 from ._faults import Fault, FaultSet
-from ._storage import MULTIPART_THRESHOLD, Storage
+from ._storage import MULTIPART_THRESHOLD, Exchange, Storage, Throttle
 from ._store import Store, User
 
 MAX_BODY = 1024 * 1024  # larger bodies answer 413, like a proxy in front of the real service
@@ -169,6 +169,9 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         path, _, query = self.path.partition("?")
         app._log(self.command, self.path)
+        if app._storage.claims(path):
+            self._handle_storage(path, query)
+            return
         try:
             body = self._read_body()
         except ValueError:
@@ -195,6 +198,38 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._send(response)
+
+    def _handle_storage(self, path: str, query: str) -> None:
+        """A presigned storage request: bodies and answers streamed (see _storage.py)."""
+        app = self.server.app
+        throttle = None
+        if app._storage.bandwidth is not None:
+            throttle = getattr(self, "_throttle", None)
+            if throttle is None:
+                throttle = self._throttle = Throttle(app._storage.bandwidth)
+        exchange = Exchange(
+            self.command, path, query, self.hdrs, self.rfile, self.wfile, self.connection, throttle
+        )
+        fault = app._faults.pick(self.command, path, scope="storage")
+        if fault is not None and fault.kind == "drop":
+            self.close_connection = True
+            return
+        if fault is not None and fault.kind == "status":
+            app._storage.fault(exchange, fault.status or 500, fault.retry_after)
+            exchange.finish()
+            self.close_connection = self.close_connection or not exchange.keep_alive
+            return
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.delay)
+        if fault is not None and fault.kind == "drop_after":
+            exchange.mute = True
+        try:
+            app._storage.serve(exchange)
+        except ConnectionError:
+            self.close_connection = True
+            return
+        if exchange.mute or not exchange.keep_alive:
+            self.close_connection = True
 
     def _send(self, response: Response) -> None:
         """Headers and body in one write (no Nagle/delayed-ACK stall on keep-alive)."""
