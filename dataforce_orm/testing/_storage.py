@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -511,6 +512,7 @@ class Storage:
         self._base_url = base_url
         self._own_root = root is None
         self._root = root
+        self._cleanup: Callable[[], Any] = lambda: None
         self.multipart_threshold = multipart_threshold
         self.multipart_part_size = multipart_part_size
         self.bandwidth = bandwidth
@@ -532,6 +534,8 @@ class Storage:
         with self._lock:
             if self._root is None:
                 self._root = tempfile.mkdtemp(prefix="dataforce-storage-")
+                # removed by close(), or when the server is collected, or at exit
+                self._cleanup = weakref.finalize(self, shutil.rmtree, self._root, True)
             else:
                 os.makedirs(self._root, exist_ok=True)
             return self._root
@@ -699,7 +703,7 @@ class Storage:
             self._uploads.clear()
             self._blocks.clear()
         if self._own_root and self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
+            self._cleanup()
             self._root = None
 
     # -- files ----------------------------------------------------------------------------------
