@@ -222,6 +222,13 @@ class Store:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
 
+    def install(self, script: str, functions: dict[str, tuple[int, Any]] | None = None) -> None:
+        """Add tables (an idempotent script) and SQL functions (name -> (arity, callable))."""
+        with self._lock:
+            for name, (arity, func) in (functions or {}).items():
+                self._conn.create_function(name, arity, func, deterministic=True)
+            self._conn.executescript(script)
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
