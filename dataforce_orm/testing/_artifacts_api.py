@@ -3,7 +3,12 @@
 ``P = /v1/organizations/{organization_id}/orbits/{orbit_id}``: create
 (``POST P/collections/{c}/artifacts``), update (PATCH), the orbit-wide list (``GET P/artifacts``),
 details, download-url, delete-url (sets ``pending_deletion``), confirm delete, force delete, and
-``POST /v1/bucket-secrets/upload/multipart``. Upload URLs point at the server's own storage.
+``POST /v1/bucket-secrets/upload/multipart``.
+
+Storage follows the orbit's bucket secret: its ``type`` picks the wire flavour (S3 or Azure).
+URLs point at the server's own storage (``/dataforce-local/...``, ``/devstoreaccount1/...``)
+unless the secret is an S3 one on another service (see ``storage_target``), for which they
+are presigned with the secret's endpoint, bucket, keys and region, as the platform does.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from ._artifact_validation import (
     validate_multipart,
 )
 from ._artifacts_store import ArtifactStore, Bucket, HttpError
-from ._storage import PresignError, Storage
-from ._validation import ErrorList
+from ._storage import PresignError, S3Target, Storage
+from ._validation import ErrorList, strip_scheme
 
 if TYPE_CHECKING:
     from ._api import Request, Response
@@ -75,6 +80,26 @@ def type_allowed(collection_type: str, kind: str) -> bool:
     return collection_type == "mixed" or kind in collection_type
 
 
+def storage_target(bucket: Bucket, own_netloc: str) -> S3Target | None:
+    """None when the server's own storage serves this bucket, else the S3 service to sign for.
+
+    Own storage: every Azure secret (no external Azure), an S3 secret the server marked as
+    its own (the default secret and the ones it makes, while their endpoint is unchanged),
+    and an S3 secret whose endpoint is the server's own ``host:port``. Any other S3 secret
+    is an external S3 service (MinIO, moto, ...).
+    """
+    if bucket.type != "s3" or bucket.marked_own or strip_scheme(bucket.endpoint) == own_netloc:
+        return None
+    return S3Target(
+        endpoint=strip_scheme(bucket.endpoint),
+        bucket=bucket.bucket_name,
+        access_key=bucket.access_key,
+        secret_key=bucket.secret_key,
+        region=bucket.region or "us-east-1",
+        secure=bucket.secure is not False,
+    )
+
+
 class ArtifactRoutes:
     """Artifact route handlers; ``Api`` provides ``store``, ``_check`` and ``_raise_422``."""
 
@@ -114,6 +139,9 @@ class ArtifactRoutes:
             raise HttpError(404, "Orbit not found")
         return bucket
 
+    def _target(self, bucket: Bucket) -> S3Target | None:
+        return storage_target(bucket, self.storage.netloc)
+
     def _prepare(self, user: str, ids: dict[str, str], errors: ErrorList, action: str) -> None:
         self._raise_422(errors)
         self._check(user, ids, action)
@@ -139,7 +167,11 @@ class ArtifactRoutes:
         )
         bucket = self._bucket(ids)
         details = self.storage.upload_details(
-            bucket.type, created["bucket_location"], created["size"], bucket.secret_id
+            bucket.type,
+            created["bucket_location"],
+            created["size"],
+            bucket.secret_id,
+            self._target(bucket),
         )
         return _api.json_response(200, {"artifact": created, "upload_details": details})
 
@@ -194,7 +226,10 @@ class ArtifactRoutes:
         self._prepare(user, ids, errors, "read")
         self._collection(ids)
         found = self._artifact(ids)
-        url = self.storage.download_url(self._bucket(ids).type, found["bucket_location"])
+        bucket = self._bucket(ids)
+        url = self.storage.download_url(
+            bucket.type, found["bucket_location"], self._target(bucket)
+        )
         return _api.json_response(200, {"url": url})
 
     @_app_errors
@@ -205,7 +240,8 @@ class ArtifactRoutes:
         self._collection(ids)
         found = self._artifact(ids)
         self.artifacts.check_deletable(found["id"])
-        url = self.storage.delete_url(self._bucket(ids).type, found["bucket_location"])
+        bucket = self._bucket(ids)
+        url = self.storage.delete_url(bucket.type, found["bucket_location"], self._target(bucket))
         self.artifacts.mark_pending_deletion(found["id"])
         return _api.json_response(200, {"url": url})
 
@@ -240,6 +276,10 @@ class ArtifactRoutes:
         if self.store.org_role(bucket.organization_id, user) not in ("owner", "admin"):
             raise HttpError(403, "Not enough rights")
         details = self.storage.multipart_details(
-            bucket.type, fields["bucket_location"], fields["size"], fields["upload_id"]
+            bucket.type,
+            fields["bucket_location"],
+            fields["size"],
+            fields["upload_id"],
+            self._target(bucket),
         )
         return _api.json_response(200, details)

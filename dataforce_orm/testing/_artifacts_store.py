@@ -1,4 +1,4 @@
-"""SQLite state behind the artifact routes: artifacts, deployments, tracks, storage flavours.
+"""SQLite state behind the artifact routes: artifacts, deployments, tracks, orbits' storage.
 
 Shares the Store's connection and lock. Collection counters (``total_artifacts``,
 ``artifacts_tags``, ``artifacts_extra``) are recomputed in the same transaction as every
@@ -44,8 +44,6 @@ CREATE TABLE IF NOT EXISTS track_entries (
     artifact_id TEXT NOT NULL REFERENCES artifacts(id), created_at TEXT NOT NULL,
     PRIMARY KEY (track_id, artifact_id));
 CREATE INDEX IF NOT EXISTS ix_track_entries_artifact ON track_entries (artifact_id);
-CREATE TABLE IF NOT EXISTS local_buckets (
-    bucket_secret_id TEXT PRIMARY KEY, type TEXT NOT NULL);
 """
 
 # Wire order of the Artifact fields (pydantic: ArtifactIn's fields, then Artifact's own).
@@ -119,11 +117,20 @@ class ServerError(Exception):
 
 @dataclass(frozen=True)
 class Bucket:
-    """The storage an orbit uses: its bucket secret, organization and flavour."""
+    """The storage an orbit uses: its bucket secret (organization, ``type`` = the wire
+    flavour, where and how to sign) and whether the secret is marked as the server's own
+    storage (made by the server, endpoint unchanged since)."""
 
     secret_id: str
     organization_id: str
     type: str
+    endpoint: str
+    bucket_name: str
+    access_key: str | None
+    secret_key: str | None
+    region: str | None
+    secure: bool | None
+    marked_own: bool
 
 
 def _json(value: Any) -> str:
@@ -244,31 +251,45 @@ class ArtifactStore:
     # -- buckets and limits ---------------------------------------------------------------------
 
     _BUCKET_SQL = (
-        "SELECT o.bucket_secret_id, o.organization_id, coalesce(b.type, 's3') AS type"
-        " FROM orbits o LEFT JOIN local_buckets b ON b.bucket_secret_id = o.bucket_secret_id"
+        "SELECT s.id, s.organization_id, s.type, s.endpoint, s.bucket_name, s.access_key,"
+        " s.secret_key, s.region, s.secure, coalesce(m.endpoint = s.endpoint, 0) AS marked"
+        " FROM bucket_secrets s"
+        " LEFT JOIN own_storage_secrets m ON m.bucket_secret_id = s.id"
     )
 
+    @staticmethod
+    def _to_bucket(row: sqlite3.Row | None) -> Bucket | None:
+        if row is None:
+            return None
+        secure = None if row["secure"] is None else bool(row["secure"])
+        return Bucket(
+            row["id"], row["organization_id"], row["type"], row["endpoint"],
+            row["bucket_name"], row["access_key"], row["secret_key"], row["region"], secure,
+            bool(row["marked"]),
+        )
+
     def bucket(self, orbit_id: str) -> Bucket | None:
-        """The storage of an orbit."""
-        row = self.store._one(self._BUCKET_SQL + " WHERE o.id = ?", orbit_id)
-        return None if row is None else Bucket(row[0], row[1], row[2])
+        """The storage of an orbit (its current bucket secret); None: no such orbit."""
+        sql = self._BUCKET_SQL + " JOIN orbits o ON o.bucket_secret_id = s.id WHERE o.id = ?"
+        return self._to_bucket(self.store._one(sql, orbit_id))
 
     def bucket_by_secret(self, secret_id: str) -> Bucket | None:
         """The storage behind a bucket secret id (None: no such secret)."""
-        sql = self._BUCKET_SQL + " WHERE o.bucket_secret_id = ? LIMIT 1"
-        row = self.store._one(sql, secret_id)
-        return None if row is None else Bucket(row[0], row[1], row[2])
+        return self._to_bucket(self.store._one(self._BUCKET_SQL + " WHERE s.id = ?", secret_id))
 
-    def set_flavour(self, orbit_id: str, flavour: str) -> None:
-        """Make the orbit's bucket secret an S3 or an Azure one."""
+    def use_secret(self, orbit_id: str, secret_id: str) -> None:
+        """Point an orbit at another bucket secret (no checks; KeyError: no such orbit)."""
         with self.store.tx() as db:
-            row = db.execute("SELECT bucket_secret_id FROM orbits WHERE id = ?", (orbit_id,))
-            found = row.fetchone()
-            if found is None:
-                raise KeyError(orbit_id)
-            db.execute(
-                "INSERT OR REPLACE INTO local_buckets VALUES (?, ?)", (found[0], flavour)
+            cur = db.execute(
+                "UPDATE orbits SET bucket_secret_id = ? WHERE id = ?", (secret_id, orbit_id)
             )
+            if cur.rowcount == 0:
+                raise KeyError(orbit_id)
+
+    def orbit_organization(self, orbit_id: str) -> str | None:
+        """The organization an orbit belongs to."""
+        row = self.store._one("SELECT organization_id FROM orbits WHERE id = ?", orbit_id)
+        return None if row is None else str(row[0])
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -265,8 +265,11 @@ class LocalServer:
     "Default Organization" and "Default Orbit"; ``srv.bucket_secret_id`` is the orbit's S3
     bucket secret (``127.0.0.1:9000``, bucket ``default-bucket``, region ``us-east-1``).
 
-    Artifact uploads go to storage served on the same host and port, at presigned URLs
-    (S3 path-style, or Azure Blob for orbits set with ``set_storage_flavour``). Uploads larger
+    Artifact uploads go to storage served on the same host and port, at presigned URLs:
+    S3 path-style, or Azure Blob when the orbit's bucket secret is an Azure one (see
+    ``set_storage_flavour``). An orbit whose secret is an S3 one at another ``host:port``
+    (not made by this server) gets URLs presigned for that service instead, with the
+    secret's keys and region, as the platform signs them (e.g. a moto server). Uploads larger
     than ``multipart_threshold`` bytes are multipart, in parts of ``multipart_part_size`` bytes
     (None: the platform's table, 32 MiB up to 1 GiB ... 1 GiB parts above 100 GiB).
     ``storage_bandwidth`` caps each connection's storage reads and writes (bytes/s).
@@ -395,6 +398,11 @@ class LocalServer:
         ``127.0.0.1:9000``, a fresh bucket name, region ``us-east-1``, ``secure=False`` and
         test keys. ValueError for an unknown field or an (endpoint, bucket_name) pair the
         organization already has; KeyError for an unknown organization.
+
+        Artifact storage: an S3 secret made without ``endpoint`` (and every Azure secret) is
+        served by this server's own storage (the secret is marked so, while its endpoint is
+        unchanged); one with an ``endpoint`` other than this server's ``host:port`` is an
+        external S3 service, which artifact URLs are presigned for with its keys and region.
         """
         kind = fields.pop("type", "s3")
         allowed = SECRET_FIELDS if kind == "s3" else ("endpoint", "bucket_name")
@@ -407,8 +415,9 @@ class LocalServer:
             values["endpoint"] = strip_scheme(values["endpoint"])
         else:
             values = {"type": "azure", "endpoint": _AZURITE, "bucket_name": bucket, **fields}
+        own = kind == "azure" or "endpoint" not in fields
         try:
-            return self._store.add_bucket_secret(organization_id, values)
+            return self._store.add_bucket_secret(organization_id, values, own_storage=own)
         except DuplicateSecretError:
             raise ValueError(
                 f"organization {organization_id} already has a bucket secret for"
@@ -482,10 +491,16 @@ class LocalServer:
     # -- artifacts and storage --------------------------------------------------------------------
 
     def set_storage_flavour(self, orbit_id: str, flavour: str) -> None:
-        """Make an orbit's bucket an ``"s3"`` (default) or an ``"azure"`` one."""
+        """Point an orbit at a new bucket secret of its organization served by this server's
+        own storage: ``"s3"`` or ``"azure"`` (the secret's ``type`` picks the wire shapes).
+        Objects already stored stay where they were (as on the platform)."""
         if flavour not in ("s3", "azure"):
             raise ValueError(f"flavour must be 's3' or 'azure', not {flavour!r}")
-        self._api.artifacts.set_flavour(str(orbit_id), flavour)
+        org = self._api.artifacts.orbit_organization(str(orbit_id))
+        if org is None:
+            raise KeyError(orbit_id)
+        secret = self.add_bucket_secret(org, type=flavour)
+        self._api.artifacts.use_secret(str(orbit_id), secret)
 
     def set_artifacts_limit(self, organization_id: str, limit: int) -> None:
         """The organization's artifact quota (default 50; all orbits, all statuses): a

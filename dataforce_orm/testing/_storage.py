@@ -11,6 +11,10 @@ Two wire flavours, chosen per orbit (its bucket secret's ``type``):
   (a service SAS, checked too). Put Blob, Put Block (``comp=block&blockid=``), Put Block List
   (``comp=blocklist``), GET (``Range`` -> 206), DELETE (202).
 
+URLs for an external S3 service (an orbit's bucket secret elsewhere, e.g. moto) are presigned
+the same way with that secret's endpoint, bucket, keys and region (``S3Target``); the server
+never talks to it.
+
 Bytes live in files under a temporary directory, never whole in memory: request bodies are
 streamed to disk in chunks and answers are streamed (``sendfile`` when no bandwidth cap).
 A multipart object is the list of its part files (completing one copies nothing).
@@ -121,11 +125,18 @@ def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
 
-def _sigv4(secret: str, method: str, path: str, pairs: list[tuple[str, str]], host: str) -> str:
+def _sigv4(
+    secret: str,
+    method: str,
+    path: str,
+    pairs: list[tuple[str, str]],
+    host: str,
+    region: str = REGION,
+) -> str:
     """SigV4 query signature over canonical (decoded) path and query pairs, host signed."""
     params = dict(pairs)
     date = params["X-Amz-Date"]
-    scope = f"{date[:8]}/{REGION}/s3/aws4_request"
+    scope = f"{date[:8]}/{region}/s3/aws4_request"
     encoded = sorted((_enc(k), _enc(v)) for k, v in pairs if k != "X-Amz-Signature")
     query = "&".join(f"{k}={v}" for k, v in encoded)
     canonical = (
@@ -135,7 +146,7 @@ def _sigv4(secret: str, method: str, path: str, pairs: list[tuple[str, str]], ho
         f"AWS4-HMAC-SHA256\n{date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
     )
     key = _hmac(f"AWS4{secret}".encode(), date[:8])
-    for part in (REGION, "s3", "aws4_request"):
+    for part in (region, "s3", "aws4_request"):
         key = _hmac(key, part)
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
@@ -167,6 +178,20 @@ def _split_query(query: str) -> list[tuple[str, str]]:
             name, _, value = item.partition("=")
             pairs.append((unquote(name), unquote(value)))
     return pairs
+
+
+@dataclass(frozen=True)
+class S3Target:
+    """An S3 service other than the server's own storage (a bucket secret's), for which URLs
+    are presigned as the platform's minio-py does: path-style, ``http`` unless ``secure``
+    (None counts as true), SigV4 with these keys and region; no keys: unsigned URLs."""
+
+    endpoint: str  # host[:port]
+    bucket: str
+    access_key: str | None
+    secret_key: str | None
+    region: str
+    secure: bool
 
 
 # -- stored state -------------------------------------------------------------------------------
@@ -561,26 +586,47 @@ class Storage:
         base = self._base_url()
         return base, base.partition("://")[2]
 
+    @property
+    def netloc(self) -> str:
+        """The server's own ``host:port`` (where its storage is served)."""
+        return self._host()[1]
+
     def s3_url(
-        self, method: str, key: str, extra: list[tuple[str, str]] | None = None, what: str = ""
+        self,
+        method: str,
+        key: str,
+        extra: list[tuple[str, str]] | None = None,
+        what: str = "",
+        target: S3Target | None = None,
     ) -> str:
-        """A presigned path-style S3 URL for the local bucket (minio-py's layout)."""
+        """A presigned path-style S3 URL (minio-py's layout) for the local bucket, or for
+        the target's bucket, signed with its keys and region."""
         try:
             check_object_name(key)
         except PresignError as exc:
             raise PresignError(f"Failed to generate {what}: {exc}") from exc
-        base, host = self._host()
+        if target is None:
+            base, host = self._host()
+            bucket, access, secret, region = S3_BUCKET, ACCESS_KEY, self.secret_key, REGION
+        else:
+            host = target.endpoint
+            base = f"{'https' if target.secure else 'http'}://{host}"
+            bucket, region = target.bucket, target.region
+            access, secret = target.access_key or "", target.secret_key or ""
+        path = f"/{bucket}/{key}"
+        if target is not None and not (access and secret):  # minio: an anonymous URL
+            query = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in extra or [])
+            return f"{base}{quote(path, safe='/')}" + (f"?{query}" if query else "")
         moment = datetime.fromtimestamp(self.now(), timezone.utc)
         pairs = [
             *(extra or []),
             ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
-            ("X-Amz-Credential", f"{ACCESS_KEY}/{moment:%Y%m%d}/{REGION}/s3/aws4_request"),
+            ("X-Amz-Credential", f"{access}/{moment:%Y%m%d}/{region}/s3/aws4_request"),
             ("X-Amz-Date", _amz_date(moment)),
             ("X-Amz-Expires", str(URL_TTL)),
             ("X-Amz-SignedHeaders", "host"),
         ]
-        path = f"/{S3_BUCKET}/{key}"
-        signature = _sigv4(self.secret_key, method, path, pairs, host)
+        signature = _sigv4(secret, method, path, pairs, host, region)
         query = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in pairs)
         return f"{base}{quote(path, safe='/')}?{query}&X-Amz-Signature={signature}"
 
@@ -601,16 +647,21 @@ class Storage:
         return f"{base}{path}?{token}"
 
     def upload_details(
-        self, flavour: str, key: str, size: int, bucket_secret_id: str
+        self,
+        flavour: str,
+        key: str,
+        size: int,
+        bucket_secret_id: str,
+        target: S3Target | None = None,
     ) -> dict[str, Any]:
-        """The create response's ``upload_details``."""
+        """The create response's ``upload_details`` (S3 URLs for target when given)."""
         multipart = self.is_multipart(size)
         if flavour == "azure":
             url = None if multipart else self.azure_url(key, "cw")
         elif multipart:
-            url = self.s3_url("POST", key, [("uploads", "")], "initiate URL")
+            url = self.s3_url("POST", key, [("uploads", "")], "initiate URL", target)
         else:
-            url = self.s3_url("PUT", key, what="upload URL")
+            url = self.s3_url("PUT", key, what="upload URL", target=target)
         return {
             "type": flavour,
             "url": url,
@@ -620,7 +671,12 @@ class Storage:
         }
 
     def multipart_details(
-        self, flavour: str, key: str, size: int, upload_id: str | None
+        self,
+        flavour: str,
+        key: str,
+        size: int,
+        upload_id: str | None,
+        target: S3Target | None = None,
     ) -> dict[str, Any]:
         """``POST /v1/bucket-secrets/upload/multipart``: part URLs and the completion URL."""
         if flavour != "azure" and upload_id is None:
@@ -633,7 +689,7 @@ class Storage:
             else:
                 assert upload_id is not None
                 query = [("partNumber", str(number)), ("uploadId", upload_id)]
-                url = self.s3_url("PUT", key, query, "URL")
+                url = self.s3_url("PUT", key, query, "URL", target)
             parts.append(
                 {
                     "part_number": number,
@@ -650,20 +706,20 @@ class Storage:
                 "complete_url": self.azure_url(key, "cw") + "&comp=blocklist",
             }
         assert upload_id is not None
-        complete = self.s3_url("POST", key, [("uploadId", upload_id)], "complete URL")
+        complete = self.s3_url("POST", key, [("uploadId", upload_id)], "complete URL", target)
         return {"type": "s3", "upload_id": upload_id, "parts": parts, "complete_url": complete}
 
-    def download_url(self, flavour: str, key: str) -> str:
+    def download_url(self, flavour: str, key: str, target: S3Target | None = None) -> str:
         """A presigned GET (S3) or read SAS (Azure)."""
         if flavour == "azure":
             return self.azure_url(key, "r")
-        return self.s3_url("GET", key, what="download URL")
+        return self.s3_url("GET", key, what="download URL", target=target)
 
-    def delete_url(self, flavour: str, key: str) -> str:
+    def delete_url(self, flavour: str, key: str, target: S3Target | None = None) -> str:
         """A presigned DELETE (S3) or delete SAS (Azure)."""
         if flavour == "azure":
             return self.azure_url(key, "d")
-        return self.s3_url("DELETE", key, what="delete URL")
+        return self.s3_url("DELETE", key, what="delete URL", target=target)
 
     # -- helpers for tests ----------------------------------------------------------------------
 
