@@ -2,7 +2,15 @@
 
 from ._counter import RequestCounter
 from ._faults import Fault
+from ._luml import luml_create_body, make_luml_archive
 from ._server import LocalServer
 from ._store import User
 
-__all__ = ["Fault", "LocalServer", "RequestCounter", "User"]
+__all__ = [
+    "Fault",
+    "LocalServer",
+    "RequestCounter",
+    "User",
+    "luml_create_body",
+    "make_luml_archive",
+]

@@ -9,7 +9,9 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from ._artifacts_api import ArtifactRoutes
 from ._ids import parse_uuid, uuid_error
+from ._storage import Storage
 from ._store import DuplicateSecretError, NotNullError, Store
 from ._validation import (
     ErrorList,
@@ -70,6 +72,16 @@ class _Abort(Exception):
         self.response = response
 
 
+_COLLECTION = (
+    "v1",
+    "organizations",
+    "{organization_id}",
+    "orbits",
+    "{orbit_id}",
+    "collections",
+    "{collection_id}",
+)
+_ARTIFACT = (*_COLLECTION, "artifacts", "{artifact_id}")
 _ROUTES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
     (("v1", "users", "me", "organizations"), ("GET",), "organizations"),
     (("v1", "auth", "api-keys", "validate"), ("GET",), "validate"),
@@ -107,6 +119,18 @@ _ROUTES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
         ("GET", "PATCH", "DELETE"),
         "collection",
     ),
+    # artifacts (handlers in _artifacts_api.py)
+    (
+        ("v1", "organizations", "{organization_id}", "orbits", "{orbit_id}", "artifacts"),
+        ("GET",),
+        "orbit_artifacts",
+    ),
+    ((*_COLLECTION, "artifacts"), ("POST",), "collection_artifacts"),
+    (_ARTIFACT, ("GET", "PATCH", "DELETE"), "artifact"),
+    ((*_ARTIFACT, "download-url"), ("GET",), "artifact_download_url"),
+    ((*_ARTIFACT, "delete-url"), ("GET",), "artifact_delete_url"),
+    ((*_ARTIFACT, "force"), ("DELETE",), "artifact_force"),
+    (("v1", "bucket-secrets", "upload", "multipart"), ("POST",), "multipart_upload"),
 ]
 
 
@@ -242,11 +266,12 @@ def secret_out(row: dict[str, Any], orbits: list[dict[str, Any]]) -> dict[str, A
     }
 
 
-class Api:
-    """Route a Request to a Response against a Store."""
+class Api(ArtifactRoutes):
+    """Route a Request to a Response against a Store (and the storage behind artifacts)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, storage: Storage | None = None) -> None:
         self.store = store
+        self.init_artifacts(storage or Storage(lambda: "http://127.0.0.1"))
 
     def handle(self, req: Request) -> Response:
         """Answer one request; unexpected errors become the plain-text 500."""
@@ -268,7 +293,8 @@ class Api:
         name, raw, methods = found
         method = "GET" if req.method == "HEAD" else req.method
         if method not in methods:
-            return Response(405, b'{"detail":"Method Not Allowed"}', _JSON, [("allow", "GET")])
+            allow = [("allow", methods[0])]
+            return Response(405, b'{"detail":"Method Not Allowed"}', _JSON, allow)
         body = self._parse_body(req) if method in ("POST", "PATCH") else None
         user = self._authenticate(req.headers)
         errors: ErrorList = []

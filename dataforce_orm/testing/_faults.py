@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, field
 
 KINDS = ("status", "delay", "drop", "drop_after")
+SCOPES = (None, "api", "storage")
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Fault:
     "delay" (sleep ``delay`` seconds, then handle normally), "drop" (close the connection
     without handling), "drop_after" (handle and commit, then close without answering).
     method/path (a regex searched in the path without query) select requests; None = any.
+    scope: "api" (``/v1/...`` routes) or "storage" (presigned storage URLs); None = both.
     times: apply to the next N matching requests only; rate: a seeded random fraction.
     """
 
@@ -30,6 +32,7 @@ class Fault:
     times: int | None = None
     rate: float | None = None
     seed: int | None = None
+    scope: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -38,6 +41,8 @@ class Fault:
             raise ValueError("a status fault needs status=<100..599>")
         if self.path is not None:
             re.compile(self.path)
+        if self.scope not in SCOPES:
+            raise ValueError(f"unknown fault scope {self.scope!r}; expected one of {SCOPES}")
 
     @property
     def key(self) -> str:
@@ -84,7 +89,7 @@ class FaultSet:
         with self._lock:
             return dict(self._counts)
 
-    def pick(self, method: str, path: str) -> Fault | None:
+    def pick(self, method: str, path: str, scope: str = "api") -> Fault | None:
         """The fault to inject into this request, if any (and account for it)."""
         with self._lock:
             if not self._rules:
@@ -94,6 +99,8 @@ class FaultSet:
                 if rule.remaining == 0:
                     continue
                 if f.method is not None and f.method.upper() != method:
+                    continue
+                if f.scope is not None and f.scope != scope:
                     continue
                 if rule.pattern is not None and not rule.pattern.search(path):
                     continue

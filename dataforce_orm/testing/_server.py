@@ -17,6 +17,7 @@ from .._http import is_loopback
 from ._api import Api, Request, Response, detail
 from ._faults import Fault, FaultSet
 from ._ids import new_id
+from ._storage import MULTIPART_THRESHOLD, Exchange, Storage, Throttle
 from ._store import DEFAULT_SECRET, DuplicateSecretError, Store, User
 from ._validation import SECRET_FIELDS, strip_scheme
 
@@ -174,6 +175,9 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         path, _, query = self.path.partition("?")
         app._log(self.command, self.path)
+        if app._storage.claims(path):
+            self._handle_storage(path, query)
+            return
         try:
             body = self._read_body()
         except ValueError:
@@ -200,6 +204,38 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._send(response)
+
+    def _handle_storage(self, path: str, query: str) -> None:
+        """A presigned storage request: bodies and answers streamed (see _storage.py)."""
+        app = self.server.app
+        throttle = None
+        if app._storage.bandwidth is not None:
+            throttle = getattr(self, "_throttle", None)
+            if throttle is None:
+                throttle = self._throttle = Throttle(app._storage.bandwidth)
+        exchange = Exchange(
+            self.command, path, query, self.hdrs, self.rfile, self.wfile, self.connection, throttle
+        )
+        fault = app._faults.pick(self.command, path, scope="storage")
+        if fault is not None and fault.kind == "drop":
+            self.close_connection = True
+            return
+        if fault is not None and fault.kind == "status":
+            app._storage.fault(exchange, fault.status or 500, fault.retry_after)
+            exchange.finish()
+            self.close_connection = self.close_connection or not exchange.keep_alive
+            return
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.delay)
+        if fault is not None and fault.kind == "drop_after":
+            exchange.mute = True
+        try:
+            app._storage.serve(exchange)
+        except ConnectionError:
+            self.close_connection = True
+            return
+        if exchange.mute or not exchange.keep_alive:
+            self.close_connection = True
 
     def _send(self, response: Response) -> None:
         """Headers and body in one write (no Nagle/delayed-ACK stall on keep-alive)."""
@@ -228,6 +264,17 @@ class LocalServer:
     ``srv.api_key``, ``srv.organization_id`` and ``srv.orbit_id`` address the default user's
     "Default Organization" and "Default Orbit"; ``srv.bucket_secret_id`` is the orbit's S3
     bucket secret (``127.0.0.1:9000``, bucket ``default-bucket``, region ``us-east-1``).
+
+    Artifact uploads go to storage served on the same host and port, at presigned URLs:
+    S3 path-style, or Azure Blob when the orbit's bucket secret is an Azure one (see
+    ``set_storage_flavour``). An orbit whose secret is an S3 one at another ``host:port``
+    (not made by this server) gets URLs presigned for that service instead, with the
+    secret's keys and region, as the platform signs them (e.g. a moto server). Uploads larger
+    than ``multipart_threshold`` bytes are multipart, in parts of ``multipart_part_size`` bytes
+    (None: the platform's table, 32 MiB up to 1 GiB ... 1 GiB parts above 100 GiB).
+    ``storage_bandwidth`` caps each connection's storage reads and writes (bytes/s).
+    Stored bytes live in files under ``storage_dir`` (default: a temporary directory, removed
+    by ``close()``).
     """
 
     def __init__(
@@ -236,6 +283,11 @@ class LocalServer:
         host: str = "127.0.0.1",
         port: int = 0,
         allow_remote: bool = False,
+        *,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+        multipart_part_size: int | None = None,
+        storage_bandwidth: float | None = None,
+        storage_dir: str | None = None,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(
@@ -243,7 +295,14 @@ class LocalServer:
             )
         self.host, self.port = host, port
         self._store = Store(db_path)
-        self._api = Api(self._store)
+        self._storage = Storage(
+            lambda: self.url,
+            root=storage_dir,
+            multipart_threshold=multipart_threshold,
+            multipart_part_size=multipart_part_size,
+            bandwidth=storage_bandwidth,
+        )
+        self._api = Api(self._store, self._storage)
         self._faults = FaultSet()
         self._log_lock = threading.Lock()
         self._request_log: list[tuple[str, str]] = []
@@ -288,9 +347,10 @@ class LocalServer:
             self._thread.join()
 
     def close(self) -> None:
-        """Stop and close the database."""
+        """Stop, close the database and remove the stored objects' files."""
         self.stop()
         self._store.close()
+        self._storage.close()
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -338,6 +398,11 @@ class LocalServer:
         ``127.0.0.1:9000``, a fresh bucket name, region ``us-east-1``, ``secure=False`` and
         test keys. ValueError for an unknown field or an (endpoint, bucket_name) pair the
         organization already has; KeyError for an unknown organization.
+
+        Artifact storage: an S3 secret made without ``endpoint`` (and every Azure secret) is
+        served by this server's own storage (the secret is marked so, while its endpoint is
+        unchanged); one with an ``endpoint`` other than this server's ``host:port`` is an
+        external S3 service, which artifact URLs are presigned for with its keys and region.
         """
         kind = fields.pop("type", "s3")
         allowed = SECRET_FIELDS if kind == "s3" else ("endpoint", "bucket_name")
@@ -350,8 +415,9 @@ class LocalServer:
             values["endpoint"] = strip_scheme(values["endpoint"])
         else:
             values = {"type": "azure", "endpoint": _AZURITE, "bucket_name": bucket, **fields}
+        own = kind == "azure" or "endpoint" not in fields
         try:
-            return self._store.add_bucket_secret(organization_id, values)
+            return self._store.add_bucket_secret(organization_id, values, own_storage=own)
         except DuplicateSecretError:
             raise ValueError(
                 f"organization {organization_id} already has a bucket secret for"
@@ -407,7 +473,11 @@ class LocalServer:
         tags: list[str] | None = None,
         extra_keys: list[str] | None = None,
     ) -> None:
-        """Pretend a collection holds ``count`` artifacts (with these tags / extra keys)."""
+        """Pretend a collection holds ``count`` artifacts (with these tags / extra keys).
+
+        Pretend counts count towards the organization's artifact quota; the collection's
+        next real artifact change recomputes all three from its real artifacts.
+        """
         self._store.set_artifact_count(str(collection_id), count, tags, extra_keys)
 
     def collection_rows(self, orbit_id: str | None = None) -> list[dict[str, Any]]:
@@ -417,6 +487,67 @@ class LocalServer:
     def insert_collections(self, orbit_id: str, bodies: list[dict[str, Any]]) -> list[str]:
         """Insert many collections directly (fast set-up); returns their ids."""
         return self._store.insert_collections(orbit_id, bodies)
+
+    # -- artifacts and storage --------------------------------------------------------------------
+
+    def set_storage_flavour(self, orbit_id: str, flavour: str) -> None:
+        """Point an orbit at a new bucket secret of its organization served by this server's
+        own storage: ``"s3"`` or ``"azure"`` (the secret's ``type`` picks the wire shapes).
+        Objects already stored stay where they were (as on the platform)."""
+        if flavour not in ("s3", "azure"):
+            raise ValueError(f"flavour must be 's3' or 'azure', not {flavour!r}")
+        org = self._api.artifacts.orbit_organization(str(orbit_id))
+        if org is None:
+            raise KeyError(orbit_id)
+        secret = self.add_bucket_secret(org, type=flavour)
+        self._api.artifacts.use_secret(str(orbit_id), secret)
+
+    def set_artifacts_limit(self, organization_id: str, limit: int) -> None:
+        """The organization's artifact quota (default 50; all orbits, all statuses): a
+        shorthand for ``set_organization_limits(organization_id, artifacts=limit)``."""
+        self.set_organization_limits(str(organization_id), artifacts=int(limit))
+
+    def add_deployment(
+        self, artifact_id: str, *, name: str = "deployment", status: str = "active"
+    ) -> str:
+        """Deploy an artifact on a made-up satellite; returns the deployment id.
+
+        Any deployment blocks delete-url (409); an ``active`` one shows in list items.
+        """
+        return self._api.artifacts.add_deployment(str(artifact_id), name, status)
+
+    def remove_deployment(self, deployment_id: str) -> None:
+        """Drop a deployment made with add_deployment."""
+        self._api.artifacts.remove_deployment(str(deployment_id))
+
+    def add_track(
+        self, artifact_id: str, *, name: str = "track", track_id: str | None = None
+    ) -> str:
+        """Put an artifact into a track (a new one unless track_id); returns the track id.
+
+        A track entry blocks delete-url, confirm and force delete (409).
+        """
+        return self._api.artifacts.add_track_entry(str(artifact_id), name, track_id)
+
+    def remove_from_track(self, track_id: str, artifact_id: str) -> None:
+        """Take an artifact out of a track."""
+        self._api.artifacts.remove_track_entry(str(track_id), str(artifact_id))
+
+    def artifact_rows(self, collection_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored artifacts as wire-shaped dicts, read directly (no HTTP), oldest first."""
+        return self._api.artifacts.rows(None if collection_id is None else str(collection_id))
+
+    def stored_object(self, orbit_id: str, bucket_location: str) -> bytes | None:
+        """The bytes stored for an artifact's ``bucket_location`` in the orbit's storage."""
+        bucket = self._api.artifacts.bucket(str(orbit_id))
+        if bucket is None:
+            raise KeyError(orbit_id)
+        return self._storage.read_object(bucket.type, bucket_location)
+
+    @property
+    def pending_uploads(self) -> int:
+        """Incomplete S3 multipart uploads plus Azure blobs with uncommitted blocks."""
+        return self._storage.pending_uploads()
 
     # -- request log and faults -------------------------------------------------------------
 

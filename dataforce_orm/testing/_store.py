@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS bucket_secrets (
     access_key TEXT, secret_key TEXT, session_token TEXT, secure INTEGER, region TEXT,
     cert_check INTEGER, created_at TEXT NOT NULL, updated_at TEXT,
     UNIQUE (endpoint, bucket_name, organization_id));
+CREATE TABLE IF NOT EXISTS own_storage_secrets (
+    bucket_secret_id TEXT PRIMARY KEY REFERENCES bucket_secrets(id) ON DELETE CASCADE,
+    endpoint TEXT NOT NULL);
 """
 # organizations' limits (column, default), added to older databases too
 ORG_LIMITS = {"members": 3, "orbits": 1, "satellites": 2, "artifacts": 50}
@@ -222,6 +225,13 @@ class Store:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
 
+    def install(self, script: str, functions: dict[str, tuple[int, Any]] | None = None) -> None:
+        """Add tables (an idempotent script) and SQL functions (name -> (arity, callable))."""
+        with self._lock:
+            for name, (arity, func) in (functions or {}).items():
+                self._conn.create_function(name, arity, func, deterministic=True)
+            self._conn.executescript(script)
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
@@ -236,10 +246,11 @@ class Store:
         if "orbit_id" in meta:
             if "bucket_secret_id" not in meta:  # a database made before bucket secrets
                 meta["bucket_secret_id"] = self._upgrade_default_secret(meta["organization_id"])
+            self.mark_own_storage(meta["bucket_secret_id"])  # older files have no mark
             return meta
         user = self.add_user("default")
         org = self.add_organization("Default Organization", owner=user.id)
-        secret = self.add_bucket_secret(org, DEFAULT_SECRET)
+        secret = self.add_bucket_secret(org, DEFAULT_SECRET, own_storage=True)
         orbit = self.add_orbit(org, "Default Orbit", secret)
         self.add_orbit_member(orbit, user.id, "admin")
         meta = {
@@ -439,10 +450,13 @@ class Store:
 
     # -- bucket secrets ---------------------------------------------------------------------
 
-    def add_bucket_secret(self, organization_id: str, fields: dict[str, Any]) -> str:
+    def add_bucket_secret(
+        self, organization_id: str, fields: dict[str, Any], own_storage: bool = False
+    ) -> str:
         """Insert a secret from column values (unchecked); DuplicateSecretError when the
         organization has one with this endpoint and bucket name, KeyError for an unknown
-        organization."""
+        organization. own_storage marks it as served by the server's own storage (while its
+        endpoint stays the one it has now)."""
         sid = new_id()
         values = {**fields, "id": sid, "organization_id": organization_id, "created_at": now_iso()}
         cols = [c for c in SECRET_COLUMNS if c in values]
@@ -459,7 +473,20 @@ class Store:
                 if "FOREIGN KEY" in str(exc):
                     raise KeyError(organization_id) from exc
                 raise
+            if own_storage:
+                db.execute(
+                    "INSERT INTO own_storage_secrets VALUES (?, ?)", (sid, values["endpoint"])
+                )
         return sid
+
+    def mark_own_storage(self, secret_id: str) -> None:
+        """Mark a secret (with its current endpoint) as served by the server's own storage."""
+        with self.tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO own_storage_secrets"
+                " SELECT id, endpoint FROM bucket_secrets WHERE id = ?",
+                (secret_id,),
+            )
 
     def first_bucket_secret(self, organization_id: str) -> str:
         """The organization's oldest bucket secret, made (DEFAULT_SECRET) when it has none."""
@@ -471,7 +498,7 @@ class Store:
             )
             if row is not None:
                 return str(row["id"])
-            return self.add_bucket_secret(organization_id, DEFAULT_SECRET)
+            return self.add_bucket_secret(organization_id, DEFAULT_SECRET, own_storage=True)
 
     def _upgrade_default_secret(self, organization_id: str) -> str:
         """Give an older database's default organization a secret its orbits point at."""

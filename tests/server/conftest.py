@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from artifacts_kit import Arts, fresh
 from dforg_helpers import Org, new_org
 from dfserver_helpers import Api, session_for
 
@@ -41,3 +42,9 @@ def org(server: LocalServer) -> Iterator[Org]:
     made = new_org(server)
     yield made
     made.close()
+
+
+@pytest.fixture
+def arts(server: LocalServer, session: requests.Session) -> Arts:
+    """Artifact routes on a fresh organization and orbit of the default user."""
+    return fresh(server, session)

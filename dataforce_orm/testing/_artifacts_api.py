@@ -1,0 +1,285 @@
+"""The artifact routes of the local server (a mixin of ``Api``), with the platform's rules.
+
+``P = /v1/organizations/{organization_id}/orbits/{orbit_id}``: create
+(``POST P/collections/{c}/artifacts``), update (PATCH), the orbit-wide list (``GET P/artifacts``),
+details, download-url, delete-url (sets ``pending_deletion``), confirm delete, force delete, and
+``POST /v1/bucket-secrets/upload/multipart``.
+
+Storage follows the orbit's bucket secret: its ``type`` picks the wire flavour (S3 or Azure).
+URLs point at the server's own storage (``/dataforce-local/...``, ``/devstoreaccount1/...``)
+unless the secret is an S3 one on another service (see ``storage_target``), for which they
+are presigned with the secret's endpoint, bucket, keys and region, as the platform does.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl
+
+from . import _api
+from ._artifact_validation import (
+    ARTIFACT_TYPES,
+    is_luml_manifest,
+    validate_artifact_create,
+    validate_artifact_list_query,
+    validate_artifact_update,
+    validate_multipart,
+)
+from ._artifacts_store import ArtifactStore, Bucket, HttpError
+from ._storage import PresignError, S3Target, Storage
+from ._validation import ErrorList, strip_scheme
+
+if TYPE_CHECKING:
+    from ._api import Request, Response
+    from ._store import Store
+
+# A legacy (FNNX) manifest is a model only when the archive index holds all of these.
+MODEL_FILES = (
+    "dtypes.json",
+    "env.json",
+    "manifest.json",
+    "meta.json",
+    "ops.json",
+    "variant_config.json",
+)
+
+_Handler = TypeVar("_Handler", bound=Callable[..., "Response"])
+
+
+def _app_errors(handler: _Handler) -> _Handler:
+    """Application errors raised below a handler become ``{"detail": ...}`` answers."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return handler(*args, **kwargs)
+        except HttpError as exc:
+            return _api.detail(exc.status, exc.message)
+        except PresignError as exc:
+            return _api.detail(400, str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def artifact_type(fields: dict[str, Any]) -> str:
+    """The type the platform determines from the manifest (and the archive index)."""
+    manifest = fields["manifest"]
+    if is_luml_manifest(manifest):
+        if manifest["artifact_type"] not in ARTIFACT_TYPES:
+            raise HttpError(400, "Unsupported LUML Artifact type.")
+        return str(manifest["artifact_type"])
+    if all(name in fields["file_index"] for name in MODEL_FILES):
+        return "model"
+    raise HttpError(400, "Could not define artifact type.")
+
+
+def type_allowed(collection_type: str, kind: str) -> bool:
+    """``mixed`` admits everything; otherwise the type must be a substring of it."""
+    return collection_type == "mixed" or kind in collection_type
+
+
+def storage_target(bucket: Bucket, own_netloc: str) -> S3Target | None:
+    """None when the server's own storage serves this bucket, else the S3 service to sign for.
+
+    Own storage: every Azure secret (no external Azure), an S3 secret the server marked as
+    its own (the default secret and the ones it makes, while their endpoint is unchanged),
+    and an S3 secret whose endpoint is the server's own ``host:port``. Any other S3 secret
+    is an external S3 service (MinIO, moto, ...).
+    """
+    if bucket.type != "s3" or bucket.marked_own or strip_scheme(bucket.endpoint) == own_netloc:
+        return None
+    return S3Target(
+        endpoint=strip_scheme(bucket.endpoint),
+        bucket=bucket.bucket_name,
+        access_key=bucket.access_key,
+        secret_key=bucket.secret_key,
+        region=bucket.region or "us-east-1",
+        secure=bucket.secure is not False,
+    )
+
+
+class ArtifactRoutes:
+    """Artifact route handlers; ``Api`` provides ``store``, ``_check`` and ``_raise_422``."""
+
+    artifacts: ArtifactStore
+    storage: Storage
+
+    if TYPE_CHECKING:
+        store: Store
+
+        def _check(self, user: str, ids: dict[str, str], action: str) -> None: ...
+
+        @staticmethod
+        def _raise_422(errors: ErrorList) -> None: ...
+
+    def init_artifacts(self, storage: Storage) -> None:
+        """Attach the artifact tables and the storage (called by ``Api.__init__``)."""
+        self.artifacts = ArtifactStore(self.store)
+        self.storage = storage
+
+    # -- shared steps ---------------------------------------------------------------------------
+
+    def _collection(self, ids: dict[str, str]) -> dict[str, Any]:
+        found = self.artifacts.collection(ids["orbit_id"], ids["collection_id"])
+        if found is None:
+            raise HttpError(404, "Collection not found")
+        return found
+
+    def _artifact(self, ids: dict[str, str]) -> dict[str, Any]:
+        found = self.artifacts.get(ids["artifact_id"])
+        if found is None or found["collection_id"] != ids["collection_id"]:
+            raise HttpError(404, "Artifact not found")
+        return found
+
+    def _bucket(self, ids: dict[str, str]) -> Bucket:
+        bucket = self.artifacts.bucket(ids["orbit_id"])
+        if bucket is None:
+            raise HttpError(404, "Orbit not found")
+        return bucket
+
+    def _target(self, bucket: Bucket) -> S3Target | None:
+        return storage_target(bucket, self.storage.netloc)
+
+    def _prepare(self, user: str, ids: dict[str, str], errors: ErrorList, action: str) -> None:
+        self._raise_422(errors)
+        self._check(user, ids, action)
+
+    # -- routes ---------------------------------------------------------------------------------
+
+    @_app_errors
+    def _post_collection_artifacts(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        fields, body_errors = validate_artifact_create(body)
+        self._prepare(user, ids, errors + body_errors, "create")
+        assert fields is not None
+        collection = self._collection(ids)
+        kind = artifact_type(fields)
+        if fields["type"] and kind != fields["type"]:
+            raise HttpError(400, "Artifact's real type does not match the type you specified.")
+        if not type_allowed(collection["type"], kind):
+            raise HttpError(400, "Artifact type is not allowed for this collection type")
+        fields["type"] = kind
+        created = self.artifacts.create(
+            ids["orbit_id"], ids["collection_id"], ids["organization_id"], user, fields
+        )
+        bucket = self._bucket(ids)
+        details = self.storage.upload_details(
+            bucket.type,
+            created["bucket_location"],
+            created["size"],
+            bucket.secret_id,
+            self._target(bucket),
+        )
+        return _api.json_response(200, {"artifact": created, "upload_details": details})
+
+    @_app_errors
+    def _patch_artifact(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        changes, body_errors = validate_artifact_update(body)
+        self._prepare(user, ids, errors + body_errors, "update")
+        assert changes is not None
+        self._collection(ids)
+        updated = self.artifacts.update(ids["collection_id"], ids["artifact_id"], changes)
+        return _api.json_response(200, updated)
+
+    @_app_errors
+    def _get_orbit_artifacts(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        query, query_errors = validate_artifact_list_query(
+            parse_qsl(req.query, keep_blank_values=True)
+        )
+        self._prepare(user, ids, errors + query_errors, "list")
+        page = self.artifacts.list_page(
+            ids["orbit_id"],
+            collection_ids=query["collection_ids"],
+            types=query["types"],
+            search=query["search"],
+            excluded_tracks=query["excluded_tracks"],
+            sort_by=query["sort_by"],
+            order=query["order"],
+            limit=query["limit"],
+            cursor=query["cursor"],
+        )
+        return _api.json_response(200, page)
+
+    @_app_errors
+    def _get_artifact(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        self._prepare(user, ids, errors, "read")
+        collection = self._collection(ids)
+        found = self._artifact(ids)
+        found["deployments"] = self.artifacts.deployments(found["id"])
+        found["collection"] = collection
+        found["tracks"] = self.artifacts.tracks(found["id"])
+        return _api.json_response(200, found)
+
+    @_app_errors
+    def _get_artifact_download_url(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        self._prepare(user, ids, errors, "read")
+        self._collection(ids)
+        found = self._artifact(ids)
+        bucket = self._bucket(ids)
+        url = self.storage.download_url(
+            bucket.type, found["bucket_location"], self._target(bucket)
+        )
+        return _api.json_response(200, {"url": url})
+
+    @_app_errors
+    def _get_artifact_delete_url(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        self._prepare(user, ids, errors, "delete")
+        self._collection(ids)
+        found = self._artifact(ids)
+        self.artifacts.check_deletable(found["id"])
+        bucket = self._bucket(ids)
+        url = self.storage.delete_url(bucket.type, found["bucket_location"], self._target(bucket))
+        self.artifacts.mark_pending_deletion(found["id"])
+        return _api.json_response(200, {"url": url})
+
+    @_app_errors
+    def _delete_artifact(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        self._prepare(user, ids, errors, "delete")
+        self._collection(ids)
+        self.artifacts.delete(ids["collection_id"], ids["artifact_id"], force=False)
+        return _api.Response(204, b"", None)
+
+    @_app_errors
+    def _delete_artifact_force(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        self._prepare(user, ids, errors, "delete")
+        self._collection(ids)
+        self.artifacts.delete(ids["collection_id"], ids["artifact_id"], force=True)
+        return _api.Response(204, b"", None)
+
+    @_app_errors
+    def _post_multipart_upload(
+        self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
+    ) -> Response:
+        fields, body_errors = validate_multipart(body)
+        self._raise_422(errors + body_errors)
+        assert fields is not None
+        bucket = self.artifacts.bucket_by_secret(fields["bucket_id"])
+        if bucket is None:
+            raise HttpError(404, "Secret not found")
+        if self.store.org_role(bucket.organization_id, user) not in ("owner", "admin"):
+            raise HttpError(403, "Not enough rights")
+        details = self.storage.multipart_details(
+            bucket.type,
+            fields["bucket_location"],
+            fields["size"],
+            fields["upload_id"],
+            self._target(bucket),
+        )
+        return _api.json_response(200, details)
