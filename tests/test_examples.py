@@ -25,6 +25,7 @@ KEY_LINES = {
     "04_async.py": ("async for saw 5 collections", "adelete()              5 deleted"),
     "05_errors_and_retries.py": ("AuthenticationError    401",
                                  "TransportError after 3 attempts"),
+    "06_artifacts.py": ("best      churn-v1 (accuracy 0.93)", "deleted   artifacts-"),
 }
 _orbits = itertools.count()
 
