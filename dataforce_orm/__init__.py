@@ -22,7 +22,7 @@ from ._errors import (
 from ._http import RetryPolicy
 from ._lookups import Q
 from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
-from ._query import Manager, QuerySet
+from ._query import Count, Manager, Max, Min, QuerySet
 from ._session import Session, configure
 
 __version__ = "0.1.0"
@@ -36,9 +36,12 @@ __all__ = [
     "CollectionType",
     "ConfigurationError",
     "ConflictError",
+    "Count",
     "DataForceClient",
     "DataForceError",
     "Manager",
+    "Max",
+    "Min",
     "MultipleObjectsReturned",
     "MultipleResourcesFoundError",
     "NotFoundError",
