@@ -307,8 +307,9 @@ class Lookup:
     transform: str | None = None  # a part of a time (date, year, month, day) tested instead
 
     def test(self, obj: Any) -> bool:
-        view = getattr(obj, "_lookup_value", None)
-        v = view(self.field) if view is not None else getattr(obj, self.field)
+        # (a tags list is tested as the server has it: a list kept null is null)
+        v = obj._lookup_value(self.field) if self.spec.kind == "tags" else getattr(
+            obj, self.field)
         if self.transform is not None and v is not None:
             v = TRANSFORMS[self.transform][1](v)
         return self.test_value(v)

@@ -214,12 +214,12 @@ class QuerySet(Generic[M]):
         return self._clone()
 
     def _check_fields(self, method: str, fields: Iterable[str]) -> tuple[str, ...]:
-        names = tuple("id" if f == "pk" and "pk" not in self.model._fields else f
-                      for f in fields)
+        public = self.model._public()
+        names = tuple("id" if f == "pk" and "pk" not in public else f for f in fields)
         for f in names:
-            if not isinstance(f, str) or f not in self.model._fields:
+            if not isinstance(f, str) or f not in public:
                 raise ValidationError(method, f"unknown field {f!r}; fields: pk, "
-                                              f"{', '.join(self.model._fields)}")
+                                              f"{', '.join(public)}")
         return names
 
     def only(self, *fields: str) -> QuerySet[M]:
@@ -234,13 +234,13 @@ class QuerySet(Generic[M]):
 
     def values(self, *fields: str) -> QuerySet[Any]:
         """Each match as a dict of ``fields`` (default: every field)."""
-        names = self._check_fields("values", fields) or tuple(self.model._fields)
+        names = self._check_fields("values", fields) or self.model._public()
         return cast("QuerySet[Any]", self._clone(shape=("dict", names)))
 
     def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> QuerySet[Any]:
         """Each match as a tuple of ``fields`` (a bare value with ``flat=True`` and one field;
         a named tuple with ``named=True``)."""
-        names = self._check_fields("values_list", fields) or tuple(self.model._fields)
+        names = self._check_fields("values_list", fields) or self.model._public()
         if flat and named:
             raise ValidationError("values_list", "flat and named cannot both be True")
         if flat and len(names) != 1:

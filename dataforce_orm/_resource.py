@@ -158,20 +158,21 @@ class Model:
         object.__setattr__(obj, "_session", self._session)
         return obj
 
+    @classmethod
+    def _public(cls) -> tuple[str, ...]:
+        """The fields a caller reads: every public one but the write-only secrets."""
+        return tuple(a.name for a in attrs.fields(cls) if a.init and not a.name.startswith("_")
+                     and not (a.name in cls._specs and cls._specs[a.name].secret))
+
     def to_dict(self) -> dict[str, Any]:
         """The public fields as plain data (enums as their values; write-only secrets left
         out); ``json.dumps(obj.to_dict(), default=str)`` writes it."""
         out: dict[str, Any] = {}
-        for a in attrs.fields(type(self)):
-            if not a.init or a.name.startswith("_"):
-                continue
-            spec = self._specs.get(a.name)
-            if spec is not None and spec.secret:
-                continue
-            value = getattr(self, a.name)
+        for name in self._public():
+            value = getattr(self, name)
             if isinstance(value, enum.Enum):
                 value = value.value
-            out[a.name] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+            out[name] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
         return out
 
     def _lookup_value(self, name: str) -> Any:

@@ -189,7 +189,8 @@ def test_values_and_values_list(m: Any, rows: list[Collection]) -> None:
     assert m.list(qs.values("name", "pk"))[:2] == [
         {"name": "c0000", "id": rows[0].id}, {"name": "c0001", "id": rows[1].id}]
     everything = m.first(qs.values())
-    assert set(everything) == set(Collection._fields) and everything["tags"] == []
+    assert set(everything) == set(rows[0].to_dict()) and everything["tags"] == []
+    assert everything == {**rows[0].to_dict(), "collection_type": rows[0].collection_type}
     assert m.list(qs.values_list("name", flat=True)) == [c.name for c in rows]
     assert m.list(qs.filter(name="c0001").values_list("name", "collection_type")) == [
         ("c0001", CollectionType.MODEL)]
