@@ -927,7 +927,7 @@ def _aggregates(model: type[Model], args: tuple[Aggregate, ...],
 
 def _create_fields(lookups: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
     plain = {k: v for k, v in lookups.items() if "__" not in k or k.endswith("__exact")}
-    if "id" in plain or "id__exact" in plain:
+    if {"id", "id__exact", "pk", "pk__exact"} & set(plain):
         raise ValidationError("id", "is given by the server; a get_or_create/update_or_create "
                                     "lookup by id cannot create")
     return {**{k.removesuffix("__exact"): v for k, v in plain.items()}, **(defaults or {})}

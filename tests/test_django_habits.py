@@ -339,6 +339,15 @@ def test_pk_alias(m: Any, rows: list[Collection]) -> None:
     assert m.get(Orbit.objects, pk=m.first(Orbit.objects).id) == m.first(Orbit.objects)
 
 
+def test_get_or_create_by_pk_finds_and_cannot_create(m: Any, rows: list[Collection]) -> None:
+    assert m.get_or_create(Collection.objects, pk=rows[0].id) == (rows[0], False)
+    obj, made = m.update_or_create(Collection.objects, pk=rows[1].id,
+                                   defaults={"description": "by pk"})
+    assert (obj, made, obj.description) == (rows[1], False, "by pk")
+    with pytest.raises(dfo.ValidationError, match="cannot create"):
+        m.get_or_create(Collection.objects, pk=str(uuid.UUID(int=1)))
+
+
 def test_none_means_isnull(m: Any, server: LocalServer, rows: list[Collection]) -> None:
     assert m.list(Collection.objects.filter(id=None)) == []
     assert names(m.list(Collection.objects.filter(updated_at=None))) == names(rows)
