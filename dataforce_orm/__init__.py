@@ -24,7 +24,7 @@ from ._errors import (
 from ._http import RetryPolicy
 from ._lookups import Q
 from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
-from ._query import Manager, QuerySet
+from ._query import Count, Manager, Max, Min, QuerySet
 from ._session import Session, configure
 from ._version import __version__ as __version__
 
@@ -41,10 +41,13 @@ __all__ = [
     "CollectionType",
     "ConfigurationError",
     "ConflictError",
+    "Count",
     "DataForceClient",
     "DataForceError",
     "IntegrityError",
     "Manager",
+    "Max",
+    "Min",
     "MultipleObjectsReturned",
     "MultipleResourcesFoundError",
     "NotFoundError",

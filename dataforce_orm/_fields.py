@@ -9,6 +9,7 @@ the wire mapping, snapshots, request bodies, lookups, narrowing and repr are der
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -133,6 +134,8 @@ class Spec:
             assert self.enum is not None
             return check_enum(self.name, self.enum, value)
         if kind == "id":
+            if isinstance(value, uuid.UUID):
+                value = str(value)
             if hasattr(value, "pk") and not isinstance(value, str):  # another model object
                 if value.pk is None:
                     raise ValidationError(self.name, f"the {type(value).__name__} given is not "
@@ -190,6 +193,8 @@ def field(kind: str, *, default: Any = None, factory: Callable[[], Any] | None =
     extra: dict[str, Any] = {"factory": factory} if factory is not None else {"default": default}
     if spec.secret:
         extra["on_setattr"] = [attrs.setters.convert, _mark_held]
+    if kind == "tags":
+        extra["on_setattr"] = [attrs.setters.convert, _set_tags]
     return attrs.field(converter=spec.convert if checked else None, metadata={SPEC: spec},
                        **extra)
 
@@ -209,6 +214,19 @@ def _mark_held(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> An
     held = set(instance._held or ())
     held.add(attribute.name)
     object.__setattr__(instance, "_held", held)
+    return value
+
+
+def _set_tags(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> Any:
+    """on_setattr of a tags field: None reads as an (appendable) empty list that is sent as
+    null; any list set by the caller is sent as it is (see Model._local)."""
+    null = set(instance._wire_null or ())
+    if value is None:
+        null.add(attribute.name)
+        value = []
+    else:
+        null.discard(attribute.name)
+    object.__setattr__(instance, "_wire_null", null or None)
     return value
 
 

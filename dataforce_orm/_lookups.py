@@ -9,8 +9,9 @@ a listing without losing a match; every lookup is still checked exactly on the c
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 import attrs
@@ -42,14 +43,20 @@ def supported(kind: str) -> tuple[str, ...]:
 # -- the lookups ------------------------------------------------------------------------------
 
 
-@lookup("id str enum num bool", "exact")
+@lookup("id str enum num bool date", "exact")
 def _exact(x: Any) -> Test:
     return lambda v: v is not None and v == x
 
 
-@lookup("id str enum num bool", "in")
+@lookup("id str enum num bool date time", "in")
 def _in(x: Any) -> Test:
     return lambda v: v in x
+
+
+@lookup("id str enum num date time", "range")
+def _range(x: tuple[Any, Any]) -> Test:
+    lo, hi = x
+    return lambda v: v is not None and lo <= v <= hi
 
 
 @lookup("str", "iexact")
@@ -91,22 +98,22 @@ def _iendswith(x: str) -> Test:
     return lambda v: v is not None and v.lower().endswith(x)
 
 
-@lookup("num time", "gt")
+@lookup("num time date", "gt")
 def _gt(x: Any) -> Test:
     return lambda v: v is not None and v > x
 
 
-@lookup("num time", "gte")
+@lookup("num time date", "gte")
 def _gte(x: Any) -> Test:
     return lambda v: v is not None and v >= x
 
 
-@lookup("num time", "lt")
+@lookup("num time date", "lt")
 def _lt(x: Any) -> Test:
     return lambda v: v is not None and v < x
 
 
-@lookup("num time", "lte")
+@lookup("num time date", "lte")
 def _lte(x: Any) -> Test:
     return lambda v: v is not None and v <= x
 
@@ -116,7 +123,7 @@ def _time_exact(x: datetime) -> Test:
     return lambda v: v is not None and v == x
 
 
-@lookup("tags num time bool str", "isnull")
+@lookup("id enum tags num time bool str date", "isnull")
 def _isnull(x: bool) -> Test:
     return lambda v: (v is None) is x
 
@@ -156,13 +163,22 @@ def _norm(spec: Spec, key: str, op: str, value: Any) -> Any:
         if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
             raise fail(f"{op} takes a list, not {type(value).__name__}")
         items = tuple(value)
-        if op == "in":
-            return frozenset(_norm(spec, key, "exact", v) for v in items)
+        if op == "in":  # None in the list matches a null (as Django's __in does)
+            return frozenset(None if v is None else _norm(spec, key, "exact", v) for v in items)
         if not all(isinstance(t, str) for t in items):
             raise fail("tags are strings")
         if any(unsendable(t) for t in items):
             raise fail(SURROGATE)
         return items
+    if op == "range":
+        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+            raise fail(f"range takes a (low, high) pair, not {type(value).__name__}")
+        pair = tuple(value)
+        if len(pair) != 2 or None in pair:
+            raise fail("range takes a (low, high) pair of values")
+        return tuple(_norm(spec, key, "exact", v) for v in pair)
+    if isinstance(value, uuid.UUID) and kind in ("id", "str"):
+        value = str(value)
     if kind == "id":
         if hasattr(value, "pk") and not isinstance(value, str):  # a model object: its id
             value = value.pk
@@ -195,19 +211,51 @@ def _norm(spec: Spec, key: str, op: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise fail(f"must be True or False, not {type(value).__name__}")
         return value
+    if kind == "date":
+        if isinstance(value, str):
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                raise fail(f"not an ISO-8601 date: {value!r}") from None
+        if isinstance(value, datetime):
+            return as_utc(value).date()
+        if not isinstance(value, date):
+            raise fail(f"must be a date, not {type(value).__name__}")
+        return value
     # time
+    try:
+        return as_utc(value)
+    except (TypeError, ValueError) as exc:
+        raise fail(str(exc)) from None
+
+
+def as_utc(value: Any) -> datetime:
+    """A time given as an aware or naive (read as UTC) datetime, a date (its midnight, UTC) or
+    ISO-8601 text, as an aware UTC datetime; TypeError/ValueError otherwise."""
     if isinstance(value, str):
         from ._wire import parse_time
 
         try:
             value = parse_time(value)
         except ValueError:
-            raise fail(f"not an ISO-8601 time: {value!r}") from None
+            raise ValueError(f"not an ISO-8601 time: {value!r}") from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time(0), timezone.utc)
     if not isinstance(value, datetime):
-        raise fail(f"must be a datetime, not {type(value).__name__}")
+        raise TypeError(f"must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None:
-        raise fail("must be timezone-aware (e.g. datetime.now(timezone.utc))")
+        return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
+
+
+# Transforms of a time field: ``created_at__year=2024``, ``created_at__date__gte=date(...)``
+# (taken in UTC), each followed by a lookup on the part (exact when none is given).
+TRANSFORMS: dict[str, tuple[str, Callable[[datetime], Any]]] = {
+    "date": ("date", lambda t: t.astimezone(timezone.utc).date()),
+    "year": ("num", lambda t: t.astimezone(timezone.utc).year),
+    "month": ("num", lambda t: t.astimezone(timezone.utc).month),
+    "day": ("num", lambda t: t.astimezone(timezone.utc).day),
+}
 
 
 # -- Q and the compiled tree ------------------------------------------------------------------
@@ -257,9 +305,15 @@ class Lookup:
     value: Any
     spec: Spec = attrs.field(eq=False, repr=False)
     test_value: Test = attrs.field(eq=False, repr=False)
+    transform: str | None = None  # a part of a time (date, year, month, day) tested instead
 
     def test(self, obj: Any) -> bool:
-        return self.test_value(getattr(obj, self.field))
+        # (a tags list is tested as the server has it: a list kept null is null)
+        v = obj._lookup_value(self.field) if self.spec.kind == "tags" else getattr(
+            obj, self.field)
+        if self.transform is not None and v is not None:
+            v = TRANSFORMS[self.transform][1](v)
+        return self.test_value(v)
 
 
 @attrs.frozen
@@ -279,20 +333,29 @@ class Node:
 
 
 def compile_lookup(fields: dict[str, Spec], key: str, value: Any) -> Lookup:
-    """``field__op=value`` checked against the model's fields and the registry."""
+    """``field__op=value`` checked against the model's fields and the registry (``pk`` is
+    ``id``; ``field=None`` is ``field__isnull=True``; a time field takes ``__date``,
+    ``__year``, ``__month`` or ``__day`` before the operator)."""
     name, _, op = key.partition("__")
+    if name == "pk" and "pk" not in fields:
+        name = "id"
     op = op or "exact"
     spec = fields.get(name)
     if spec is None:
-        raise ValidationError(key, f"unknown field {name!r}; fields: {', '.join(fields)}")
-    tests = _REGISTRY[spec.kind]
+        raise ValidationError(key, f"unknown field {name!r}; fields: pk, {', '.join(fields)}")
+    kind, transform = spec.kind, None
+    part, _, rest = op.partition("__")
+    if kind == "time" and part in TRANSFORMS:
+        transform, op = part, rest or "exact"
+        kind = TRANSFORMS[part][0]
+    tests = _REGISTRY[kind]
     if op not in tests:
         raise ValidationError(key, f"unsupported lookup {op!r} on {name}; "
                                    f"supported: {', '.join(tests)}")
-    if value is None and op == "exact" and spec.kind != "tags":
-        raise ValidationError(key, "None never matches; use __isnull where the field allows it")
-    norm = _norm(spec, key, op, value)
-    return Lookup(spec.name, op, norm, spec, tests[op](norm))
+    if value is None and op == "exact" and kind != "tags":
+        op, value = "isnull", True  # as in Django
+    norm = _norm(attrs.evolve(spec, kind=kind) if kind != spec.kind else spec, key, op, value)
+    return Lookup(spec.name, op, norm, spec, tests[op](norm), transform)
 
 
 def compile_q(fields: dict[str, Spec], q: Q) -> Node:
@@ -330,7 +393,10 @@ def _search_term(lk: Lookup) -> str | None:
         return None
     if lk.spec.kind == "str":
         if lk.op == "in":
-            return str(next(iter(lk.value))) if len(lk.value) == 1 else None
+            only = next(iter(lk.value)) if len(lk.value) == 1 else None
+            return only if isinstance(only, str) else None
+        if lk.op in ("isnull", "range") or lk.transform is not None:
+            return None
         term: str = lk.value
         # The server folds case for ASCII only on some databases: i-lookups narrow on ASCII.
         return term if (not lk.op.startswith("i") or term.isascii()) else None
@@ -352,7 +418,8 @@ def narrowing(node: Node | None) -> list[tuple[str, str]]:
     used: set[str] = set()
     for lk in lookups:
         param = lk.spec.server_filter
-        if param is None or param in used or lk.op not in ("exact", "in"):
+        if param is None or param in used or lk.op not in ("exact", "in") \
+                or (lk.op == "in" and None in lk.value):
             continue
         values = {_wire_value(lk.value)} if lk.op == "exact" else set(map(_wire_value, lk.value))
         allowed = lk.spec.server_values

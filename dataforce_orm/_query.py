@@ -8,11 +8,22 @@ result without losing a match, then checks every lookup exactly on the client.
 from __future__ import annotations
 
 import asyncio
+import copy
+from collections import namedtuple
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from ._errors import DataForceError, ObjectDoesNotExist, ValidationError
-from ._lookups import Node, Q, compile_q, exact_id, narrowing, positive_lookups, wire_prefilter
+from ._lookups import (
+    Node,
+    Q,
+    compile_lookup,
+    compile_q,
+    exact_id,
+    narrowing,
+    positive_lookups,
+    wire_prefilter,
+)
 from ._protocol import Batch, Op, Stepper
 from ._session import Session, current_session
 
@@ -22,7 +33,86 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound="Model")
 R = TypeVar("R")
 
-PAGE = 100
+PAGE = 100  # the largest page the server gives
+
+
+def _seen_key(pk: Any) -> Any:
+    """A compact key for an id already yielded (a UUID as an int: ~40 bytes, not ~85)."""
+    if isinstance(pk, str) and len(pk) == 36:
+        try:
+            return int(pk.replace("-", ""), 16)
+        except ValueError:
+            pass
+    return pk
+
+
+# -- aggregates ------------------------------------------------------------------------------
+
+
+class Aggregate:
+    """An aggregate computed by streaming every match (the server has none)."""
+
+    name = ""
+
+    def __init__(self, field: str, *, distinct: bool = False) -> None:
+        if not isinstance(field, str):
+            raise ValidationError("aggregate", f"{type(self).__name__}() takes a field name")
+        self.field = field
+        self.distinct = distinct
+
+    @property
+    def default_alias(self) -> str:
+        return f"{self.field}__{self.name.lower()}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.field!r})"
+
+    def start(self) -> Any:
+        return set() if self.distinct else None
+
+    def add(self, acc: Any, value: Any) -> Any:
+        raise NotImplementedError
+
+    def result(self, acc: Any) -> Any:
+        return acc
+
+
+class Count(Aggregate):
+    """How many matches have a non-null ``field`` (``distinct=True``: how many values)."""
+
+    name = "Count"
+
+    def start(self) -> Any:
+        return set() if self.distinct else 0
+
+    def add(self, acc: Any, value: Any) -> Any:
+        if value is None:
+            return acc
+        if self.distinct:
+            acc.add(tuple(value) if isinstance(value, list) else value)
+            return acc
+        return acc + 1
+
+    def result(self, acc: Any) -> Any:
+        return len(acc) if self.distinct else acc
+
+
+class Min(Aggregate):
+    """The smallest non-null value of ``field`` (None when there is none)."""
+
+    name = "Min"
+
+    def add(self, acc: Any, value: Any) -> Any:
+        return acc if value is None or (acc is not None and acc <= value) else value
+
+
+class Max(Aggregate):
+    """The largest non-null value of ``field`` (None when there is none)."""
+
+    name = "Max"
+
+    def add(self, acc: Any, value: Any) -> Any:
+        return acc if value is None or (acc is not None and acc >= value) else value
 
 
 # -- running -----------------------------------------------------------------------------
@@ -88,18 +178,31 @@ class QuerySet(Generic[M]):
     """A lazy, chainable query over a model; each method returns a new QuerySet."""
 
     def __init__(self, model: type[M], session: Session | None = None, where: Node | None = None,
-                 order: tuple[str, ...] = (), low: int = 0, high: int | None = None) -> None:
+                 order: tuple[str, ...] = (), low: int = 0, high: int | None = None, *,
+                 empty: bool = False, reverse: bool = False, chunk: int = PAGE,
+                 shape: tuple[str, tuple[str, ...]] | None = None) -> None:
         self.model = model
         self._session = session
         self._where = where
         self._order = order
         self._low, self._high = low, high
+        self._empty = empty  # none(): matches nothing, sends nothing
+        self._rev = reverse  # the listing's own order, reversed (a model with no order)
+        self._chunk = chunk  # the page size
+        self._shape = shape  # values() ("dict", fields), values_list ("tuple"/"flat"/"named")
         self._cache: list[M] | None = None
 
     def _clone(self, **changes: Any) -> QuerySet[M]:
         state = {"session": self._session, "where": self._where, "order": self._order,
-                 "low": self._low, "high": self._high, **changes}
+                 "low": self._low, "high": self._high, "empty": self._empty,
+                 "reverse": self._rev, "chunk": self._chunk, "shape": self._shape, **changes}
         return QuerySet(self.model, **state)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> QuerySet[M]:
+        # (a copy shares the session and the compiled lookups, which are immutable)
+        qs = self._clone()
+        qs._cache = copy.deepcopy(self._cache, memo)
+        return qs
 
     def _session_for(self) -> Session:
         return self._session or current_session()
@@ -117,6 +220,79 @@ class QuerySet(Generic[M]):
     def all(self) -> QuerySet[M]:
         return self._clone()
 
+    def none(self) -> QuerySet[M]:
+        """A QuerySet matching nothing; evaluating it sends no request."""
+        return self._clone(empty=True)
+
+    def distinct(self, *fields: str) -> QuerySet[M]:
+        """Rows are distinct already (one per id); DISTINCT ON fields is not supported."""
+        if fields:
+            raise ValidationError("distinct", "distinct(*fields) (DISTINCT ON) is not supported; "
+                                              "rows are always distinct")
+        return self._clone()
+
+    def _check_fields(self, method: str, fields: Iterable[str]) -> tuple[str, ...]:
+        public = self.model._public()
+        names = tuple("id" if f == "pk" and "pk" not in public else f for f in fields)
+        for f in names:
+            if not isinstance(f, str) or f not in public:
+                raise ValidationError(method, f"unknown field {f!r}; fields: pk, "
+                                              f"{', '.join(public)}")
+        return names
+
+    def only(self, *fields: str) -> QuerySet[M]:
+        """Accepted for Django code; the server always sends every field."""
+        self._check_fields("only", fields)
+        return self._clone()
+
+    def defer(self, *fields: str) -> QuerySet[M]:
+        """Accepted for Django code; the server always sends every field."""
+        self._check_fields("defer", fields)
+        return self._clone()
+
+    def values(self, *fields: str) -> QuerySet[Any]:
+        """Each match as a dict of ``fields`` (default: every field)."""
+        names = self._check_fields("values", fields) or self.model._public()
+        return cast("QuerySet[Any]", self._clone(shape=("dict", names)))
+
+    def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> QuerySet[Any]:
+        """Each match as a tuple of ``fields`` (a bare value with ``flat=True`` and one field;
+        a named tuple with ``named=True``)."""
+        names = self._check_fields("values_list", fields) or self.model._public()
+        if flat and named:
+            raise ValidationError("values_list", "flat and named cannot both be True")
+        if flat and len(names) != 1:
+            raise ValidationError("values_list", "flat=True takes exactly one field")
+        how = "flat" if flat else "named" if named else "tuple"
+        return cast("QuerySet[Any]", self._clone(shape=(how, names)))
+
+    def _shaped(self, objs: list[M]) -> list[Any]:
+        if self._shape is None:
+            return objs
+        how, names = self._shape
+        if how == "flat":
+            return [_plain(getattr(o, names[0])) for o in objs]
+        if how == "dict":
+            return [{n: _plain(getattr(o, n)) for n in names} for o in objs]
+        if how == "named":
+            row = namedtuple("Row", names)  # type: ignore[misc]
+            return [row(*(_plain(getattr(o, n)) for n in names)) for o in objs]
+        return [tuple(_plain(getattr(o, n)) for n in names) for o in objs]
+
+    def _shape_op(self, op: Op[Any]) -> Op[Any]:
+        """``op``'s batches in the QuerySet's shape (values(), values_list())."""
+        if self._shape is None:
+            return (yield from op)
+        steps = Stepper(op)
+        while (step := steps.next()) is not None:
+            if isinstance(step, Batch):
+                step = Batch(self._shaped(step.items))
+            try:
+                steps.reply = yield step
+            except DataForceError as exc:
+                steps.error = exc
+        return steps.result
+
     def _add(self, q: Q) -> QuerySet[M]:
         if self._low or self._high is not None:
             raise ValidationError("filter", "cannot filter a sliced QuerySet")
@@ -132,19 +308,28 @@ class QuerySet(Generic[M]):
 
     def order_by(self, *fields: str) -> QuerySet[M]:
         metrics = self.model._metrics
+        out = []
         for spec in fields:
-            name = spec.lstrip("-") if isinstance(spec, str) else ""
-            base, _, key = name.partition("__")
-            if name not in self.model._fields and not (metrics and base == metrics and key):
+            name = spec.lstrip("-") if isinstance(spec, str) else spec
+            if name == "pk" and "pk" not in self.model._fields:
+                name = "id"
+            base, _, key = name.partition("__") if isinstance(name, str) else ("", "", "")
+            if not isinstance(name, str) or (name not in self.model._fields and not (
+                    metrics and base == metrics and key)):
                 also = f", {metrics}__<key>" if metrics else ""
-                raise ValidationError("order_by", f"unknown field {spec!r}; "
-                                                  f"fields: {', '.join(self.model._fields)}{also}")
-        return self._clone(order=tuple(fields))
+                raise ValidationError("order_by", f"unknown field {spec!r}; fields: pk, "
+                                                  f"{', '.join(self.model._fields)}{also}")
+            out.append("-" + name if spec.startswith("-") else name)
+        return self._clone(order=tuple(out), reverse=False)
 
     def reverse(self) -> QuerySet[M]:
+        """The same matches in the opposite order (for a model whose listing has no declared
+        order and no order_by(): the listing's own order, reversed)."""
         if self._low or self._high is not None:
             raise ValidationError("reverse", "cannot reverse a sliced QuerySet (nor take last())")
         order = self._order or self.model._default_order
+        if not order:
+            return self._clone(reverse=not self._rev)
         return self._clone(order=tuple(f[1:] if f.startswith("-") else "-" + f for f in order))
 
     @overload
@@ -196,7 +381,7 @@ class QuerySet(Generic[M]):
         """Stream the matching objects, in order, sliced, as batches."""
         test = self._where.test if self._where is not None else None
         high = self._high
-        if high is not None and high <= self._low:
+        if self._empty or (high is not None and high <= self._low):
             return
         ident = exact_id(self._where)
         if ident is not None and self.model._can_get(self._parents()):
@@ -205,17 +390,31 @@ class QuerySet(Generic[M]):
                 yield Batch([obj])
             return
         sort_params, sort_here = self._server_order()
-        limit = PAGE
+        sort_here = sort_here or self._rev
+        limit = self._chunk
         if test is None and high is not None and not sort_here:
-            limit = max(1, min(PAGE, high))
+            limit = max(1, min(limit, high))
         pager = yield from self.model._pager_op(
             session, [*sort_params, *narrowing(self._where)], limit)
         skip, left = self._low, (None if high is None else high - self._low)
         matched: list[M] = []
         keep = wire_prefilter(self._where)
+        # Keyset pages follow the sort key's values: a row the caller changes while iterating
+        # (a rename under order_by("name")) can come round again on a later page. Each row is
+        # yielded at most once (the ids seen are kept, compactly); rows that do not move keep
+        # their place after the cursor, so none is missed.
+        seen: set[Any] = set()
         while (req := pager.next_request()) is not None:
             page = pager.feed(req, (yield req), keep=keep)
             items = [o for o in page if test(o)] if test is not None else page
+            if pager.paged:
+                fresh = []
+                for o in items:
+                    k = _seen_key(o.pk)
+                    if k not in seen:
+                        seen.add(k)
+                        fresh.append(o)
+                items = fresh
             if sort_here:
                 matched.extend(items)
                 continue
@@ -230,11 +429,16 @@ class QuerySet(Generic[M]):
             if left == 0:
                 return
         if sort_here:
-            client_sort(matched, self._order)
+            if self._rev:
+                matched.reverse()
+            else:
+                client_sort(matched, self._order)
             yield Batch(matched[self._low:high])
 
     def _count_op(self, session: Session) -> Op[int]:
         n = 0
+        if self._empty:
+            return 0
         if self._where is None and not self._low and self._high is None:
             # Nothing to test or slice: count the listing's items without making objects.
             pager = yield from self.model._pager_op(session, [], PAGE)
@@ -285,15 +489,74 @@ class QuerySet(Generic[M]):
         found = yield from collect(self[:1]._rows_op(session), limit=1)
         return found[0] if found else None
 
-    def _in_bulk_op(self, session: Session, ids: Iterable[str] | None) -> Op[dict[str, M]]:
+    def _in_bulk_op(self, session: Session, ids: list[str] | None) -> Op[dict[str, M]]:
         if ids is None:
             objs = yield from collect(self._rows_op(session))
             return {o.pk: o for o in objs}
         out: dict[str, M] = {}
+        if not ids or self._empty:
+            return out
+        if not self.model._gettable_by_id:  # one scan of the listing finds them all
+            found = yield from collect(self.filter(id__in=ids)._rows_op(session))
+            return {str(o.pk): o for o in found}
         for ident in ids:
             found = yield from collect(self.filter(id=ident)._rows_op(session))
             out.update((str(o.pk), o) for o in found)
         return out
+
+    def _in_bulk_ids(self, id_list: Iterable[Any] | None, field_name: str) -> list[str] | None:
+        """The ids, checked (all of them) before any request."""
+        if field_name not in ("id", "pk"):
+            raise ValidationError("field_name", f"in_bulk() needs a unique field; only the id "
+                                                f"is unique on {self.model.__name__}, not "
+                                                f"{field_name!r}")
+        if self._low or self._high is not None:
+            raise ValidationError("in_bulk", "cannot use in_bulk() on a sliced QuerySet")
+        if id_list is None:
+            return None
+        if isinstance(id_list, (str, bytes)) or not isinstance(id_list, Iterable):
+            raise ValidationError("id_list", f"must be a list of ids, not "
+                                             f"{type(id_list).__name__}")
+        ids: list[str] = []
+        for i in id_list:
+            lk = compile_lookup(self.model._specs, "id", i)
+            if lk.op != "exact":
+                raise ValidationError("id", "None is not an id")
+            ids.append(str(lk.value))
+        return list(dict.fromkeys(ids))
+
+    def _aggregate_op(self, session: Session, args: tuple[Aggregate, ...],
+                      kwargs: dict[str, Aggregate]) -> Op[dict[str, Any]]:
+        wanted = _aggregates(self.model, args, kwargs)
+        accs = {alias: agg.start() for alias, (agg, _) in wanted.items()}
+
+        def add(items: list[Any]) -> bool:
+            for o in items:
+                for alias, (agg, field) in wanted.items():
+                    # (as lookups see it: a tags list the server keeps null is null)
+                    accs[alias] = agg.add(accs[alias], o._lookup_value(field))
+            return False
+
+        yield from relay(self._rows_op(session), add)
+        return {alias: agg.result(accs[alias]) for alias, (agg, _) in wanted.items()}
+
+    def _latest_qs(self, fields: tuple[str, ...], latest: bool) -> QuerySet[M]:
+        which = "latest" if latest else "earliest"
+        if self._low or self._high is not None:
+            raise ValidationError(which, f"cannot take {which}() of a sliced QuerySet")
+        if not fields:
+            if "created_at" not in self.model._fields:
+                raise ValidationError(which, f"{which}() needs a field on "
+                                             f"{self.model.__name__}")
+            fields = ("created_at",)
+        flip = {True: lambda f: f[1:] if f.startswith("-") else "-" + f, False: lambda f: f}
+        return self.order_by(*(flip[latest](f) for f in fields))
+
+    def _latest_op(self, session: Session, qs: QuerySet[M]) -> Op[M]:
+        found = yield from collect(qs[:1]._rows_op(session), limit=1)
+        if not found:
+            raise self.model.DoesNotExist(f"{self.model.__name__} matching query does not exist")
+        return cast(M, found[0])
 
     # -- evaluation, sync ----------------------------------------------------------------
 
@@ -302,7 +565,7 @@ class QuerySet(Generic[M]):
 
     def _fetch(self) -> list[M]:
         if self._cache is None:
-            self._cache = self._run(collect(self._rows_op(self._session_for())))
+            self._cache = self._run(collect(self._shape_op(self._rows_op(self._session_for()))))
         return self._cache
 
     def __iter__(self) -> Iterator[M]:
@@ -314,10 +577,21 @@ class QuerySet(Generic[M]):
     def __bool__(self) -> bool:
         return bool(self._fetch())
 
-    def iterator(self) -> Iterator[M]:
-        """Stream the results one page at a time, without caching them."""
-        session = self._session_for()
-        return session.driver.stream(self._rows_op(session))
+    def iterator(self, chunk_size: int | None = None) -> Iterator[M]:
+        """Stream the results one page (of ``chunk_size``, 1 to 100) at a time, without
+        caching them. Each row comes at most once, whatever the loop changes."""
+        qs = self._chunked(chunk_size)
+        session = qs._session_for()
+        return session.driver.stream(qs._shape_op(qs._rows_op(session)))
+
+    def _chunked(self, chunk_size: int | None) -> QuerySet[M]:
+        if chunk_size is None:
+            return self
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) \
+                or not 1 <= chunk_size <= PAGE:
+            raise ValidationError("chunk_size", f"must be an integer from 1 to {PAGE} (the "
+                                                f"server's largest page), got {chunk_size!r}")
+        return self._clone(chunk=chunk_size)
 
     def count(self) -> int:
         """How many match (pages through the matches; the server has no count)."""
@@ -326,12 +600,23 @@ class QuerySet(Generic[M]):
         return self._run(self._count_op(self._session_for()))
 
     def exists(self) -> bool:
-        return self.first() is not None
+        if self._cache is not None:
+            return bool(self._cache)
+        return self._empty is False and self._plain().first() is not None
+
+    def _plain(self) -> QuerySet[M]:
+        return self._clone(shape=None) if self._shape is not None else self
 
     def first(self) -> M | None:
         if self._cache is not None:
             return self._cache[0] if self._cache else None
-        return self._run(self._first_op(self._session_for()))
+        return self._one(self._run(self._first_op(self._session_for())))
+
+    def _one(self, obj: R) -> R:
+        """A result in the QuerySet's shape (values(), values_list())."""
+        if obj is None or self._shape is None:
+            return obj
+        return cast(R, self._shaped([cast(Any, obj)])[0])
 
     def last(self) -> M | None:
         return self.reverse().first()
@@ -339,11 +624,32 @@ class QuerySet(Generic[M]):
     def get(self, *args: Q, **lookups: Any) -> M:
         """The one object matching; ``DoesNotExist`` or ``MultipleObjectsReturned`` otherwise."""
         qs = self.filter(*args, **lookups) if args or lookups else self
-        return self._run(qs._get_op(self._session_for()))
+        return self._one(self._run(qs._get_op(self._session_for())))
 
-    def in_bulk(self, id_list: Iterable[str] | None = None) -> dict[str, M]:
-        """``{id: object}`` for the given ids (one GET each), or for every match."""
-        return self._run(self._in_bulk_op(self._session_for(), id_list))
+    def latest(self, *fields: str) -> M:
+        """The match with the greatest ``fields`` (default ``created_at``); DoesNotExist if
+        none."""
+        qs = self._latest_qs(fields, True)
+        return self._one(self._run(self._latest_op(self._session_for(), qs)))
+
+    def earliest(self, *fields: str) -> M:
+        """The match with the smallest ``fields`` (default ``created_at``); DoesNotExist if
+        none."""
+        qs = self._latest_qs(fields, False)
+        return self._one(self._run(self._latest_op(self._session_for(), qs)))
+
+    def in_bulk(self, id_list: Iterable[Any] | None = None, *,
+                field_name: str = "id") -> dict[str, M]:
+        """``{id: object}`` for the given ids (one GET each), or for every match. Every id is
+        checked before any request."""
+        ids = self._in_bulk_ids(id_list, field_name)
+        return self._run(self._in_bulk_op(self._session_for(), ids))
+
+    def aggregate(self, *args: Aggregate, **kwargs: Aggregate) -> dict[str, Any]:
+        """``Count``, ``Min`` and ``Max`` over every match, computed while streaming them
+        (``Count("id")`` is keyed ``id__count``; name it with ``total=Count("id")``)."""
+        _aggregates(self.model, args, kwargs)
+        return self._run(self._aggregate_op(self._session_for(), args, kwargs))
 
     def create(self, **fields: Any) -> M:
         return self._run(self._create_op(self._session_for(), fields))
@@ -353,8 +659,12 @@ class QuerySet(Generic[M]):
         return self._run(self._get_or_create_op(self._session_for(), defaults, lookups, False))
 
     def update_or_create(self, defaults: dict[str, Any] | None = None,
+                         create_defaults: dict[str, Any] | None = None,
                          **lookups: Any) -> tuple[M, bool]:
-        return self._run(self._get_or_create_op(self._session_for(), defaults, lookups, True))
+        """Update the match with ``defaults``, or create one from the lookups and
+        ``create_defaults`` (``defaults`` when not given), as Django 5 does."""
+        op = self._get_or_create_op(self._session_for(), defaults, lookups, True, create_defaults)
+        return self._run(op)
 
     def update(self, **fields: Any) -> int:
         """Set ``fields`` on every match and save each (merge rules apply); returns the count."""
@@ -374,12 +684,14 @@ class QuerySet(Generic[M]):
         return obj
 
     def _get_or_create_op(self, session: Session, defaults: dict[str, Any] | None,
-                          lookups: dict[str, Any], update: bool) -> Op[tuple[M, bool]]:
+                          lookups: dict[str, Any], update: bool,
+                          create_defaults: dict[str, Any] | None = None) -> Op[tuple[M, bool]]:
         self.model._refuse_writes()
         try:
             obj: M = yield from self.filter(**lookups)._get_op(session)
         except self.model.DoesNotExist:
-            made = yield from self._create_op(session, _create_fields(lookups, defaults))
+            made = yield from self._create_op(session, _create_fields(
+                lookups, defaults if create_defaults is None else create_defaults))
             return made, True
         if update:
             for k, v in (defaults or {}).items():
@@ -408,8 +720,16 @@ class QuerySet(Generic[M]):
         return await self._session_for().async_driver.run(op)
 
     def __aiter__(self) -> AsyncIterator[M]:
+        if self._cache is not None:
+            return _aiter_list(self._cache)
         session = self._session_for()
-        return session.async_driver.stream(self._rows_op(session))
+        return session.async_driver.stream(self._shape_op(self._rows_op(session)))
+
+    def aiterator(self, chunk_size: int | None = None) -> AsyncIterator[M]:
+        """Async :meth:`iterator`."""
+        qs = self._chunked(chunk_size)
+        session = qs._session_for()
+        return session.async_driver.stream(qs._shape_op(qs._rows_op(session)))
 
     async def acount(self) -> int:
         if self._cache is not None:
@@ -417,20 +737,38 @@ class QuerySet(Generic[M]):
         return await self._arun(self._count_op(self._session_for()))
 
     async def aexists(self) -> bool:
-        return await self.afirst() is not None
+        if self._cache is not None:
+            return bool(self._cache)
+        return self._empty is False and await self._plain().afirst() is not None
 
     async def afirst(self) -> M | None:
-        return await self._arun(self._first_op(self._session_for()))
+        if self._cache is not None:
+            return self._cache[0] if self._cache else None
+        return self._one(await self._arun(self._first_op(self._session_for())))
 
     async def alast(self) -> M | None:
         return await self.reverse().afirst()
 
     async def aget(self, *args: Q, **lookups: Any) -> M:
         qs = self.filter(*args, **lookups) if args or lookups else self
-        return await self._arun(qs._get_op(self._session_for()))
+        return self._one(await self._arun(qs._get_op(self._session_for())))
 
-    async def ain_bulk(self, id_list: Iterable[str] | None = None) -> dict[str, M]:
-        return await self._arun(self._in_bulk_op(self._session_for(), id_list))
+    async def alatest(self, *fields: str) -> M:
+        qs = self._latest_qs(fields, True)
+        return self._one(await self._arun(self._latest_op(self._session_for(), qs)))
+
+    async def aearliest(self, *fields: str) -> M:
+        qs = self._latest_qs(fields, False)
+        return self._one(await self._arun(self._latest_op(self._session_for(), qs)))
+
+    async def ain_bulk(self, id_list: Iterable[Any] | None = None, *,
+                       field_name: str = "id") -> dict[str, M]:
+        ids = self._in_bulk_ids(id_list, field_name)
+        return await self._arun(self._in_bulk_op(self._session_for(), ids))
+
+    async def aaggregate(self, *args: Aggregate, **kwargs: Aggregate) -> dict[str, Any]:
+        _aggregates(self.model, args, kwargs)
+        return await self._arun(self._aggregate_op(self._session_for(), args, kwargs))
 
     async def acreate(self, **fields: Any) -> M:
         return await self._arun(self._create_op(self._session_for(), fields))
@@ -441,8 +779,9 @@ class QuerySet(Generic[M]):
         return await self._arun(op)
 
     async def aupdate_or_create(self, defaults: dict[str, Any] | None = None,
+                                create_defaults: dict[str, Any] | None = None,
                                 **lookups: Any) -> tuple[M, bool]:
-        op = self._get_or_create_op(self._session_for(), defaults, lookups, True)
+        op = self._get_or_create_op(self._session_for(), defaults, lookups, True, create_defaults)
         return await self._arun(op)
 
     async def aupdate(self, **fields: Any) -> int:
@@ -452,31 +791,100 @@ class QuerySet(Generic[M]):
     async def adelete(self) -> int:
         return await self._arun(self._delete_op(self._session_for()))
 
-    async def abulk_create(self, objs: Iterable[M], *, concurrency: int = 8
-                           ) -> list[M | DataForceError]:
-        """Save unsaved objects concurrently (at most ``concurrency`` at once), in order.
-
-        Each slot holds the created object, or the library error that item raised: one
-        failure does not abort the rest.
-        """
+    def _check_bulk(self, objs: Iterable[M], creating: bool,
+                    fields: Iterable[str] | None = None) -> list[M]:
+        """The objects of a bulk call, every one checked before any request."""
         self.model._refuse_writes()
-        if concurrency < 1:
-            raise ValidationError("concurrency", "must be at least 1")
+        if isinstance(objs, (str, bytes)) or not isinstance(objs, Iterable):
+            raise ValidationError("objs", f"must be a list of {self.model.__name__} objects")
         items = list(objs)
+        wanted: list[str] = []
+        if not creating:
+            if fields is None or isinstance(fields, str):
+                raise ValidationError("fields", "bulk_update() takes a list of field names")
+            wanted = list(fields)
+            if not wanted:
+                raise ValidationError("fields", "bulk_update() needs at least one field")
+            for f in wanted:
+                if f not in self.model._editable:
+                    raise ValidationError("fields", f"{f!r} cannot be updated; updatable "
+                                                    f"fields: {', '.join(self.model._editable)}")
         seen: set[int] = set()
         for i, obj in enumerate(items):  # bad input fails the call before any request
             where = f"objs[{i}]"
             if not isinstance(obj, self.model):
                 raise ValidationError(where, f"must be a {self.model.__name__}")
-            if id(obj) in seen:  # two creates would race to fill in one object
+            if id(obj) in seen:  # two writes would race to fill in one object
                 raise ValidationError(where, "the same object is listed twice")
             seen.add(id(obj))
-            if obj.pk is not None:
+            if creating and obj.pk is not None:
                 raise ValidationError(where, f"is already saved (id {obj.pk})")
+            if not creating and obj.pk is None:
+                raise ValidationError(where, "is not saved yet; bulk_create() it")
             try:
-                obj._validate(creating=True)
+                if creating:
+                    obj._validate(creating=True)
+                else:
+                    for f in wanted:
+                        self.model._specs[f].check(getattr(obj, f))
             except ValidationError as exc:
                 raise ValidationError(f"{where}.{exc.field}", exc.rule) from None
+        return items
+
+    @staticmethod
+    def _check_batch(batch_size: int | None) -> None:
+        if batch_size is not None and (isinstance(batch_size, bool)
+                                       or not isinstance(batch_size, int) or batch_size < 1):
+            raise ValidationError("batch_size", "must be a positive integer or None")
+
+    def bulk_create(self, objs: Iterable[M], batch_size: int | None = None
+                    ) -> list[M | DataForceError]:
+        """Create unsaved objects one after another, in order (the platform has no bulk
+        endpoint; ``batch_size`` is accepted and checked). Each slot holds the created object,
+        or the library error that item raised: one failure does not abort the rest."""
+        self._check_batch(batch_size)
+        items = self._check_bulk(objs, creating=True)
+        session = self._session_for()
+        out: list[M | DataForceError] = []
+        for obj in items:
+            try:
+                obj.save(using=session)
+            except DataForceError as exc:
+                out.append(exc)
+            else:
+                out.append(obj)
+        return out
+
+    def bulk_update(self, objs: Iterable[M], fields: Iterable[str],
+                    batch_size: int | None = None) -> list[M | DataForceError]:
+        """Save ``fields`` of saved objects one after another (the usual merge and conflict
+        rules of ``save(update_fields=fields)``). Each slot holds the object, or the library
+        error that item raised."""
+        self._check_batch(batch_size)
+        items = self._check_bulk(objs, creating=False, fields=fields)
+        wanted = list(fields)
+        session = self._session_for()
+        out: list[M | DataForceError] = []
+        for obj in items:
+            try:
+                obj.save(update_fields=wanted, using=obj._session or session)
+            except DataForceError as exc:
+                out.append(exc)
+            else:
+                out.append(obj)
+        return out
+
+    async def abulk_create(self, objs: Iterable[M], batch_size: int | None = None, *,
+                           concurrency: int = 8) -> list[M | DataForceError]:
+        """Save unsaved objects concurrently (at most ``concurrency`` at once), in order.
+
+        Each slot holds the created object, or the library error that item raised: one
+        failure does not abort the rest.
+        """
+        self._check_batch(batch_size)
+        if concurrency < 1:
+            raise ValidationError("concurrency", "must be at least 1")
+        items = self._check_bulk(objs, creating=True)
         gate = asyncio.Semaphore(concurrency)
         session = self._session_for()
 
@@ -490,10 +898,66 @@ class QuerySet(Generic[M]):
 
         return list(await asyncio.gather(*(one(o) for o in items)))
 
+    async def abulk_update(self, objs: Iterable[M], fields: Iterable[str],
+                           batch_size: int | None = None, *,
+                           concurrency: int = 8) -> list[M | DataForceError]:
+        """Async :meth:`bulk_update`, at most ``concurrency`` saves at once."""
+        self._check_batch(batch_size)
+        if concurrency < 1:
+            raise ValidationError("concurrency", "must be at least 1")
+        items = self._check_bulk(objs, creating=False, fields=fields)
+        wanted = list(fields)
+        gate = asyncio.Semaphore(concurrency)
+        session = self._session_for()
+
+        async def one(obj: M) -> M | DataForceError:
+            async with gate:
+                try:
+                    await obj.asave(update_fields=wanted, using=obj._session or session)
+                except DataForceError as exc:
+                    return exc
+                return obj
+
+        return list(await asyncio.gather(*(one(o) for o in items)))
+
+
+async def _aiter_list(items: list[Any]) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as values()/values_list() give it (lists and dicts copied)."""
+    if isinstance(value, (list, dict)):
+        return copy.deepcopy(value)
+    return value
+
+
+def _aggregates(model: type[Model], args: tuple[Aggregate, ...],
+                kwargs: dict[str, Aggregate]) -> dict[str, tuple[Aggregate, str]]:
+    """Alias -> (aggregate, field), all checked before any request."""
+    out: dict[str, tuple[Aggregate, str]] = {}
+    for alias, agg in [*((getattr(a, "default_alias", None), a) for a in args),
+                       *kwargs.items()]:
+        if not isinstance(agg, Aggregate):
+            raise ValidationError("aggregate", f"takes Count, Min or Max, not "
+                                               f"{type(agg).__name__}")
+        field = "id" if agg.field == "pk" and "pk" not in model._fields else agg.field
+        if field not in model._fields:
+            raise ValidationError("aggregate", f"unknown field {agg.field!r}; fields: pk, "
+                                               f"{', '.join(model._fields)}")
+        if not isinstance(agg, Count) and model._fields[field] == "tags":
+            raise ValidationError("aggregate", f"{agg.name} of a list field is not supported")
+        assert alias is not None
+        out[alias] = (agg, field)
+    if not out:
+        raise ValidationError("aggregate", "takes at least one of Count, Min, Max")
+    return out
+
 
 def _create_fields(lookups: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
     plain = {k: v for k, v in lookups.items() if "__" not in k or k.endswith("__exact")}
-    if "id" in plain or "id__exact" in plain:
+    if {"id", "id__exact", "pk", "pk__exact"} & set(plain):
         raise ValidationError("id", "is given by the server; a get_or_create/update_or_create "
                                     "lookup by id cannot create")
     return {**{k.removesuffix("__exact"): v for k, v in plain.items()}, **(defaults or {})}

@@ -9,6 +9,8 @@ get by id, listing) are written here once, as sans-I/O operations run by either 
 
 from __future__ import annotations
 
+import copy
+import enum
 import string
 import time
 from collections.abc import Callable, Iterable
@@ -65,6 +67,7 @@ class Model:
     _wire_names: ClassVar[dict[str, str]] = {}  # every loaded attribute -> its wire name
     _tracked_keys: ClassVar[tuple[tuple[str, str], ...]] = ()  # what snapshots hold
     _needs: ClassVar[frozenset[str]] = frozenset()  # parent ids an object's path needs
+    _tags_fields: ClassVar[tuple[str, ...]] = ()  # list fields shown as [] when null
     _structure: ClassVar[Callable[[Any], Any]]
 
     objects = ManagerDescriptor()  # ``Model.objects``: a Manager of that model
@@ -74,6 +77,19 @@ class Model:
     _held: set[str] | None = attrs.field(default=None, init=False, repr=False)
     # When a create of this object was sent without a known outcome (see _create_op).
     _maybe_created_at: float | None = attrs.field(default=None, init=False, repr=False)
+    # Tags fields shown as [] whose wire value is null (kept null unless the caller changes
+    # them; see _local).
+    _wire_null: set[str] | None = attrs.field(default=None, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        for name in self._tags_fields:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, [])
+                null = self._wire_null
+                if null is None:
+                    null = set()
+                    object.__setattr__(self, "_wire_null", null)
+                null.add(name)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -103,6 +119,7 @@ class Model:
         cls._wire_names = {a.name: declared[a.name].key if a.name in declared else a.name
                            for a in attrs.fields(cls) if a.init}
         cls._structure = staticmethod(_first_structure(cls))
+        cls._tags_fields = tuple(n for n, s in declared.items() if s.kind == "tags")
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -135,6 +152,52 @@ class Model:
     def _session_for(self, using: Session | None) -> Session:
         return using or self._session or current_session()
 
+    # -- copies, pickling and plain data ------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        return {a.name: getattr(self, a.name) for a in attrs.fields(type(self))
+                if a.name != "_session"}
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        """Pickles every field and the change-tracking state; the session (locks, pools)
+        stays behind: an unpickled object uses the current session (or ``using=``)."""
+        return _restore, (type(self), self._state())
+
+    def __copy__(self: M) -> M:
+        obj = _restore(type(self), self._state())
+        object.__setattr__(obj, "_session", self._session)
+        return obj
+
+    def __deepcopy__(self: M, memo: dict[int, Any]) -> M:
+        """A deep copy keeps using the same session (shared, not copied)."""
+        obj = _restore(type(self), copy.deepcopy(self._state(), memo))
+        object.__setattr__(obj, "_session", self._session)
+        return obj
+
+    @classmethod
+    def _public(cls) -> tuple[str, ...]:
+        """The fields a caller reads: every public one but the write-only secrets."""
+        return tuple(a.name for a in attrs.fields(cls) if a.init and not a.name.startswith("_")
+                     and not (a.name in cls._specs and cls._specs[a.name].secret))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public fields as plain data (enums as their values; write-only secrets left
+        out); ``json.dumps(obj.to_dict(), default=str)`` writes it."""
+        out: dict[str, Any] = {}
+        for name in self._public():
+            value = getattr(self, name)
+            if isinstance(value, enum.Enum):
+                value = value.value
+            out[name] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+        return out
+
+    def _lookup_value(self, name: str) -> Any:
+        """A field's value as lookups test it: a tags list kept null on the server is null."""
+        value = getattr(self, name)
+        if not value and self._wire_null and name in self._wire_null:
+            return None
+        return value
+
     @classmethod
     def _refuse_writes(cls) -> None:
         if cls._read_only:
@@ -157,7 +220,10 @@ class Model:
         spec = self._specs[name]
         if spec.secret and not self._holds(name):
             return _UNKNOWN
-        return spec.to_wire(getattr(self, name))
+        value = getattr(self, name)
+        if not value and self._wire_null and name in self._wire_null:
+            return None  # an untouched [] standing for the wire's null
+        return spec.to_wire(value)
 
     def _holds(self, name: str) -> bool:
         """Whether this object knows a write-only value (set by the caller, not loaded)."""
@@ -184,6 +250,7 @@ class Model:
         for name, key in self._wire_names.items():
             if key in data:
                 object.__setattr__(self, name, getattr(fresh, name))
+        self._take_nulls(fresh, [n for n in self._tags_fields if self._wire_names[n] in data])
         object.__setattr__(self, "_snapshot", self._snapshot_of(data))
         object.__setattr__(self, "_session", session)
 
@@ -193,6 +260,16 @@ class Model:
         for name, spec in self._specs.items():
             if spec.secret and self._holds(name):
                 self._snapshot[name] = self._local(name)
+
+    def _take_nulls(self, fresh: Model, names: Iterable[str]) -> None:
+        """Which of the tags fields ``names`` are null on the wire, as ``fresh`` has it."""
+        null = set(self._wire_null or ())
+        for n in names:
+            if fresh._wire_null and n in fresh._wire_null:
+                null.add(n)
+            else:
+                null.discard(n)
+        object.__setattr__(self, "_wire_null", null or None)
 
     def changed_fields(self) -> list[str]:
         """Editable fields whose value differs from what was last loaded or saved."""
@@ -437,6 +514,7 @@ class Model:
             spec = self._specs.get(a.name)
             if a.init and not (spec is not None and spec.secret):  # held secrets stay
                 object.__setattr__(self, a.name, getattr(fresh, a.name))
+        self._take_nulls(fresh, self._tags_fields)
         object.__setattr__(self, "_snapshot", fresh._snapshot)
         object.__setattr__(self, "_session", session)
 
@@ -545,6 +623,17 @@ class Model:
         """Async :meth:`delete`."""
         session = self._session_for(using)
         await session.async_driver.run(self._delete_op(session))
+
+
+def _restore(cls: type[M], state: dict[str, Any]) -> M:
+    """A model object from :meth:`Model._state` (no session)."""
+    obj = cls.__new__(cls)
+    for a in attrs.fields(cls):
+        default: Any = a.default
+        if hasattr(default, "factory"):  # an attrs.Factory
+            default = default.factory()
+        object.__setattr__(obj, a.name, state.get(a.name, default))
+    return obj
 
 
 def _first_structure(cls: type[Model]) -> Callable[[Any], Any]:

@@ -110,8 +110,15 @@ class Session:
 
     def _authorization(self) -> str:
         if self._key is None:
+            hint = ""
+            if self is _from_env:  # the call found no session at all
+                hint = ("; this call had no session: 'with session:' applies only to the "
+                        "thread or asyncio task that entered it (objects remember the session "
+                        "that loaded them); pass one with .using(session) (or using=session), "
+                        "or set a process-wide one with dfo.configure(...)")
             raise ConfigurationError(
                 "no API key: pass Session(api_key='dfs_...') or set DFS_API_KEY (or LUML_API_KEY)"
+                + hint
             )
         return f"Bearer {self._key.reveal()}"
 

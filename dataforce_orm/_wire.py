@@ -52,6 +52,8 @@ def _strict(kind: type[Any], name: str, optional: bool = False) -> Callable[[Any
 
 
 # The server's data is taken as it is, never coerced: a wrong type is an error, not a guess.
+# (bool is registered itself: as a subclass of int it would otherwise get int's hook, which
+# refuses bools, so a bucket secret's ``secure: true`` could not load)
 _STRICT = {str: "a string", int: "an integer", bool: "true or false"}
 for _kind, _name in _STRICT.items():
     converter.register_structure_hook(_kind, _strict(_kind, _name))

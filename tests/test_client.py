@@ -307,11 +307,12 @@ def test_list_empty(dfs: Facade) -> None:
 def test_create_positional_and_string_type(dfs: Facade, server: LocalServer,
                                            orbit_id: str) -> None:
     c = dfs.create("desc", "made", "model")
-    assert isinstance(c, Collection) and c.id is not None and c.tags is None
+    assert isinstance(c, Collection) and c.id is not None and c.tags == []
     assert c.collection_type is CollectionType.MODEL
     row = _row(server, orbit_id, c.id)
     assert row is not None and (row["name"], row["description"], row["type"]) == (
         "made", "desc", "model")
+    assert row["tags"] is None  # shown as an appendable [] but kept null on the server
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [

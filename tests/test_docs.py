@@ -24,7 +24,8 @@ def test_the_lookup_table_lists_every_lookup_of_every_field() -> None:
     assert set(rows) == set(KINDS.values())
     for kind, name in KINDS.items():
         row = rows[name]
-        assert set(re.findall(r"`(\w+)`", row[3])) == set(supported(kind)), kind
+        assert set(re.findall(r"`(\w+)`", row[3])) - {"__date", "__year", "__month", "__day"} \
+            == set(supported(kind)), kind
         fields = [f for f, k in Collection._fields.items() if k == kind]
         assert re.findall(r"`(\w+)`", row[1]) == fields, kind
 

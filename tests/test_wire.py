@@ -30,3 +30,17 @@ def test_a_type_newer_than_the_library_is_kept_as_text() -> None:
 def test_wrong_types_are_errors_not_guesses(bad: dict[str, Any]) -> None:
     with pytest.raises((TypeError, ValueError)):
         converter.structure({**WIRE, **bad}, Collection)
+
+
+def test_booleans_load_as_booleans_and_only_booleans() -> None:
+    # (bool is an int subclass: it used to get int's hook, so a bucket secret with
+    # ``secure: true`` could not load at all)
+    from dataforce_orm import BucketSecret
+
+    wire = {"id": "01a2194c-ef2b-725b-9be9-e8c31c21c786", "type": "s3", "endpoint": "e",
+            "bucket_name": "b", "region": "r", "secure": True, "cert_check": False,
+            "created_at": "2026-11-26T19:20:02.091180Z"}
+    secret = converter.structure(wire, BucketSecret)
+    assert (secret.secure, secret.cert_check) == (True, False)
+    with pytest.raises(TypeError):
+        converter.structure({**wire, "secure": 1}, BucketSecret)

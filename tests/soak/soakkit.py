@@ -100,7 +100,8 @@ def snap_of(obj: Any) -> Snap:
         return (obj["name"], obj["description"], None if tags is None else tuple(tags),
                 obj["type"])
     ctype = obj.collection_type
-    return (obj.name, obj.description, None if obj.tags is None else tuple(obj.tags),
+    tags = obj._lookup_value("tags")  # (a wire null shows as an empty list)
+    return (obj.name, obj.description, None if tags is None else tuple(tags),
             ctype.value if ctype is not None else "")
 
 
