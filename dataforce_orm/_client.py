@@ -867,6 +867,7 @@ class DataForceClient(_ClientBase):
         self._configure(organization, orbit, collection)
 
     def close(self) -> None:
+        """Close the client's pooled connections (they reopen on the next call)."""
         self._session.close()
 
     def __enter__(self) -> DataForceClient:
@@ -902,6 +903,7 @@ class AsyncDataForceClient(_ClientBase):
         return _Applied()
 
     async def aclose(self) -> None:
+        """Close the client's connections of the running event loop."""
         await self._session.aclose()
 
     async def __aenter__(self) -> AsyncDataForceClient:

@@ -62,18 +62,22 @@ class Aggregate:
 
     @property
     def default_alias(self) -> str:
+        """The result's key when given positionally (``name__count``, as in Django)."""
         return f"{self.field}__{self.name.lower()}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.field!r})"
 
     def start(self) -> Any:
+        """The accumulator before any value."""
         return set() if self.distinct else None
 
     def add(self, acc: Any, value: Any) -> Any:
+        """The accumulator after one more match's value."""
         raise NotImplementedError
 
     def result(self, acc: Any) -> Any:
+        """The aggregate, from the final accumulator."""
         return acc
 
 
@@ -218,6 +222,7 @@ class QuerySet(Generic[M]):
         return self._clone(session=session)
 
     def all(self) -> QuerySet[M]:
+        """A copy of this QuerySet (a fresh start of a chain)."""
         return self._clone()
 
     def none(self) -> QuerySet[M]:
@@ -301,12 +306,18 @@ class QuerySet(Generic[M]):
         return self._clone(where=where)
 
     def filter(self, *args: Q, **lookups: Any) -> QuerySet[M]:
+        """Objects matching every lookup (``field__op=value``, ``Q`` objects); a
+        ValidationError for an unknown field, lookup or value, before any request."""
         return self._add(Q(*args, **lookups))
 
     def exclude(self, *args: Q, **lookups: Any) -> QuerySet[M]:
+        """Objects matching none of the lookups (``NOT (...)``)."""
         return self._add(~Q(*args, **lookups))
 
     def order_by(self, *fields: str) -> QuerySet[M]:
+        """Ordered by these fields (``-`` for descending; a metric key of a model's
+        ``extra_values`` as ``extra_values__<key>``): by the server where it sorts by that
+        field, else on the client."""
         metrics = self.model._metrics
         out = []
         for spec in fields:
@@ -600,6 +611,7 @@ class QuerySet(Generic[M]):
         return self._run(self._count_op(self._session_for()))
 
     def exists(self) -> bool:
+        """Whether anything matches (fetches at most one object)."""
         if self._cache is not None:
             return bool(self._cache)
         return self._empty is False and self._plain().first() is not None
@@ -608,6 +620,7 @@ class QuerySet(Generic[M]):
         return self._clone(shape=None) if self._shape is not None else self
 
     def first(self) -> M | None:
+        """The first match in this order (default: the listing's own), or None."""
         if self._cache is not None:
             return self._cache[0] if self._cache else None
         return self._one(self._run(self._first_op(self._session_for())))
@@ -619,6 +632,7 @@ class QuerySet(Generic[M]):
         return cast(R, self._shaped([cast(Any, obj)])[0])
 
     def last(self) -> M | None:
+        """The last match in this order, or None."""
         return self.reverse().first()
 
     def get(self, *args: Q, **lookups: Any) -> M:
@@ -652,10 +666,13 @@ class QuerySet(Generic[M]):
         return self._run(self._aggregate_op(self._session_for(), args, kwargs))
 
     def create(self, **fields: Any) -> M:
+        """Build an object from ``fields`` and save it (POST); returns it."""
         return self._run(self._create_op(self._session_for(), fields))
 
     def get_or_create(self, defaults: dict[str, Any] | None = None,
                       **lookups: Any) -> tuple[M, bool]:
+        """``(object, False)`` for the one match, else ``(new object, True)`` made from
+        the exact lookups and ``defaults`` (not atomic: the API has no conditional create)."""
         return self._run(self._get_or_create_op(self._session_for(), defaults, lookups, False))
 
     def update_or_create(self, defaults: dict[str, Any] | None = None,
@@ -732,63 +749,77 @@ class QuerySet(Generic[M]):
         return session.async_driver.stream(qs._shape_op(qs._rows_op(session)))
 
     async def acount(self) -> int:
+        """Async :meth:`count`."""
         if self._cache is not None:
             return len(self._cache)
         return await self._arun(self._count_op(self._session_for()))
 
     async def aexists(self) -> bool:
+        """Async :meth:`exists`."""
         if self._cache is not None:
             return bool(self._cache)
         return self._empty is False and await self._plain().afirst() is not None
 
     async def afirst(self) -> M | None:
+        """Async :meth:`first`."""
         if self._cache is not None:
             return self._cache[0] if self._cache else None
         return self._one(await self._arun(self._first_op(self._session_for())))
 
     async def alast(self) -> M | None:
+        """Async :meth:`last`."""
         return await self.reverse().afirst()
 
     async def aget(self, *args: Q, **lookups: Any) -> M:
+        """Async :meth:`get`."""
         qs = self.filter(*args, **lookups) if args or lookups else self
         return self._one(await self._arun(qs._get_op(self._session_for())))
 
     async def alatest(self, *fields: str) -> M:
+        """Async :meth:`latest`."""
         qs = self._latest_qs(fields, True)
         return self._one(await self._arun(self._latest_op(self._session_for(), qs)))
 
     async def aearliest(self, *fields: str) -> M:
+        """Async :meth:`earliest`."""
         qs = self._latest_qs(fields, False)
         return self._one(await self._arun(self._latest_op(self._session_for(), qs)))
 
     async def ain_bulk(self, id_list: Iterable[Any] | None = None, *,
                        field_name: str = "id") -> dict[str, M]:
+        """Async :meth:`in_bulk`."""
         ids = self._in_bulk_ids(id_list, field_name)
         return await self._arun(self._in_bulk_op(self._session_for(), ids))
 
     async def aaggregate(self, *args: Aggregate, **kwargs: Aggregate) -> dict[str, Any]:
+        """Async :meth:`aggregate`."""
         _aggregates(self.model, args, kwargs)
         return await self._arun(self._aggregate_op(self._session_for(), args, kwargs))
 
     async def acreate(self, **fields: Any) -> M:
+        """Async :meth:`create`."""
         return await self._arun(self._create_op(self._session_for(), fields))
 
     async def aget_or_create(self, defaults: dict[str, Any] | None = None,
                              **lookups: Any) -> tuple[M, bool]:
+        """Async :meth:`get_or_create`."""
         op = self._get_or_create_op(self._session_for(), defaults, lookups, False)
         return await self._arun(op)
 
     async def aupdate_or_create(self, defaults: dict[str, Any] | None = None,
                                 create_defaults: dict[str, Any] | None = None,
                                 **lookups: Any) -> tuple[M, bool]:
+        """Async :meth:`update_or_create`."""
         op = self._get_or_create_op(self._session_for(), defaults, lookups, True, create_defaults)
         return await self._arun(op)
 
     async def aupdate(self, **fields: Any) -> int:
+        """Async :meth:`update`."""
         _check_update(self.model, fields)
         return await self._arun(self._update_op(self._session_for(), fields))
 
     async def adelete(self) -> int:
+        """Async :meth:`delete`."""
         return await self._arun(self._delete_op(self._session_for()))
 
     def _check_bulk(self, objs: Iterable[M], creating: bool,
