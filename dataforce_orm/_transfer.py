@@ -169,8 +169,9 @@ def _reader(path: str, offset: int, length: int, sent: _Sent) -> Iterator[bytes]
             yield chunk
 
 
-class _Body(io.RawIOBase):
-    """A file range as a body ``requests`` streams (it knows the length)."""
+class _Body:
+    """A file range as a body ``requests`` streams with a Content-Length: it has ``read``
+    and ``__len__`` only (with ``__iter__`` or ``tell``, requests would send it chunked)."""
 
     def __init__(self, chunks: Iterator[bytes], length: int) -> None:
         self._chunks, self._length = chunks, length
@@ -178,9 +179,6 @@ class _Body(io.RawIOBase):
 
     def __len__(self) -> int:
         return self._length
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         if self._pos >= len(self._buf):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import pytest
 from figures import Figures
@@ -65,6 +66,44 @@ def no_config(monkeypatch: pytest.MonkeyPatch) -> None:
 def server() -> Iterator[LocalServer]:
     with LocalServer() as srv:
         yield srv
+
+
+class MotoS3(NamedTuple):
+    """Where the session's moto S3 server is and how to sign for it."""
+
+    endpoint: str  # host:port
+    bucket: str
+    access_key: str
+    secret_key: str
+    region: str
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    """A moto S3 server (the ``dev`` extra brings it) on a free loopback port for the
+    session, with one bucket made."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    try:
+        host, port = moto.get_host_and_port()
+        s3 = MotoS3(f"{host}:{port}", "dataforce-moto", "moto-access-key", "moto-secret-key",
+                    "eu-central-1")
+        client = boto3.client(
+            "s3",
+            endpoint_url=f"http://{s3.endpoint}",
+            aws_access_key_id=s3.access_key,
+            aws_secret_access_key=s3.secret_key,
+            region_name=s3.region,
+        )
+        client.create_bucket(
+            Bucket=s3.bucket, CreateBucketConfiguration={"LocationConstraint": s3.region}
+        )
+        yield s3
+    finally:
+        moto.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ entry carries ``payload.metrics``, which the SDK turns into ``extra_values``) an
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -17,17 +16,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._luml import REGISTRY_METRICS_TAG, archive_body
+
 PRODUCER_NAME = "luml.ai"
 PRODUCER_VERSION = "0.1.0"
-REGISTRY_METRICS_TAG = "dataforce.studio::registry_metrics:v1"
-_TABULAR_PRODUCER_TAGS = (
-    "dataforce.studio::tabular_classification:v1",
-    "dataforce.studio::tabular_regression:v1",
-)
-_TABULAR_METRICS_TAGS = (
-    "falcon.beastbyte.ai::tabular_classification_metrics:v1",
-    "falcon.beastbyte.ai::tabular_regression_metrics:v1",
-)
 # what an FNNX model archive holds besides manifest.json (the platform checks these names)
 _FNNX_FILES: dict[str, Any] = {
     "dtypes.json": {},
@@ -35,7 +27,6 @@ _FNNX_FILES: dict[str, Any] = {
     "ops.json": [],
     "variant_config.json": {},
 }
-_HASH_CHUNK = 8 * 1024 * 1024
 
 FileSource = bytes | str | os.PathLike[str]
 
@@ -139,30 +130,6 @@ def make_luml_archive(
     return target
 
 
-def _payload_for(meta: list[Any], tags: Sequence[str]) -> dict[str, Any] | None:
-    for item in meta:
-        if isinstance(item, dict) and any(t in tags for t in item.get("producer_tags", [])):
-            payload = item.get("payload", {})
-            return payload if isinstance(payload, dict) else {}
-    return None
-
-
-def extra_values_of(manifest: Mapping[str, Any], meta: list[Any]) -> dict[str, Any]:
-    """``extra_values`` as the official SDK derives them from manifest and meta.json."""
-    producer_tags = manifest.get("producer_tags", [])
-    if any(tag in _TABULAR_PRODUCER_TAGS for tag in producer_tags):
-        payload = _payload_for(meta, _TABULAR_METRICS_TAGS) or {}
-        performance = (payload.get("metrics") or {}).get("performance")
-        if performance:
-            scores = performance.get("eval_holdout") or performance.get("eval_cv", {})
-            return {k: v for k, v in scores.items() if k != "N_SAMPLES"}
-    custom = _payload_for(meta, (REGISTRY_METRICS_TAG,))
-    if custom:
-        metrics = custom.get("metrics", {})
-        return dict(metrics) if isinstance(metrics, dict) else {}
-    return {}
-
-
 def luml_create_body(
     path: str | os.PathLike[str],
     *,
@@ -175,31 +142,18 @@ def luml_create_body(
     ``file_name`` (basename), ``size`` (on disk), ``file_hash`` (SHA-256 hex of the file),
     ``file_index`` (``member -> [data offset, size]`` for regular files), ``manifest``
     (manifest.json as is), ``extra_values`` (from meta.json), ``name`` (defaults to the file
-    name), ``description``, ``tags``.
+    name), ``description``, ``tags``. Read by the library's ``archive_body`` (a
+    ValidationError for a file that is not a ``.luml`` archive).
     """
-    source = Path(path)
-    with tarfile.open(source, "r") as tar:
-        index = {m.name: [m.offset_data, m.size] for m in tar.getmembers() if m.isfile()}
-        handle = tar.extractfile(tar.getmember("manifest.json"))
-        manifest = json.loads(handle.read().decode()) if handle is not None else {}
-        meta: list[Any] = []
-        try:
-            meta_handle = tar.extractfile(tar.getmember("meta.json"))
-            meta = json.loads(meta_handle.read().decode()) if meta_handle is not None else []
-        except (KeyError, ValueError):
-            meta = []
-    digest = hashlib.sha256()
-    with open(source, "rb") as f:
-        for chunk in iter(lambda: f.read(_HASH_CHUNK), b""):
-            digest.update(chunk)
+    info = archive_body(path)  # the library reads archives as the official SDK does
     return {
-        "file_name": source.name,
-        "name": name if name is not None else source.name,
+        "file_name": info["file_name"],
+        "name": name if name is not None else info["file_name"],
         "description": description,
-        "extra_values": extra_values_of(manifest, meta if isinstance(meta, list) else []),
-        "manifest": manifest,
-        "file_hash": digest.hexdigest(),
-        "file_index": index,
-        "size": source.stat().st_size,
+        "extra_values": info["extra_values"],
+        "manifest": info["manifest"],
+        "file_hash": info["file_hash"],
+        "file_index": info["file_index"],
+        "size": info["size"],
         "tags": tags,
     }

@@ -538,7 +538,8 @@ class LocalServer:
         return self._api.artifacts.rows(None if collection_id is None else str(collection_id))
 
     def stored_object(self, orbit_id: str, bucket_location: str) -> bytes | None:
-        """The bytes stored for an artifact's ``bucket_location`` in the orbit's storage."""
+        """The bytes stored for an artifact's ``bucket_location`` in the server's own storage
+        of the orbit's flavour (None when absent, e.g. on an external S3 service)."""
         bucket = self._api.artifacts.bucket(str(orbit_id))
         if bucket is None:
             raise KeyError(orbit_id)

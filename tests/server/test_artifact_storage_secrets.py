@@ -6,7 +6,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from artifacts_kit import Arts
+import requests
+from artifacts_kit import Arts, body
 
 from dataforce_orm.testing import LocalServer
 
@@ -145,3 +146,25 @@ def test_multipart_route_needs_no_orbit_using_the_secret(arts: Arts) -> None:
     r = arts.session.post(f"{arts.server.url}/v1/bucket-secrets/upload/multipart", json=payload)
     assert r.status_code == 200, r.text
     assert r.json()["type"] == "azure"
+
+
+def test_the_default_secret_stays_own_storage_in_a_reopened_database(tmp_path: Any) -> None:
+    db = str(tmp_path / "state.sqlite3")
+    for _ in range(2):  # the second server has another port: the mark, not the port, decides
+        with LocalServer(db_path=db) as srv:
+            r = requests.post(
+                f"{srv.url}/v1/organizations/{srv.organization_id}/orbits/{srv.orbit_id}"
+                "/collections",
+                json={"name": f"c-{srv.port}", "description": "", "type": "model"},
+                headers={"Authorization": f"Bearer {srv.api_key}"},
+            )
+            assert r.status_code == 200, r.text
+            r = requests.post(
+                f"{srv.url}/v1/organizations/{srv.organization_id}/orbits/{srv.orbit_id}"
+                f"/collections/{r.json()['id']}/artifacts",
+                json=body(),
+                headers={"Authorization": f"Bearer {srv.api_key}"},
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["upload_details"]["url"].startswith(srv.url + "/dataforce-local/")
+        srv.close()
