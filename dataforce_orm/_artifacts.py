@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
@@ -28,7 +28,7 @@ from ._fields import check_str, check_tags, field
 from ._luml import archive_body
 from ._protocol import Local, Op, Request
 from ._query import QuerySet
-from ._resource import Model, load_one, wire_error
+from ._resource import MODELS, Model, load_one, wire_error
 from ._session import Session, current_session
 from ._transfer import Call, Fetch, Open, Progress, Put, PutParts, is_sha256
 
@@ -110,12 +110,11 @@ class Artifact(Model):
     @property
     def collection(self) -> Collection:
         """The collection holding it (from the details when loaded by id, else one GET)."""
-        from ._models import Collection
-
+        model = cast("type[Collection]", MODELS["Collection"])
         session = self._session_for(None)
         if self.collection_data is not None:
-            return Collection._load(self.collection_data, session)
-        return Collection.objects.using(session).get(id=self.collection_id)
+            return model._load(self.collection_data, session)
+        return model.objects.using(session).get(id=self.collection_id)
 
     # -- upload (a class-level operation: the object is made by the create) -------------------
 

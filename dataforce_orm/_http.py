@@ -51,7 +51,7 @@ from ._protocol import (
     read_response,
 )
 from ._retry import RetryPolicy
-from ._transfer import AsyncStorage, SyncStorage
+from ._transfer import AsyncStorage, SyncStorage, import_httpx
 
 __all__ = ["AsyncDriver", "RetryPolicy", "SyncDriver", "Timeout", "Transport"]
 
@@ -447,12 +447,3 @@ def _single(req: Request) -> Op[Response]:
     return response
 
 
-def import_httpx() -> Any:
-    """httpx, or a ConfigurationError saying which extra brings it."""
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - depends on the install
-        raise ConfigurationError(
-            "async calls need httpx: pip install 'dataforce-orm[async]'"
-        ) from None
-    return httpx

@@ -19,6 +19,7 @@ import attrs
 from ._errors import ValidationError
 from ._fields import SURROGATE, Spec, check_enum, unsendable
 from ._session import as_uuid
+from ._wire import parse_time
 
 Test = Callable[[Any], bool]
 _REGISTRY: dict[str, dict[str, Callable[[Any], Test]]] = {}
@@ -233,8 +234,6 @@ def as_utc(value: Any) -> datetime:
     """A time given as an aware or naive (read as UTC) datetime, a date (its midnight, UTC) or
     ISO-8601 text, as an aware UTC datetime; TypeError/ValueError otherwise."""
     if isinstance(value, str):
-        from ._wire import parse_time
-
         try:
             value = parse_time(value)
         except ValueError:

@@ -33,6 +33,9 @@ M = TypeVar("M", bound="Model")
 _UNKNOWN = object()  # a write-only value this object does not hold
 
 
+MODELS: dict[str, type[Model]] = {}  # every declared model, by class name
+
+
 def wire_error(req: Request, what: str) -> APIError:
     """The error for an answer of the wrong shape."""
     return APIError(200, req.method, req.path, f"unexpected response shape: {what}")
@@ -104,6 +107,7 @@ class Model:
     def __attrs_init_subclass__(cls) -> None:
         """Derive the model's tables and its wire mapping from its field declarations."""
         declared = specs(cls)
+        MODELS[cls.__name__] = cls
         cls._specs = declared
         # write-only values never come back from the server: nothing could match them
         cls._filterable = {n: s for n, s in declared.items()

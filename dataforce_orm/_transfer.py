@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ._errors import APIError, DataForceError, IntegrityError, TransportError
+from ._errors import APIError, ConfigurationError, DataForceError, IntegrityError, TransportError
 from ._errors import error_class as _error_class
 from ._protocol import Request
 from ._retry import RetryPolicy
@@ -35,6 +35,17 @@ log = logging.getLogger("dataforce_orm")
 CHUNK = 1024 * 1024  # bytes read from a file (or the network) at a time
 
 ProgressFn = Callable[[int, int], None]
+
+
+def import_httpx() -> Any:
+    """httpx, or a ConfigurationError saying which extra brings it."""
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ConfigurationError(
+            "async calls need httpx: pip install 'dataforce-orm[async]'"
+        ) from None
+    return httpx
 
 
 def _where(url: str) -> str:
@@ -392,8 +403,6 @@ class AsyncStorage:
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
 
     def _client(self) -> Any:
-        from ._http import import_httpx
-
         httpx = import_httpx()
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
@@ -426,8 +435,6 @@ class AsyncStorage:
         return await self.policy.acall(Request("PUT", _where(url)), fn)
 
     async def _send(self, method: str, url: str, **kw: Any) -> Any:
-        from ._http import import_httpx
-
         httpx = import_httpx()
         try:
             return await self._client().request(method, url, **kw)
@@ -474,8 +481,6 @@ class AsyncStorage:
         return Answer(r.status_code, dict(r.headers), r.content)
 
     async def _fetch(self, step: Fetch, progress: Progress | None) -> str:
-        from ._http import import_httpx
-
         httpx = import_httpx()
         target = Path(step.target)
         tmp = target.with_name(target.name + ".part")
