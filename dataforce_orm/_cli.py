@@ -566,7 +566,7 @@ _IN_COLLECTION = arg("--collection", required=True, metavar="C",
 _ARTIFACT = arg("id", type=_artifact_id, metavar="ID", help="the artifact's id")
 
 
-def find_artifact(ctx: Context, collection: Collection, ident: str) -> Artifact:
+def find_artifact(collection: Collection, ident: str) -> Artifact:
     """The artifact ``ident`` of ``collection``."""
     try:
         return collection.artifacts.get(id=ident)
@@ -625,7 +625,7 @@ def _artifacts_upload(ctx: Context) -> None:
 )
 def _artifacts_download(ctx: Context) -> None:
     args = ctx.args
-    art = find_artifact(ctx, find_collection(ctx, args.collection), args.id)
+    art = find_artifact(find_collection(ctx, args.collection), args.id)
     path = art.download(args.output, progress=_progress(ctx))
     ctx.done(str(path), {"id": art.id, "name": art.name, "path": str(path), "size": art.size})
 
@@ -640,7 +640,7 @@ def _artifacts_download(ctx: Context) -> None:
 )
 def _artifacts_delete(ctx: Context) -> None:
     args = ctx.args
-    art = find_artifact(ctx, find_collection(ctx, args.collection), args.id)
+    art = find_artifact(find_collection(ctx, args.collection), args.id)
     ident, name = art.id, art.name
     ctx.confirm(f"delete artifact {name!r} ({ident})")
     art.delete(force=args.force)
