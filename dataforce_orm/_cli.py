@@ -1,16 +1,17 @@
-"""The everyday command line: ``dataforce-orm collections ...`` and ``dataforce-orm orbits ...``.
+"""The everyday command line: ``dataforce-orm collections|artifacts|orbits ...``.
 
 Commands are declared in groups. A group is a :class:`Group` (``dataforce-orm NAME``); each of
 its commands is a function taking a :class:`Context`, registered with the group's
 :meth:`Group.command` decorator together with its arguments. :func:`add_groups` turns every
 registered group into argparse subcommands, and :func:`run` runs the chosen command with one
-error policy for all (exit 1 and a one-line message; ``--debug`` shows the traceback). A new
-group, e.g. artifacts, is a few declarations (here, or in a module this one imports)::
+error policy for all (exit 1 and a one-line message; ``--debug`` shows the traceback). A group
+is a few declarations (here, or in a module this one imports); the artifacts group below is
+one::
 
-    artifacts = Group("artifacts", "the artifacts of a collection")
+    artifacts = Group("artifacts", "list, upload, download and delete artifacts")
 
-    @artifacts.command("list", "list a collection's artifacts",
-                       arg("collection", metavar="COLLECTION", help="id or exact name"))
+    @artifacts.command("list", "list artifacts",
+                       arg("--collection", metavar="C", help="id or exact name"))
     def _artifacts_list(ctx: Context) -> None:
         collection = find_collection(ctx, ctx.args.collection)
         ctx.show_list(list(collection.artifacts.all()), ARTIFACT_COLUMNS, "artifacts")
@@ -41,6 +42,7 @@ from typing import Any, NoReturn, TextIO
 
 import attrs
 
+from ._artifacts import Artifact
 from ._errors import DataForceError
 from ._models import Collection, CollectionType, Orbit
 from ._session import Session
@@ -68,6 +70,9 @@ def arg(*names: str, **options: Any) -> Argument:
 
 
 Run = Callable[["Context"], int | None]
+# A column of a table: its header, and the field shown in it (or a function of the object
+# giving the cell's text).
+Column = tuple[str, str | Callable[[Any], str]]
 
 
 @dataclass(frozen=True)
@@ -196,17 +201,23 @@ class Context:
         self._print(table(None, [(name, cell(getattr(obj, name), long_time=True))
                                  for name in field_names(obj)]))
 
-    def show_list(self, objs: Sequence[Any], columns: Sequence[tuple[str, str]],
-                  what: str) -> None:
-        """Several objects: a table of ``columns`` (header, field), or a JSON array."""
+    def show_list(self, objs: Sequence[Any], columns: Sequence[Column], what: str) -> None:
+        """Several objects: a table of ``columns``, or a JSON array."""
         if self.args.json:
             self._json([public_fields(obj) for obj in objs])
             return
         if not objs:
             self._print(f"No {what}.")
             return
-        rows = [tuple(cell(getattr(obj, name, None)) for _, name in columns) for obj in objs]
-        self._print(table(tuple(header for header, _ in columns), rows))
+        self._print(_rows(objs, columns))
+
+    def show_row(self, obj: Any, columns: Sequence[Column]) -> None:
+        """One object as a row of a table of ``columns`` (with the headers), or a JSON
+        object."""
+        if self.args.json:
+            self._json(public_fields(obj))
+        else:
+            self._print(_rows([obj], columns))
 
     def done(self, message: str, data: dict[str, Any]) -> None:
         """The outcome of an action: ``message`` for people, ``data`` as JSON."""
@@ -339,6 +350,26 @@ def _json_value(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+def _rows(objs: Sequence[Any], columns: Sequence[Column]) -> str:
+    rows = [tuple(cell(getattr(obj, show, None)) if isinstance(show, str) else show(obj)
+                  for _, show in columns) for obj in objs]
+    return table(tuple(header for header, _ in columns), rows)
+
+
+def human_size(n: int | None) -> str:
+    """A number of bytes for people: ``512 B``, ``1.5 KiB``, ``20.0 MiB``."""
+    if n is None:
+        return "-"
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
 
 
 def cell(value: Any, long_time: bool = False) -> str:
@@ -512,6 +543,109 @@ def _collections_delete(ctx: Context) -> None:
     c.delete()
     ctx.done(f"Deleted collection {name!r} ({ident}).", {"id": ident, "name": name,
                                                            "deleted": True})
+
+
+# -- artifacts ------------------------------------------------------------------------------
+
+artifacts = Group("artifacts", "list, upload, download and delete the artifacts of collections")
+
+ARTIFACT_COLUMNS: tuple[Column, ...] = (
+    ("ID", "id"), ("NAME", "name"), ("TYPE", "type"), ("STATUS", "status"),
+    ("SIZE", lambda a: human_size(a.size)), ("CREATED (UTC)", "created_at"))
+
+
+def _artifact_id(text: str) -> str:
+    ident = as_uuid(text)
+    if ident is None:
+        raise argparse.ArgumentTypeError(f"not an artifact id (a UUID): {text!r}")
+    return ident
+
+
+_IN_COLLECTION = arg("--collection", required=True, metavar="C",
+                     help="the collection holding it: its id, or its exact name")
+_ARTIFACT = arg("id", type=_artifact_id, metavar="ID", help="the artifact's id")
+
+
+def find_artifact(collection: Collection, ident: str) -> Artifact:
+    """The artifact ``ident`` of ``collection``."""
+    try:
+        return collection.artifacts.get(id=ident)
+    except Artifact.DoesNotExist:
+        raise CLIError(f"no artifact with id {ident} in collection {collection.name!r}") \
+            from None
+
+
+def _progress(ctx: Context) -> bool | None:
+    """A progress bar (drawn by the library on stderr) only for a person watching it."""
+    isatty = getattr(ctx.err, "isatty", None)
+    return True if isatty is not None and isatty() else None
+
+
+@artifacts.command(
+    "list", "list the artifacts of a collection, or of the whole orbit, newest first",
+    arg("--collection", metavar="C",
+        help="only this collection's (its id, or its exact name); default: every collection "
+             "of the orbit"),
+    arg("--limit", type=_positive, metavar="N", help="at most N artifacts"),
+)
+def _artifacts_list(ctx: Context) -> None:
+    args = ctx.args
+    if args.collection is not None:
+        qs = find_collection(ctx, args.collection).artifacts.all()
+    else:
+        qs = Artifact.objects.using(ctx.session).all()
+    if args.limit is not None:
+        qs = qs[:args.limit]
+    ctx.show_list(list(qs), ARTIFACT_COLUMNS, "artifacts")
+
+
+@artifacts.command(
+    "upload", "upload a .luml archive as a new artifact of a collection",
+    arg("file", metavar="FILE", help="the .luml archive"),
+    _IN_COLLECTION,
+    arg("--name", metavar="NAME", help="its name (default: the file's name)"),
+    arg("--description", metavar="TEXT"),
+    arg("--tag", dest="tags", action="append", metavar="TAG", help="a tag (repeat for several)"),
+)
+def _artifacts_upload(ctx: Context) -> None:
+    args = ctx.args
+    collection = find_collection(ctx, args.collection)
+    made = collection.artifacts.upload(args.file, name=args.name, description=args.description,
+                                       tags=args.tags, progress=_progress(ctx))
+    ctx.show_row(made, ARTIFACT_COLUMNS)
+
+
+@artifacts.command(
+    "download", "download an artifact's file and print where it was written",
+    _ARTIFACT,
+    _IN_COLLECTION,
+    arg("-o", "--output", metavar="PATH",
+        help="a file to write, or a directory to write it in under its stored name "
+             "(default: the current directory)"),
+)
+def _artifacts_download(ctx: Context) -> None:
+    args = ctx.args
+    art = find_artifact(find_collection(ctx, args.collection), args.id)
+    path = art.download(args.output, progress=_progress(ctx))
+    ctx.done(str(path), {"id": art.id, "name": art.name, "path": str(path), "size": art.size})
+
+
+@artifacts.command(
+    "delete", "delete an artifact and its stored file (asks first, unless --yes)",
+    _ARTIFACT,
+    _IN_COLLECTION,
+    arg("--yes", "-y", action="store_true", help="do not ask"),
+    arg("--force", action="store_true",
+        help="remove it whatever its status (e.g. a failed upload); the stored file is left"),
+)
+def _artifacts_delete(ctx: Context) -> None:
+    args = ctx.args
+    art = find_artifact(find_collection(ctx, args.collection), args.id)
+    ident, name = art.id, art.name
+    ctx.confirm(f"delete artifact {name!r} ({ident})")
+    art.delete(force=args.force)
+    ctx.done(f"Deleted artifact {name!r} ({ident}).", {"id": ident, "name": name,
+                                                         "deleted": True})
 
 
 # -- orbits ---------------------------------------------------------------------------------

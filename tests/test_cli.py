@@ -4,10 +4,12 @@ prompts, and where the API key may come from."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,13 +17,19 @@ from typing import Any
 import pytest
 
 import dataforce_orm
-from dataforce_orm import Collection, Session
+from dataforce_orm import Artifact, Collection, Session
 from dataforce_orm.__main__ import main
-from dataforce_orm.testing import LocalServer
+from dataforce_orm.testing import LocalServer, make_luml_archive
 
 COLLECTION_FIELDS = {"id", "name", "description", "collection_type", "orbit_id", "tags",
                      "total_artifacts", "created_at", "updated_at", "artifacts_tags",
                      "artifacts_extra_values"}
+ARTIFACT_FIELDS = {"id", "collection_id", "name", "description", "tags", "type", "status",
+                   "file_name", "size", "file_hash", "bucket_location", "unique_identifier",
+                   "created_by_user", "created_at", "updated_at", "extra_values", "manifest",
+                   "file_index", "deployments", "collection_name", "tracks", "collection_data"}
+ARTIFACT_HEADER = ["ID", "NAME", "TYPE", "STATUS", "SIZE", "CREATED", "(UTC)"]
+NO_ID = "00000000-0000-4000-8000-000000000000"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,6 +94,14 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     ["collections", "update", "x", "--tag", "a", "--clear-tags"],
     ["orbits", "get"],
     ["collections", "list", "--jso"],                 # no abbreviations
+    ["artifacts"],
+    ["artifacts", "list", "--limit", "0"],
+    ["artifacts", "upload", "model.luml"],           # --collection is required
+    ["artifacts", "upload", "--collection", "c"],    # FILE missing
+    ["artifacts", "download", "not-an-id", "--collection", "c"],
+    ["artifacts", "download", NO_ID],                # --collection is required
+    ["artifacts", "delete", "--collection", "c"],    # ID missing
+    ["artifacts", "delete", NO_ID, "--collection", "c", "--forc"],
 ])
 def test_usage_errors_exit_2_before_any_request(
         capsys: pytest.CaptureFixture[str], env: str, server: LocalServer,
@@ -292,6 +308,286 @@ def test_delete_with_yes_does_not_ask(capsys: pytest.CaptureFixture[str], env: s
         0, f"Deleted collection 'quick' ({c.id}).\n", "")
 
 
+# -- artifacts -----------------------------------------------------------------------------
+
+_artifact_orbits = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def aserver() -> Iterator[LocalServer]:
+    """A server of their own for the artifact commands (the artifacts quota is the
+    organization's: the other tests' server keeps the default)."""
+    with LocalServer() as srv:
+        srv.set_organization_limits(srv.organization_id, orbits=100, artifacts=1000)
+        yield srv
+
+
+@pytest.fixture
+def aenv(aserver: LocalServer, no_config: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI configured through DFS_* on a fresh orbit of aserver; returns the orbit id."""
+    orbit = aserver.add_orbit(aserver.organization_id, f"cli-artifacts-{next(_artifact_orbits)}")
+    monkeypatch.setenv("DFS_BASE_URL", aserver.url)
+    monkeypatch.setenv("DFS_API_KEY", aserver.api_key)
+    monkeypatch.setenv("DFS_ORGANIZATION", aserver.organization_id)
+    monkeypatch.setenv("DFS_ORBIT", orbit)
+    return orbit
+
+
+@pytest.fixture
+def aother(aserver: LocalServer, aenv: str) -> Iterator[Session]:
+    """A library session on aenv's orbit."""
+    with Session(api_key=aserver.api_key, base_url=aserver.url,
+                 organization=aserver.organization_id, orbit=aenv) as s:
+        yield s
+
+
+def luml(tmp_path: Path, name: str = "model.luml", size: int = 1000, **kw: Any) -> Path:
+    return make_luml_archive(tmp_path / name, files={"weights.bin": os.urandom(size)}, **kw)
+
+
+def upload(collection: Collection, path: Path, **kw: Any) -> Artifact:
+    return collection.artifacts.upload(path, **kw)
+
+
+def test_artifacts_upload_prints_the_artifact_as_a_row_or_an_object(
+        capsys: pytest.CaptureFixture[str], aenv: str, aother: Session, tmp_path: Path) -> None:
+    c = make(aother, "models", "mixed")
+    path = luml(tmp_path, metrics={"accuracy": 0.9})
+    code, out, err = cli(capsys, "artifacts", "upload", str(path), "--collection", "models")
+    assert (code, err) == (0, "")  # no progress bar: stderr is not a terminal
+    header, row = out.splitlines()
+    assert header.split() == ARTIFACT_HEADER
+    (made,) = c.artifacts.all()
+    size = path.stat().st_size
+    assert row.split()[:6] == [made.id, "model.luml", "model", "uploaded",
+                               f"{size / 1024:.1f}", "KiB"]
+    assert all(line == line.rstrip() for line in out.splitlines())
+
+    got = run_json(capsys, "artifacts", "upload", str(path), "--collection", c.id,
+                   "--name", "churn-v3", "--description", "third try", "--tag", "candidate",
+                   "--tag", "ml")
+    assert isinstance(got, dict) and set(got) == ARTIFACT_FIELDS and next(iter(got)) == "id"
+    assert (got["name"], got["description"], got["tags"]) == ("churn-v3", "third try",
+                                                               ["candidate", "ml"])
+    assert (got["type"], got["status"], got["size"]) == ("model", "uploaded", size)
+    assert got["collection_id"] == c.id and got["extra_values"] == {"accuracy": 0.9}
+    assert got["file_name"] == "model.luml" and "manifest.json" in got["file_index"]
+    assert datetime.fromisoformat(got["created_at"]).tzinfo is not None
+    stored = c.artifacts.get(id=got["id"])
+    assert (stored.name, stored.tags) == ("churn-v3", ["candidate", "ml"])
+
+
+def test_artifacts_list_a_collection_or_the_whole_orbit(
+        capsys: pytest.CaptureFixture[str], aenv: str, aother: Session, tmp_path: Path) -> None:
+    assert cli(capsys, "artifacts", "list") == (0, "No artifacts.\n", "")
+    assert cli(capsys, "artifacts", "list", "--json") == (0, "[]\n", "")
+    models = make(aother, "models", "mixed")
+    data = make(aother, "data", "dataset")
+    a = upload(models, luml(tmp_path, "a.luml"), name="first")
+    b = upload(models, luml(tmp_path, "b.luml", size=3 * 1024 * 1024), name="second")
+    d = upload(data, luml(tmp_path, "d.luml", type="dataset"), name="the data")
+
+    code, out, err = cli(capsys, "artifacts", "list")
+    assert (code, err) == (0, "")
+    header, *rows = out.splitlines()
+    assert header.split() == ARTIFACT_HEADER
+    assert [r.split()[0] for r in rows] == [d.id, b.id, a.id]  # newest first
+    for column in ("NAME", "TYPE", "STATUS", "SIZE", "CREATED"):  # aligned columns
+        at = header.index(column)
+        assert all(r[at - 2:at] == "  " and r[at] != " " for r in rows), (column, out)
+    assert "the data  dataset  uploaded" in rows[0] and "3.0 MiB" in rows[1]
+
+    listed = run_json(capsys, "artifacts", "list")
+    assert [x["id"] for x in listed] == [d.id, b.id, a.id]
+    assert all(set(x) == ARTIFACT_FIELDS for x in listed)
+    assert listed[0]["type"] == "dataset" and listed[0]["status"] == "uploaded"
+    assert listed[0]["collection_name"] == "data"
+
+    def ids(*args: str) -> list[str]:
+        return [x["id"] for x in run_json(capsys, "artifacts", "list", *args)]
+
+    assert ids("--collection", "models") == [b.id, a.id]
+    assert ids("--collection", data.id) == [d.id]
+    assert ids("--limit", "2") == [d.id, b.id]
+    assert ids("--collection", "models", "--limit", "1") == [b.id]
+    code, out, err = cli(capsys, "artifacts", "list", "--collection", "Models")
+    assert (code, out, err) == (1, "", "dataforce-orm: error: no collection named 'Models'\n")
+
+
+def test_artifacts_download_into_a_directory_to_a_file_or_here(
+        capsys: pytest.CaptureFixture[str], aenv: str, aother: Session, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    c = make(aother, "models", "model")
+    (tmp_path / "src").mkdir()
+    path = luml(tmp_path / "src")
+    a = upload(c, path, name="renamed")  # the file keeps its stored name
+    into = tmp_path / "into"
+    into.mkdir()
+    code, out, err = cli(capsys, "artifacts", "download", a.id, "--collection", "models",
+                         "-o", str(into))
+    assert (code, out, err) == (0, f"{into / 'model.luml'}\n", "")
+    assert (into / "model.luml").read_bytes() == path.read_bytes()
+
+    target = tmp_path / "copy.bin"
+    got = run_json(capsys, "artifacts", "download", a.id.upper(), "--collection", c.id,
+                   "--output", str(target))
+    assert got == {"id": a.id, "name": "renamed", "path": str(target), "size": a.size}
+    assert target.read_bytes() == path.read_bytes()
+
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert cli(capsys, "artifacts", "download", a.id, "--collection", "models") == (
+        0, "model.luml\n", "")
+    assert (here / "model.luml").read_bytes() == path.read_bytes()
+
+    code, out, err = cli(capsys, "artifacts", "download", a.id, "--collection", "models",
+                         "-o", str(tmp_path / "no" / "such" / "dir" / "x.luml"))
+    assert (code, out) == (1, "")
+    assert err.startswith("dataforce-orm: error: ValidationError: path: no such directory")
+    assert err.count("\n") == 1
+
+
+def test_artifacts_progress_only_on_a_terminal(
+        capsys: pytest.CaptureFixture[str], aenv: str, aother: Session, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    make(aother, "models", "model")
+    path = luml(tmp_path, size=200_000)
+    made = run_json(capsys, "artifacts", "upload", str(path), "--collection", "models")
+    code, _, err = cli(capsys, "artifacts", "download", made["id"], "--collection", "models",
+                       "-o", str(tmp_path / "quiet.luml"))
+    assert (code, err) == (0, "")
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = cli(capsys, "artifacts", "upload", str(path), "--collection", "models",
+                         "--json")
+    assert code == 0 and json.loads(out)["status"] == "uploaded"
+    assert err.startswith("\rupload model.luml [") and err.endswith("100.0%\n")
+    code, out, err = cli(capsys, "artifacts", "download", made["id"], "--collection", "models",
+                         "-o", str(tmp_path / "loud.luml"))
+    assert (code, out) == (0, f"{tmp_path / 'loud.luml'}\n")
+    assert err.startswith("\rdownload loud.luml [") and err.endswith("100.0%\n")
+    assert (tmp_path / "loud.luml").read_bytes() == path.read_bytes()
+
+
+def test_artifacts_upload_refuses_a_bad_file_with_one_line(
+        capsys: pytest.CaptureFixture[str], aenv: str, aother: Session, tmp_path: Path,
+        aserver: LocalServer) -> None:
+    c = make(aother, "models", "model")
+    not_an_archive = tmp_path / "notes.luml"
+    not_an_archive.write_text("just text\n")
+    aserver.reset_request_log()
+    for bad in (not_an_archive, tmp_path / "missing.luml"):
+        code, out, err = cli(capsys, "artifacts", "upload", str(bad), "--collection", c.id)
+        assert (code, out) == (1, "")
+        assert err.startswith("dataforce-orm: error: ValidationError: path: ")
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert not [m for m, _ in aserver.request_log if m != "GET"]  # only the collection looked up
+    code, _, err = cli(capsys, "artifacts", "upload", str(not_an_archive), "--collection",
+                       c.id, "--debug")
+    assert code == 1 and "Traceback (most recent call last)" in err
+    assert c.artifacts.count() == 0
+
+
+def test_artifacts_quota_is_one_line(
+        capsys: pytest.CaptureFixture[str], aenv: str, aother: Session, tmp_path: Path,
+        aserver: LocalServer) -> None:
+    c = make(aother, "models", "model")
+    aserver.set_organization_limits(aserver.organization_id, artifacts=0)
+    try:
+        code, out, err = cli(capsys, "artifacts", "upload", str(luml(tmp_path)),
+                             "--collection", "models")
+    finally:
+        aserver.set_organization_limits(aserver.organization_id, artifacts=1000)
+    assert (code, out) == (1, "")
+    assert err.startswith("dataforce-orm: error: ConflictError: 409 POST /v1/")
+    assert "maximum number of artifacts" in err and err.count("\n") == 1
+    assert c.artifacts.count() == 0
+
+
+def test_artifacts_unknown_id(
+        capsys: pytest.CaptureFixture[str], aenv: str, aother: Session, tmp_path: Path) -> None:
+    c = make(aother, "models", "model")
+    elsewhere = make(aother, "elsewhere", "model")
+    a = upload(elsewhere, luml(tmp_path))
+    for ident in (NO_ID, a.id):  # an artifact of another collection is not this one's
+        for command in (["download", ident, "--collection", "models"],
+                        ["delete", ident, "--collection", "models", "--yes"]):
+            code, out, err = cli(capsys, "artifacts", *command)
+            assert (code, out, err) == (1, "", f"dataforce-orm: error: no artifact with id "
+                                               f"{ident} in collection 'models'\n")
+    assert c.artifacts.count() == 0 and elsewhere.artifacts.count() == 1
+
+
+def test_artifacts_delete_is_refused_when_no_one_can_answer(
+        capsys: pytest.CaptureFixture[str], aenv: str, aother: Session, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    c = make(aother, "models", "model")
+    a = upload(c, luml(tmp_path), name="keep")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # a pipe, not a terminal
+    code, out, err = cli(capsys, "artifacts", "delete", a.id, "--collection", "models")
+    assert (code, out) == (1, "")
+    assert err == (f"dataforce-orm: error: refusing to delete artifact 'keep' ({a.id}) "
+                   "without --yes (standard input is not a terminal to ask on)\n")
+    assert c.artifacts.filter(id=a.id).exists()
+
+
+@pytest.mark.parametrize(("typed", "deleted"), [("y\n", True), ("n\n", False), ("", False)])
+def test_artifacts_delete_asks_at_a_terminal(
+        capsys: pytest.CaptureFixture[str], aenv: str, aother: Session, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, aserver: LocalServer, typed: str, deleted: bool) -> None:
+    c = make(aother, "models", "model")
+    a = upload(c, luml(tmp_path), name="asked")
+    location = a.bucket_location
+    monkeypatch.setattr(sys, "stdin", Terminal(typed))
+    code, out, err = cli(capsys, "artifacts", "delete", a.id, "--collection", c.id)
+    prompt = f"Delete artifact 'asked' ({a.id})? [y/N] "
+    if deleted:
+        assert (code, out, err) == (0, f"Deleted artifact 'asked' ({a.id}).\n", prompt)
+        assert aserver.stored_object(aenv, location) is None  # the stored file went too
+    else:
+        assert (code, out) == (1, "")
+        assert err == (f"{prompt}dataforce-orm: error: cancelled: did not delete artifact "
+                       f"'asked' ({a.id})\n")
+        assert aserver.stored_object(aenv, location) is not None
+    assert c.artifacts.filter(id=a.id).exists() is not deleted
+
+
+def test_artifacts_delete_with_yes_and_force(
+        capsys: pytest.CaptureFixture[str], aenv: str, aother: Session, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, aserver: LocalServer) -> None:
+    c = make(aother, "models", "model")
+    a = upload(c, luml(tmp_path), name="plain")
+    b = upload(c, luml(tmp_path), name="forced")
+    monkeypatch.setattr(sys, "stdin", Terminal(""))  # never read
+    aserver.reset_request_log()
+    assert cli(capsys, "artifacts", "delete", a.id, "--collection", "models", "-y") == (
+        0, f"Deleted artifact 'plain' ({a.id}).\n", "")
+    assert not any(p.endswith("/force") for _, p in aserver.request_log)
+    aserver.reset_request_log()
+    gone = run_json(capsys, "artifacts", "delete", b.id, "--collection", "models", "--yes",
+                    "--force")
+    assert gone == {"id": b.id, "name": "forced", "deleted": True}
+    assert [p for m, p in aserver.request_log if m == "DELETE"] == [
+        f"/v1/organizations/{aserver.organization_id}/orbits/{aenv}/collections/{c.id}"
+        f"/artifacts/{b.id}/force"]
+    assert c.artifacts.count() == 0
+
+
+def test_artifacts_delete_of_an_artifact_in_a_track_is_one_line(
+        capsys: pytest.CaptureFixture[str], aenv: str, aother: Session, tmp_path: Path,
+        aserver: LocalServer) -> None:
+    c = make(aother, "models", "model")
+    a = upload(c, luml(tmp_path), name="tracked")
+    aserver.add_track(a.id)
+    code, out, err = cli(capsys, "artifacts", "delete", a.id, "--collection", "models",
+                         "--yes")
+    assert (code, out) == (1, "")
+    assert err.startswith("dataforce-orm: error: ConflictError: 409 ") and "tracks" in err
+    assert err.count("\n") == 1
+    assert c.artifacts.filter(id=a.id).exists()
+
+
 # -- orbits --------------------------------------------------------------------------------
 
 
@@ -450,3 +746,31 @@ def test_as_a_subprocess_with_the_key_in_a_file(server: LocalServer, orbit_id: s
     version = subprocess.run([*base, "--version"], env=environ, capture_output=True,
                              text=True, timeout=60)
     assert version.stdout == f"dataforce-orm {dataforce_orm.__version__}\n"
+
+
+def test_artifacts_list_as_a_subprocess(aserver: LocalServer, aenv: str, aother: Session,
+                                        tmp_path: Path) -> None:
+    c = make(aother, "models", "model")
+    a = upload(c, luml(tmp_path), name="from the library")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LUML_")}
+    environ["PYTHONPATH"] = str(ROOT)  # (DFS_* as aenv set them)
+    base = [sys.executable, "-m", "dataforce_orm", "artifacts"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*base, *args], env=environ, capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+
+    listed = run("list", "--json")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    (got,) = json.loads(listed.stdout)
+    assert set(got) == ARTIFACT_FIELDS
+    assert (got["id"], got["name"], got["status"]) == (a.id, "from the library", "uploaded")
+    copy = tmp_path / "copy.luml"
+    fetched = run("download", a.id, "--collection", "models", "-o", str(copy))
+    assert (fetched.returncode, fetched.stdout, fetched.stderr) == (0, f"{copy}\n", "")
+    assert copy.read_bytes() == (tmp_path / "model.luml").read_bytes()
+    refused = run("delete", a.id, "--collection", "models")  # stdin is not a terminal
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("dataforce-orm: error: refusing to delete artifact")
+    usage = run("download", "x", "--collection", "models")
+    assert usage.returncode == 2 and "usage:" in usage.stderr
