@@ -25,7 +25,7 @@ from ._lookups import (
     wire_prefilter,
 )
 from ._protocol import Batch, Op, Stepper
-from ._session import Session, current_session
+from ._session import Session, as_uuid, current_session
 
 if TYPE_CHECKING:
     from ._resource import Model
@@ -637,8 +637,30 @@ class QuerySet(Generic[M]):
 
     def get(self, *args: Q, **lookups: Any) -> M:
         """The one object matching; ``DoesNotExist`` or ``MultipleObjectsReturned`` otherwise."""
+        session = self._session_for()
+        return self._one(session.driver.run(self._get_call_op(session, args, lookups)))
+
+    def _get_call_op(self, session: Session, args: tuple[Q, ...],
+                     lookups: dict[str, Any]) -> Op[M]:
+        """``get(...)``: a bare ``get(id=...)`` (or ``pk=``) on an unfiltered QuerySet reads
+        the object by its id without building a query (the most common call)."""
+        if not args and len(lookups) == 1 and self._unfiltered():
+            (key, value), = lookups.items()
+            canon = as_uuid(value) if key in ("id", "pk") and isinstance(value, str) else None
+            if canon is not None and self.model._can_get(None):
+                try:
+                    obj: M = yield from self.model._get_by_id_op(session, canon)
+                except ObjectDoesNotExist:
+                    raise self.model.DoesNotExist(
+                        f"{self.model.__name__} matching query does not exist") from None
+                return obj
         qs = self.filter(*args, **lookups) if args or lookups else self
-        return self._one(self._run(qs._get_op(self._session_for())))
+        return (yield from qs._get_op(session))
+
+    def _unfiltered(self) -> bool:
+        """No lookups, slicing or emptiness: every object of the model's listing."""
+        return self._where is None and not self._low and self._high is None \
+            and not self._empty and self._cache is None
 
     def latest(self, *fields: str) -> M:
         """The match with the greatest ``fields`` (default ``created_at``); DoesNotExist if
@@ -772,8 +794,9 @@ class QuerySet(Generic[M]):
 
     async def aget(self, *args: Q, **lookups: Any) -> M:
         """Async :meth:`get`."""
-        qs = self.filter(*args, **lookups) if args or lookups else self
-        return self._one(await self._arun(qs._get_op(self._session_for())))
+        session = self._session_for()
+        return self._one(await session.async_driver.run(
+            self._get_call_op(session, args, lookups)))
 
     async def alatest(self, *fields: str) -> M:
         """Async :meth:`latest`."""
