@@ -219,24 +219,49 @@ def _transport(method: str, url: str, exc: BaseException) -> TransportError:
 
 @dataclass
 class _Partial:
+    """A download so far: bytes written to the ``.part`` file, and their SHA-256 as they
+    arrived (so the check needs no second pass over the file)."""
+
     written: int
+    digest: Any = field(default_factory=hashlib.sha256)
+    hashed: int = 0
+
+    def hash(self, chunk: bytes) -> None:
+        self.digest.update(chunk)
+        self.hashed += len(chunk)
+
+    def add(self, chunk: bytes) -> None:
+        self.written += len(chunk)
+        self.hash(chunk)
+
+    def restart(self) -> None:
+        self.written, self.digest, self.hashed = 0, hashlib.sha256(), 0
 
 
-def _finish(tmp: Path, target: Path, size: int | None, sha256: str | None) -> None:
+def _finish(tmp: Path, target: Path, size: int | None, sha256: str | None,
+            state: _Partial | None = None) -> None:
     got = tmp.stat().st_size
     if size is not None and got != size:
         tmp.unlink(missing_ok=True)
         raise IntegrityError(f"downloaded {got} bytes, the artifact's size is {size}")
     if sha256:
-        digest = hashlib.sha256()
-        with open(tmp, "rb") as f:
-            while chunk := f.read(8 * CHUNK):
-                digest.update(chunk)
+        if state is not None and state.hashed == got:
+            digest = state.digest  # hashed while it arrived
+        else:  # the file and the running hash disagree (a failed write): read it back
+            digest = hashlib.sha256()
+            with open(tmp, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    digest.update(chunk)
         if digest.hexdigest() != sha256.lower():
             tmp.unlink(missing_ok=True)
             raise IntegrityError("the downloaded file does not match the artifact's SHA-256 "
                                  "(file_hash); nothing was kept")
     os.replace(tmp, target)
+
+
+def _write_hashed(out: Any, chunk: bytes, state: _Partial) -> None:
+    out.write(chunk)
+    state.add(chunk)
 
 
 def is_sha256(text: object) -> bool:
@@ -338,14 +363,26 @@ class SyncStorage:
                         tmp.unlink(missing_ok=True)
                         if progress is not None:
                             progress.add(-state.written)
-                        state.written = 0
+                        state.restart()
                     _check("GET", step.url, r.status_code, b"" if r.ok else r.content)
-                    with open(tmp, "ab") as out:
-                        for chunk in r.iter_content(CHUNK):
-                            out.write(chunk)
-                            state.written += len(chunk)
-                            if progress is not None:
-                                progress.add(len(chunk))
+                    with open(tmp, "ab") as out, ThreadPoolExecutor(1) as hasher:
+                        # A chunk is hashed in a thread (hashlib releases the GIL) while the
+                        # next is received and written: the SHA-256 check costs no second
+                        # pass and little time. At most two chunks are held.
+                        pending = None
+                        try:
+                            for chunk in r.iter_content(CHUNK):
+                                out.write(chunk)
+                                state.written += len(chunk)
+                                if pending is not None:
+                                    pending.result()
+                                if step.sha256:
+                                    pending = hasher.submit(state.hash, chunk)
+                                if progress is not None:
+                                    progress.add(len(chunk))
+                        finally:
+                            if pending is not None:
+                                pending.result()
             except requests.RequestException as exc:
                 raise _transport("GET", step.url, exc) from None
             if step.size is not None and state.written < step.size:
@@ -353,7 +390,7 @@ class SyncStorage:
 
         try:
             self._retried("GET", step.url, attempt)
-            _finish(tmp, target, step.size, step.sha256)
+            _finish(tmp, target, step.size, step.sha256, state)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -495,14 +532,13 @@ class AsyncStorage:
                         await asyncio.to_thread(tmp.unlink, True)
                         if progress is not None:
                             progress.add(-state.written)
-                        state.written = 0
+                        state.restart()
                     if not 200 <= r.status_code < 300:
                         _check("GET", step.url, r.status_code, await r.aread())
                     out = await asyncio.to_thread(open, tmp, "ab")
                     try:
                         async for chunk in r.aiter_bytes(CHUNK):
-                            await asyncio.to_thread(out.write, chunk)
-                            state.written += len(chunk)
+                            await asyncio.to_thread(_write_hashed, out, chunk, state)
                             if progress is not None:
                                 progress.add(len(chunk))
                     finally:
@@ -514,7 +550,7 @@ class AsyncStorage:
 
         try:
             await self._retried(step.url, attempt)
-            await asyncio.to_thread(_finish, tmp, target, step.size, step.sha256)
+            await asyncio.to_thread(_finish, tmp, target, step.size, step.sha256, state)
         except BaseException:
             await asyncio.to_thread(tmp.unlink, True)
             raise
