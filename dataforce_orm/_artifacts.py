@@ -12,9 +12,10 @@ import contextlib
 import enum
 import os
 import posixpath
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import parse_qs, urlsplit
@@ -23,12 +24,13 @@ from xml.sax.saxutils import escape
 import attrs
 
 from . import _errors as errors
-from ._errors import DataForceError, ValidationError
+from ._errors import DataForceError, TransportError, ValidationError
 from ._fields import check_str, check_tags, field
+from ._lookups import search_escape
 from ._luml import archive_body
-from ._protocol import Local, Op, Request
+from ._protocol import Local, Op, Request, Sleep
 from ._query import QuerySet
-from ._resource import MODELS, Model, load_one, wire_error
+from ._resource import MODELS, Model, clock_skew, load_one, wire_error
 from ._session import Session, current_session
 from ._transfer import Call, Fetch, Open, Progress, Put, PutParts, is_sha256
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from ._models import Collection
 
 MULTIPART_URLS = "/v1/bucket-secrets/upload/multipart"
+LOST_CREATE_WAITS = (0.5, 1.0, 2.0)  # seconds between looks for a create that timed out
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
@@ -134,28 +137,45 @@ class Artifact(Model):
         body = {**info, "name": info["file_name"] if name is None else name,
                 "description": description, "tags": tag_list}
         base = yield from cls._path_op(session, {"collection": collection_id})
-        found: list[Artifact] = []
+        started = time.time()
 
-        def recover() -> Op[None]:
-            # A create whose answer was lost may have made a row; its upload URLs are lost
-            # with the answer, so that row is removed and the create sent again.
-            lost = yield from cls._find_lost_op(session, base, collection_id, body)
+        def remove_lost() -> Op[bool]:
+            # A create whose answer was lost may have made a row; its upload URLs were lost
+            # with the answer, so that row is removed (and the create sent again, if retried).
+            lost = yield from cls._find_lost_op(session, base, collection_id, body, started)
             if lost is not None:
-                found.append(lost)
                 yield Request("DELETE", f"{base}/{lost.id}/force")
+            return lost is not None
 
-        made = yield from cls._create_row_op(session, collection_id, body, recover)
+        def recover() -> Op[None]:  # (None: the create is sent again)
+            yield from remove_lost()
+
+        try:
+            made = yield from cls._create_row_op(session, collection_id, body, recover)
+        except (TransportError, errors.APIError) as exc:
+            if exc.maybe_sent or isinstance(exc, errors.ServerError):
+                # The create may still be running on the server: look a few times, so it is
+                # not left pending_upload for ever (a row counts against the quota).
+                with contextlib.suppress(DataForceError):  # the create's own error is reported
+                    for wait in (0.0, *LOST_CREATE_WAITS):
+                        yield Sleep(wait)
+                        if (yield from remove_lost()):
+                            break
+            raise
         art, details = made.artifact, made.upload_details
         meter = Progress(int(info["size"]), progress, f"upload {info['file_name']}") \
             if progress else None
         try:
             yield from art._send_file_op(session, source, int(info["size"]), details, meter,
                                          concurrency)
-        except BaseException:
-            with contextlib.suppress(DataForceError):  # the upload's own error is reported
-                yield from art._patch_status_op(session, ArtifactStatus.UPLOAD_FAILED)
+            yield from art._patch_status_op(session, ArtifactStatus.UPLOADED)
+        except GeneratorExit:
             raise
-        yield from art._patch_status_op(session, ArtifactStatus.UPLOADED)
+        except BaseException:
+            if art.status is not ArtifactStatus.UPLOADED:
+                with contextlib.suppress(DataForceError):  # the upload's own error is reported
+                    yield from art._patch_status_op(session, ArtifactStatus.UPLOAD_FAILED)
+            raise
         return art
 
     @classmethod
@@ -172,17 +192,25 @@ class Artifact(Model):
 
     @classmethod
     def _find_lost_op(cls, session: Session, base: str, collection_id: str,
-                      body: dict[str, Any]) -> Op[Artifact | None]:
+                      body: dict[str, Any], started: float) -> Op[Artifact | None]:
+        """The row a create whose answer was lost made, if any: the same file and name,
+        still ``pending_upload``, made since the create began, and not claimed by another
+        create of this session."""
         pager = yield from cls._pager_op(session, [
             ("collection_ids", collection_id), ("sort_by", "created_at"), ("order", "desc"),
-            ("search", body["name"].replace("\\", "\\\\").replace("%", "\\%")
-             .replace("_", "\\_"))], 100)
+            ("search", search_escape(body["name"]))], 100)
         req = pager.next_request()
         assert req is not None
-        for art in pager.feed(req, (yield req)):
-            if (art.file_hash, art.file_name, art.size, art.name) == (
-                    body["file_hash"], body["file_name"], body["size"], body["name"]) \
-                    and art.status is ArtifactStatus.PENDING_UPLOAD:
+        resp = yield req
+        since = datetime.fromtimestamp(started, timezone.utc) + clock_skew(resp) \
+            - timedelta(seconds=2)
+        for art in pager.feed(req, resp):
+            if art.created_at is not None and art.created_at < since:
+                break
+            if (art.file_hash, art.file_name, art.size, art.name, art.status) == (
+                    body["file_hash"], body["file_name"], body["size"], body["name"],
+                    ArtifactStatus.PENDING_UPLOAD) and session.claim_created(str(art.id),
+                                                                             started):
                 return art  # type: ignore[no-any-return]
         return None
 
@@ -210,33 +238,40 @@ class Artifact(Model):
         puts = tuple(Put(str(p["url"]), source, int(p["start_byte"]),
                          int(p["end_byte"]) - int(p["start_byte"]) + 1) for p in parts)
         complete = str(urls["complete_url"])
-        try:
-            answers = yield Local(PutParts(puts, concurrency), meter)
-            if azure:
-                ids = [_block_id(p) for p in parts]
-                xml = "".join(f"<Latest>{escape(i)}</Latest>" for i in ids)
-                yield Local(Call("PUT", complete, f"<?xml version='1.0' encoding='utf-8'?>"
-                                                  f"<BlockList>{xml}</BlockList>".encode()))
-                return
-            etags = [a.headers.get("etag") or a.headers.get("ETag") for a in answers]
-            if not all(etags):
-                raise DataForceError("storage answered a part without an ETag; the upload "
-                                     "cannot be completed")
-            xml = "".join(f"<Part><PartNumber>{p['part_number']}</PartNumber>"
-                          f"<ETag>{escape(str(e))}</ETag></Part>"
-                          for p, e in zip(parts, etags, strict=True))
-            yield Local(Call("POST", complete, f"<CompleteMultipartUpload>{xml}"
-                                               f"</CompleteMultipartUpload>".encode()))
-        except BaseException:
-            if upload_id is not None:  # best effort: storage keeps the parts otherwise
-                with contextlib.suppress(DataForceError):
-                    yield Local(Call("DELETE", complete))
-            raise
+        # (a failed multipart upload cannot be aborted: the platform presigns no abort URL, so
+        # its parts stay in the bucket until a lifecycle rule removes them)
+        answers = yield Local(PutParts(puts, concurrency), meter)
+        if azure:
+            ids = [_block_id(p) for p in parts]
+            xml = "".join(f"<Latest>{escape(i)}</Latest>" for i in ids)
+            yield Local(Call("PUT", complete, f"<?xml version='1.0' encoding='utf-8'?>"
+                                              f"<BlockList>{xml}</BlockList>".encode()))
+            return
+        etags = [a.headers.get("etag") or a.headers.get("ETag") for a in answers]
+        if not all(etags):
+            raise DataForceError("storage answered a part without an ETag; the upload cannot "
+                                 "be completed")
+        xml = "".join(f"<Part><PartNumber>{p['part_number']}</PartNumber>"
+                      f"<ETag>{escape(str(e))}</ETag></Part>"
+                      for p, e in zip(parts, etags, strict=True))
+        done = yield Local(Call("POST", complete, f"<CompleteMultipartUpload>{xml}"
+                                                  f"</CompleteMultipartUpload>".encode()))
+        if b"<Error>" in done.body:  # S3 may answer 200 and report a failure in the body
+            raise DataForceError("storage did not complete the multipart upload: "
+                                 + done.body.decode("utf-8", "replace")[:300])
 
     def _patch_status_op(self, session: Session, status: ArtifactStatus) -> Op[None]:
         path = yield from self._own_path_op(session)
         req = Request("PATCH", path, json={"status": status.value})
-        self._absorb(req, (yield req).data, session)
+        try:
+            data = (yield req).data
+        except errors.APIError:
+            # The answer to an earlier try may have been lost after the server applied it (a
+            # re-sent PATCH is then an invalid transition): what does the server hold?
+            data = yield from self._get_data_op(Request("GET", path), self.pk)
+            if data.get("status") != status.value:
+                raise
+        self._absorb(req, data, session)
 
     # -- download, open, delete ----------------------------------------------------------------
 
@@ -265,9 +300,7 @@ class Artifact(Model):
     def _delete_op(self, session: Session, force: bool = False) -> Op[None]:
         self._require_saved()
         path = yield from self._own_path_op(session)
-        if force:
-            yield Request("DELETE", f"{path}/force")
-        else:
+        if not force:
             url = yield from self._url_op(session, "delete-url")  # now pending_deletion
             try:
                 yield Local(Call("DELETE", url))
@@ -276,7 +309,11 @@ class Artifact(Model):
             except DataForceError:
                 yield from self._patch_status_op(session, ArtifactStatus.DELETION_FAILED)
                 raise
-            yield Request("DELETE", path)
+        try:
+            yield Request("DELETE", f"{path}/force" if force else path)
+        except errors.NotFoundError as exc:
+            if exc.attempts <= 1:  # a 404 after an ambiguous first try means it was deleted
+                raise self.DoesNotExist(f"no artifact with id {self.pk!r}") from None
         object.__setattr__(self, "id", None)
         object.__setattr__(self, "_snapshot", None)
 
@@ -362,7 +399,7 @@ class ArtifactManager(QuerySet[Artifact]):
         Up to the server's threshold one PUT, beyond it parts of the server's size
         (``concurrency`` at once, each retried alone), streamed from the file. A file that is
         not a ``.luml`` archive is a ValidationError before any request; on a failure the
-        artifact is marked ``upload_failed`` (and a multipart upload aborted).
+        artifact is marked ``upload_failed``.
         """
         session = self._session_for()
         return session.driver.run(Artifact._upload_op(

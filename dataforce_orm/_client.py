@@ -490,8 +490,12 @@ class _SecretOps(_Lookups):
                                           "bucket_name"))
 
     def _update_op(self, secret_id: str, edits: dict[str, Any]) -> Op[BucketSecret]:
-        if edits.keys() & set(_KEYS):  # keys given replace the stored ones, all three
-            edits = {**dict.fromkeys(_KEYS), **edits}
+        if edits.keys() & set(_KEYS):  # keys given replace the stored ones
+            if not {"access_key", "secret_key"} <= edits.keys():
+                raise ValidationError("access_key, secret_key", (
+                    "give both: the platform's update writes every field, so the key not "
+                    "given would be erased"))
+            edits = {"session_token": None, **edits}
         return (yield from self._edit_op(BucketSecret, secret_id, "secret_id", edits))
 
 
@@ -500,8 +504,8 @@ class BucketSecretResource(_SecretOps):
 
     The platform's update writes every field and never returns the keys: ``update()`` keeps
     the fields not given, but an S3 secret's keys must be given again (else it refuses,
-    instead of erasing them as the official SDK does); keys given replace all three (a
-    session token not given becomes none).
+    instead of erasing them as the official SDK does); the access and secret keys are given
+    together, and a session token not given with them becomes none.
     """
 
     def get(self, secret_value: str) -> BucketSecret | None:

@@ -484,7 +484,7 @@ class Model:
         while True:
             req = Request("GET", path, tuple(params + ([("cursor", cursor)] if cursor else [])))
             resp = yield req
-            since = datetime.fromtimestamp(started, timezone.utc) + _clock_skew(resp) \
+            since = datetime.fromtimestamp(started, timezone.utc) + clock_skew(resp) \
                 - timedelta(seconds=2)
             data = resp.data
             items = data.get("items") if cls._paged and isinstance(data, dict) else data
@@ -723,7 +723,7 @@ class Pager:
             else items
 
 
-def _clock_skew(resp: Response) -> timedelta:
+def clock_skew(resp: Response) -> timedelta:
     """Server clock minus ours, from the Date header (zero when absent)."""
     try:
         server = parsedate_to_datetime(resp.headers["date"])

@@ -245,3 +245,40 @@ def test_artifact_collection(tmp_path: Path, coll: Collection) -> None:
     a = coll.artifacts.upload(archive(tmp_path))
     assert a.collection == coll
     assert coll.artifacts.get(id=a.id).collection.total_artifacts == 1
+
+
+def test_a_lost_answer_to_the_create_leaves_one_artifact(am: Any, tmp_path: Path,
+                                                         coll: Collection,
+                                                         aserver: LocalServer) -> None:
+    # the create is committed, then its connection dropped: the row it made is found and
+    # removed (its upload URLs were lost with the answer), and the create sent again
+    aserver.add_fault(Fault(kind="drop_after", method="POST", path="/artifacts$", times=1))
+    a = am.upload(coll.artifacts, archive(tmp_path))
+    assert a.status is ArtifactStatus.UPLOADED
+    assert [r["id"] for r in aserver.artifact_rows(coll.id)] == [a.id]
+
+
+def test_a_lost_answer_to_the_status_patch_is_settled(am: Any, tmp_path: Path,
+                                                      coll: Collection,
+                                                      aserver: LocalServer) -> None:
+    # PATCH uploaded is applied, its answer lost: the re-sent PATCH is an invalid transition,
+    # and the upload reads the artifact back instead of failing
+    aserver.add_fault(Fault(kind="drop_after", method="PATCH", times=1))
+    a = am.upload(coll.artifacts, archive(tmp_path))
+    assert a.status is ArtifactStatus.UPLOADED
+    assert aserver.artifact_rows(coll.id)[0]["status"] == "uploaded"
+
+
+def test_a_create_that_timed_out_is_not_left_pending(tmp_path: Path, aserver: LocalServer,
+                                                     asession: Session) -> None:
+    s = Session(api_key=aserver.api_key, base_url=aserver.url,
+                organization=aserver.organization_id, orbit=asession.orbit, timeout=(5, 0.4),
+                retry=RetryPolicy(attempts=2, backoff=0.0))
+    with s:
+        c = Collection.objects.create(name="slow", collection_type="model")
+        aserver.add_fault(Fault(kind="delay", delay=1.0, method="POST", path="/artifacts$",
+                                times=1))
+        with pytest.raises(dfo.TimeoutError):
+            c.artifacts.upload(archive(tmp_path))
+        assert aserver.artifact_rows(c.id) == []  # found once committed, and removed
+    s.close()

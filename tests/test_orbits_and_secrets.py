@@ -258,3 +258,18 @@ def _resave(ident: str) -> None:
     loaded = BucketSecret.objects.get(id=ident)
     loaded.bucket_name = "x"
     loaded.save()
+
+
+def test_facade_secret_update_never_erases_a_key(server: LocalServer, org: str) -> None:
+    with DataForceClient(base_url=server.url, api_key=server.api_key,
+                         organization=org) as dfs:
+        secret = dfs.bucket_secrets.create("127.0.0.1:9000", "keys", "us-east-1",
+                                           access_key="AK1", secret_key="SK1",
+                                           session_token="TOK1")
+        before = len(server.request_log)
+        with pytest.raises(dfo.ValidationError, match="give both"):
+            dfs.bucket_secrets.update(secret.id, access_key="AK2")
+        assert len(server.request_log) == before
+        row = server.bucket_secret_row(secret.id)
+        assert (row["access_key"], row["secret_key"], row["session_token"]) == (
+            "AK1", "SK1", "TOK1")
