@@ -65,6 +65,8 @@ class Model:
     _held: set[str] | None = attrs.field(default=None, init=False, repr=False)
     # When a create of this object was sent without a known outcome (see _create_op).
     _maybe_created_at: float | None = attrs.field(default=None, init=False, repr=False)
+    # The fields its constructor was given (what save() writes on an object never loaded).
+    _given: tuple[str, ...] = attrs.field(default=(), init=False, repr=False)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -87,6 +89,8 @@ class Model:
         cls._wire_names = {a.name: declared[a.name].key if a.name in declared else a.name
                            for a in attrs.fields(cls) if a.init}
         cls._structure = staticmethod(_first_structure(cls))
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_init(cls)  # type: ignore[method-assign]
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -181,10 +185,12 @@ class Model:
         return [n for n in self._editable
                 if (self._holds(n) if self._specs[n].secret else self._local(n) != snap[n])]
 
-    def _validate(self, *, creating: bool) -> None:
-        """Check what a create or an update sends, before any request."""
+    def _validate(self, *, creating: bool, only: list[str] | None = None) -> None:
+        """Check what a create or an update sends (``only`` these fields, if given), before
+        any request."""
         for name, spec in self._specs.items():
-            if not (spec.create if creating else spec.editable):
+            if not (spec.create if creating else spec.editable) \
+                    or (only is not None and name not in only):
                 continue
             value = getattr(self, name)
             if spec.secret and not self._holds(name):
@@ -236,7 +242,8 @@ class Model:
             if not s.editable and snap.get(s.name) is not None \
                     and self._local(s.name) not in (None, snap[s.name]):
                 raise ValidationError(s.name, "cannot change after create")
-        changed = self.changed_fields()
+        blind = self._snapshot is None  # never loaded: write what the caller gave, keep the rest
+        changed = self._given_fields() if blind else self.changed_fields()
         if update_fields is not None:
             wanted = list(update_fields)
             for f in wanted:
@@ -246,20 +253,37 @@ class Model:
             changed = [f for f in changed if f in wanted]
         if not changed:
             return  # nothing to send, nothing to check
-        self._validate(creating=False)
+        self._validate(creating=False, only=changed if blind else None)
         if self._partial:
             body = {self._specs[f].key: self._local(f) for f in changed}
             path = yield from self._own_path_op(session)
             req = Request("PATCH", path, json=body)
             self._absorb(req, (yield req).data, session)
             return
-        yield from self._full_write_op(session, force, changed, snap)
+        yield from self._full_write_op(session, force and not blind, changed, snap, blind)
+
+    def _given_fields(self) -> list[str]:
+        """On an object never loaded: the editable fields given to its constructor, or set
+        since to something other than their default."""
+        out = []
+        for a in attrs.fields(type(self)):
+            if a.name not in self._editable:
+                continue
+            factory = getattr(a.default, "factory", None)  # an attrs.Factory
+            default = factory() if callable(factory) else a.default
+            spec = self._specs[a.name]
+            if a.name in self._given or (
+                    not spec.secret and self._local(a.name) != spec.to_wire(default)):
+                out.append(a.name)
+        return out
 
     def _full_write_op(self, session: Session, force: bool, changed: list[str],
-                       snap: dict[str, Any]) -> Op[None]:
+                       snap: dict[str, Any], blind: bool = False) -> Op[None]:
         """An update where the server writes every field: the fields not changed here are
         taken from the server's current state, and a field changed on both sides since
-        loading is a conflict (unless ``force``: then the object's own values are written)."""
+        loading is a conflict (unless ``force``: then the object's own values are written).
+        ``blind``: the object was never loaded, so there is no base to conflict with (the
+        fields not in ``changed`` take the server's values)."""
         sent = self._update_body({self._specs[n].key: None for n in self._editable})
         missing = [n for n in self._editable if self._specs[n].secret
                    and self._specs[n].key in sent and not self._holds(n)]
@@ -272,10 +296,13 @@ class Model:
         values = {n: self._local(n) for n in self._editable}
         pending = {n: getattr(self, n) for n in self._editable
                    if n not in changed and values[n] != snap.get(n, _UNKNOWN)
-                   and not self._specs[n].secret}
+                   and not self._specs[n].secret and not blind}
         current: dict[str, Any] = {}
         server = snap
-        if not force:
+        if blind:
+            current = yield from self._get_data_op(Request("GET", path), self.pk)
+            server = self._snapshot_of(current)
+        elif not force:
             current = yield from self._get_data_op(Request("GET", path), self.pk)
             server = self._snapshot_of(current)
             clash = [f for f in changed if f in server and server[f] != snap.get(f)
@@ -525,6 +552,19 @@ def _first_structure(cls: type[Model]) -> Callable[[Any], Any]:
         return fast(data)
 
     return first
+
+
+def _recording_init(cls: type[Model]) -> Callable[..., None]:
+    """The model's attrs ``__init__``, also recording which fields it was given."""
+    init = cls.__init__
+    names = tuple(a.name for a in attrs.fields(cls) if a.init)
+
+    def __init__(self: Model, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        object.__setattr__(self, "_given", (*names[:len(args)], *kwargs))
+
+    __init__.__wrapped__ = init  # type: ignore[attr-defined]
+    return __init__
 
 
 def _wire_fields(cls: type[Model]) -> tuple[tuple[str, ...], dict[str, str]]:

@@ -108,6 +108,7 @@ class Session:
         self.retry = retry or RetryPolicy()
         self._scope: tuple[str, str] | None = None
         self._org_id: str | None = None
+        self._depth = threading.local()  # nesting of `with self:` blocks, per thread
         self._visible: set[str] = set()  # organization/orbit ids seen in the key's listings
         transport = Transport(self.base_url, self._authorization, timeout,
                               _check_verify(verify), self._explain_op)
@@ -226,13 +227,19 @@ class Session:
 
     def __enter__(self) -> Session:
         _stack.set((*_stack.get(), self))
+        self._depth.n = getattr(self._depth, "n", 0) + 1
         return self
 
     def __exit__(self, *exc: object) -> None:
         stack = _stack.get()
         if stack and stack[-1] is self:
             _stack.set(stack[:-1])
-        self.driver.close(current_thread_only=True)
+        # Only the outermost exit of this session in this thread releases the thread's pooled
+        # connections (an inner block ending must not drop what the outer one still uses).
+        depth = max(0, getattr(self._depth, "n", 1) - 1)
+        self._depth.n = depth
+        if depth == 0:
+            self.driver.close(current_thread_only=True)
 
     async def __aenter__(self) -> Session:
         return self.__enter__()
