@@ -22,7 +22,8 @@ from . import _errors as errors
 from ._errors import APIError, ConflictError, DataForceError, TransportError, ValidationError
 from ._fields import Spec, specs
 from ._lookups import search_escape
-from ._protocol import UNPROCESSED_STATUSES, Op, Request, Response
+from ._protocol import UNPROCESSED_STATUSES, Op, Request, Response, Sleep
+from ._retry import RetryPolicy
 from ._session import Session, current_session
 from ._wire import model_hooks, structurer
 
@@ -258,7 +259,16 @@ class Model:
             body = {self._specs[f].key: self._local(f) for f in changed}
             path = yield from self._own_path_op(session)
             req = Request("PATCH", path, json=body)
-            self._absorb(req, (yield req).data, session)
+            started = time.time()
+            try:
+                data = (yield req).data
+            except (TransportError, APIError) as exc:
+                if not _ambiguous_write(session, exc):
+                    raise
+                data = yield from self._settle_update_op(
+                    session, path, changed, {f: self._local(f) for f in changed}, snap,
+                    force or blind, started, exc)
+            self._absorb(req, data, session)
             return
         yield from self._full_write_op(session, force and not blind, changed, snap, blind)
 
@@ -323,12 +333,79 @@ class Model:
                 and not any(s.secret for s in self._specs.values() if s.key in body):
             updated = current  # the server already holds these values
         else:
-            updated = (yield req).data
+            started = time.time()
+            try:
+                updated = (yield req).data
+            except (TransportError, APIError) as exc:
+                if not _ambiguous_write(session, exc):
+                    raise
+                updated = yield from self._settle_update_op(
+                    session, path, changed, values, snap, force or blind, started, exc)
             if not isinstance(updated, dict) or updated.get("id") != self.pk:
                 raise wire_error(req, f"expected the updated {self._noun}")
         self._absorb(req, {**current, **updated}, session)
         for f, v in pending.items():  # edits left out by update_fields stay pending
             object.__setattr__(self, f, v)
+
+    def _settle_update_op(self, session: Session, path: str, changed: list[str],
+                          values: dict[str, Any], snap: dict[str, Any], force: bool,
+                          started: float, exc: TransportError | APIError
+                          ) -> Op[dict[str, Any]]:
+        """After an update whose answer was lost (it may have landed, or still land): read
+        the object back, with backoff, until the session's retry deadline. Done when the
+        server holds the values sent for ``changed``; else what has not landed is sent again
+        (a full-write model's other fields from the server's current state), and a field
+        changed on the server to something else since loading is a ConflictError (unless
+        ``force``). After a timeout nothing is sent again: the stalled request may still
+        land, after the copy and after any newer write, so it is only waited for (after a
+        connection closed mid-answer the server is done with it, so a re-send is safe).
+        When the deadline passes: ``exc``, carrying this object as ``exc.instance`` (its
+        save() reads back and finishes the job)."""
+        policy = session.retry
+        limit = policy.deadline if policy.deadline is not None else 60.0
+        look = 0
+        while True:
+            look += 1
+            elapsed = time.time() - started
+            if elapsed >= limit or (policy.deadline is None and look > policy.attempts):
+                exc.instance = self
+                raise exc
+            yield Sleep(_poll_wait(policy, look, elapsed, limit))
+            try:
+                current = yield from self._get_data_op(Request("GET", path), self.pk)
+            except errors.ObjectDoesNotExist:
+                raise
+            except DataForceError:  # the read failed after its own retries: stop here
+                exc.instance = self
+                raise exc from None
+            server = self._snapshot_of(current)
+            pending = [f for f in changed if server.get(f) != values[f]]
+            if not pending:
+                return current  # it landed
+            clash = [f for f in pending if server.get(f) != snap.get(f)]
+            if clash and not force:
+                raise ConflictError(
+                    409, "PATCH", path,
+                    f"changed on the server since loaded, and here: {', '.join(clash)}; "
+                    "refresh() and re-apply, or save(force=True) to overwrite", fields=clash)
+            if isinstance(exc, errors.TimeoutError):
+                continue  # still in flight, perhaps: wait for it
+            if self._partial:
+                body = {self._specs[f].key: values[f] for f in pending}
+            else:
+                body = self._update_body({
+                    s.key: values[n] if n in changed else server.get(n)
+                    for n, s in ((n, self._specs[n]) for n in self._editable)})
+            try:
+                updated = (yield Request("PATCH", path, json=body)).data
+            except (TransportError, APIError) as again:
+                if not _ambiguous_write(session, again):
+                    raise
+                exc = again
+                continue
+            if isinstance(updated, dict):
+                return {**current, **updated}
+            return current
 
     def _update_body(self, body: dict[str, Any]) -> dict[str, Any]:
         """A full-write update's body, as the model sends it (a hook for models to adjust)."""
@@ -367,7 +444,14 @@ class Model:
                     and exc.status not in UNPROCESSED_STATUSES
                 if not (exc.maybe_sent or gateway):
                     object.__setattr__(self, "_maybe_created_at", None)  # refused: none made
-                raise
+                    raise
+                if not _ambiguous_write(session, exc):
+                    exc.instance = self  # its save() looks for what this made first
+                    raise
+                # The POST may still be in flight: watch for what it makes until the deadline.
+                data = yield from self._watch_created_op(session, path, body, started, exc)
+                recovered.append(data)
+                break
             ident = data.get("id") if isinstance(data, dict) else None
             if recovered and data is recovered[-1]:
                 break  # found by the lookup, and claimed there
@@ -382,6 +466,31 @@ class Model:
         if any(s.secret for s in self._specs.values()):
             object.__setattr__(self, "_held", {n for n, s in self._specs.items() if s.secret})
         object.__setattr__(self, "_maybe_created_at", None)
+
+    def _watch_created_op(self, session: Session, path: str, body: dict[str, Any],
+                          started: float, exc: TransportError | APIError
+                          ) -> Op[dict[str, Any]]:
+        """After a create whose outcome is unknown: look for what it made, again and again
+        with backoff (the request may still be on its way), until the session's retry
+        deadline; then ``exc``, carrying this object (``exc.instance``: its save() looks
+        again before sending anything)."""
+        policy = session.retry
+        limit = policy.deadline if policy.deadline is not None else 60.0
+        look = 0
+        while True:
+            try:
+                found = yield from self._find_created_op(session, path, body, started)
+            except DataForceError:  # the lookup failed after its own retries: stop here
+                exc.instance = self
+                raise exc from None
+            if found is not None:
+                return found
+            look += 1
+            elapsed = time.time() - started
+            if elapsed >= limit or (policy.deadline is None and look >= policy.attempts):
+                exc.instance = self
+                raise exc
+            yield Sleep(_poll_wait(policy, look, elapsed, limit))
 
     @classmethod
     def _find_created_op(cls, session: Session, path: str, body: dict[str, Any],
@@ -552,6 +661,20 @@ def _first_structure(cls: type[Model]) -> Callable[[Any], Any]:
         return fast(data)
 
     return first
+
+
+def _ambiguous_write(session: Session, exc: TransportError | APIError) -> bool:
+    """Whether a write got no answer although it may have taken effect (or still may): a
+    timeout after it was sent, or a connection closed mid-answer. (A write the server
+    answered with an error is not watched for: the retry engine has settled those.)"""
+    return isinstance(exc, TransportError) and exc.maybe_sent
+
+
+def _poll_wait(policy: RetryPolicy, look: int, elapsed: float, limit: float) -> float:
+    """The pause before look number ``look + 1`` for a write's outcome: the policy's backoff,
+    at least 10 ms, never past ``limit``."""
+    wait = max(0.01, policy.backoff_for(min(look, 30), None, elapsed))
+    return max(0.0, min(wait, limit - elapsed))
 
 
 def _recording_init(cls: type[Model]) -> Callable[..., None]:

@@ -169,7 +169,12 @@ def _workload(server: LocalServer, orbit_id: str, wrong_key: str) -> list[BaseEx
     server.add_fault(Fault(kind="delay", delay=0.6, method="PATCH", path=orbit_id, times=1))
     c.refresh(discard=True)
     c.description = "slow"
-    expect_error(c.save)  # TimeoutError
+    # (a stalled PATCH is read back until the deadline: a short one makes it a TimeoutError)
+    hasty = Session(api_key=server.api_key, base_url=server.url,
+                    organization=server.organization_id, orbit=orbit_id, timeout=(2.0, 0.3),
+                    retry=RetryPolicy(attempts=8, deadline=0.2, backoff=0.001))
+    expect_error(lambda: c.save(using=hasty))  # TimeoutError
+    hasty.close()
     server.clear_faults()
     elsewhere = Session(api_key=server.api_key, base_url="http://127.0.0.1:9",
                         organization=server.organization_id, orbit=orbit_id, retry=fast)
