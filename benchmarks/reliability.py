@@ -1,5 +1,7 @@
 """Reliability figures: the soak (8 threads, then 32 asyncio tasks, under a seeded 20% fault
-mix), the bad-input scan, the key-leak scan and the server fuzz, then one summary table.
+mix that includes "stall": a write held longer than the client's read timeout, then applied
+and never answered), the bad-input scan, the key-leak scan and the server fuzz, then one
+summary table. Discrepancies include any duplicate row and any lost update.
 
     python benchmarks/reliability.py                  # 30 s per soak mode
     python benchmarks/reliability.py --seconds 300 --seed 3 --examples 200

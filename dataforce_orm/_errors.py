@@ -19,8 +19,9 @@
         ├── RateLimitError          429
         └── ServerError             5xx
 
-Errors from a request carry ``method``, ``url`` (the path, never credentials) and
-``attempts`` (how many times it was sent).
+Errors from a request carry ``method``, ``url`` (the path sent), ``base_url`` (scheme, host
+and port), ``full_url`` (the two together: what was requested, never credentials or the query)
+and ``attempts`` (how many times it was sent).
 """
 
 from __future__ import annotations
@@ -93,14 +94,23 @@ class TransportError(DataForceError):
         self.method = method
         self.url = url
         self.attempts = attempts
+        self.base_url = ""  # set by the driver that sent it
         # True when the request may have reached the server (it was sent, the answer was lost).
         self.maybe_sent = True
+        # For a write whose outcome the library could not settle: the object it was saving,
+        # whose save() finishes the job without a duplicate (None otherwise).
+        self.instance: Any = None
+
+    @property
+    def full_url(self) -> str:
+        """The URL requested: base URL and path (no query, never credentials)."""
+        return self.base_url + self.url
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.args[0], self.method, self.url, self.attempts), self.__dict__
 
     def __str__(self) -> str:
-        where = f" ({self.method} {self.url})" if self.method else ""
+        where = f" ({self.method} {self.full_url})" if self.method else ""
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
         return f"{self.args[0]}{where}{tries}"
 
@@ -131,6 +141,8 @@ class APIError(DataForceError):
         self.errors = list(errors)
         self.attempts = attempts
         self.retry_after = retry_after
+        self.base_url = ""  # set by the driver that sent it
+        self.instance: Any = None  # see TransportError.instance
         # True when an earlier try of this write got no clear answer, so it may have taken
         # effect although this final answer is an error.
         self.maybe_sent = False
@@ -140,11 +152,20 @@ class APIError(DataForceError):
 
     def __str__(self) -> str:
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
-        return f"{self.status} {self.method} {self.url}: {self.detail}{tries}"
+        return f"{self.status} {self.method} {self.full_url}: {self.detail}{tries}"
+
+    @property
+    def full_url(self) -> str:
+        """The URL requested: base URL and path (no query, never credentials)."""
+        return self.base_url + self.url
 
 
 class AuthenticationError(APIError):
     """401: the API key is missing, wrong or revoked."""
+
+    def __str__(self) -> str:
+        return (f"{super().__str__()} (the API key was refused: check the key given as "
+                "api_key=, or in DFS_API_KEY or LUML_API_KEY)")
 
 
 class PermissionDeniedError(APIError):

@@ -10,12 +10,16 @@ them: :class:`SyncDriver` on ``requests`` (one ``requests.Session`` per thread),
 from __future__ import annotations
 
 import asyncio
+import builtins
 import ipaddress
 import os
+import re
+import socket
 import ssl
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -33,6 +37,7 @@ import requests.auth
 import urllib3.exceptions
 
 from ._errors import (
+    APIError,
     ConfigurationError,
     TimeoutError,
     TransportError,
@@ -93,19 +98,95 @@ def _follows(req: Request) -> bool:
 
 
 def check_base_url(base_url: str, allow_insecure_http: bool) -> str:
-    """Normalise the base URL; refuse plain http to anything but loopback unless allowed."""
+    """Check and normalise the base URL (every problem is a ConfigurationError naming it).
+
+    Refused: whitespace or control characters anywhere (a trailing newline from a file, a
+    tab), a missing or non-http(s) scheme, credentials, a query or fragment, a port that is
+    not a number in 1-65535, a bracketed host that is not an IPv6 address, and plain http to
+    anything but loopback unless ``allow_insecure_http``. A path ending in ``/v1`` (the API
+    version the library adds itself) is stripped, with a WARNING saying so. Trailing slashes
+    are dropped.
+    """
     if not isinstance(base_url, str):
         raise ConfigurationError(
             f"base_url: must be an http(s) URL string, not {type(base_url).__name__}")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"base_url: must be an http(s) URL, got {base_url!r}")
-    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
+    bad = next((i for i, ch in enumerate(base_url)
+                if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf")), None)
+    if bad is not None:
+        raise ConfigurationError(
+            f"base_url: contains {_char_name(base_url[bad])} at position {bad} of "
+            f"{base_url!r}; remove it (a value read from a file keeps its newline)")
+    if "://" not in base_url:
+        raise ConfigurationError(
+            f"base_url: {base_url!r} has no scheme; write it as https://{base_url.lstrip('/')}")
+    try:
+        parts = urlsplit(base_url)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
+        raise ConfigurationError(f"base_url: {base_url!r} is malformed: {exc}") from None
+    host_part = parts.netloc.rpartition("@")[2]
+    if not host_part.startswith("[") and host_part.count(":") > 1:
+        raise ConfigurationError(
+            f"base_url: an IPv6 host must be in brackets (http://[::1]:8000), got {base_url!r}")
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"base_url: must be an http(s) URL with a host, got "
+                                 f"{base_url!r}")
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            "base_url: must not hold credentials (user:password@); pass the key as api_key=")
+    if parts.query or parts.fragment or base_url.endswith(("?", "#")):
+        raise ConfigurationError(f"base_url: must not have a query or fragment: {base_url!r}")
+    if host_part.startswith("[") or "]" in host_part:
+        inside = host_part[1:].partition("]")[0] if host_part.startswith("[") else host_part
+        try:
+            ipaddress.IPv6Address(inside.partition("%")[0])
+        except ValueError:
+            raise ConfigurationError(
+                f"base_url: {inside!r} in {base_url!r} is not a valid IPv6 address") from None
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raw = host_part.rpartition(":")[2]
+        raise ConfigurationError(
+            f"base_url: port {raw!r} in {base_url!r} must be a number from 1 to 65535")
+    if parts.scheme.lower() == "http" and not allow_insecure_http \
+            and not is_loopback(parts.hostname):
         raise ConfigurationError(
             f"base_url: plain http to {parts.hostname} would send the API key unencrypted; "
             "use https, or pass allow_insecure_http=True"
         )
-    return base_url.rstrip("/")
+    url = base_url.rstrip("/")
+    if re.search(r"/v1$", urlsplit(url).path, re.IGNORECASE):
+        stripped = url[:-3].rstrip("/")
+        log.warning("base_url %r ends in /v1, which the library adds itself; using %r",
+                    base_url, stripped)
+        url = stripped
+    return url
+
+
+def _char_name(ch: str) -> str:
+    names = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
+    return names.get(ch, f"the character {ch!r} ({unicodedata.name(ch, 'control')})")
+
+
+def check_api_key(key: str) -> str:
+    """The key with surrounding whitespace stripped (a key read from a file keeps its
+    newline); a key that is then empty, or holds characters a header cannot carry, is a
+    ConfigurationError (which never shows the key)."""
+    stripped = key.strip()
+    if not stripped:
+        raise ConfigurationError("api_key: is empty (only whitespace)")
+    bad = next((i for i, ch in enumerate(stripped)
+                if not (0x21 <= ord(ch) <= 0x7E)), None)
+    if bad is not None:
+        what = "whitespace" if stripped[bad].isspace() else (
+            "a control character" if ord(stripped[bad]) < 0x20 or ord(stripped[bad]) == 0x7F
+            else "a non-ASCII character")
+        raise ConfigurationError(
+            f"api_key: holds {what} at position {bad}, which cannot be sent in an HTTP "
+            "header; check the value (copied with extra text?)")
+    return stripped
 
 
 def is_loopback(host: str) -> bool:
@@ -118,23 +199,74 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-# requests' ConnectTimeout; httpx's ConnectError, ConnectTimeout and PoolTimeout.
-_NOT_SENT = frozenset({"ConnectTimeout", "ConnectError", "PoolTimeout"})
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: its cause and context, a urllib3 ``reason``, and an
+    exception passed as its first argument (as requests wraps urllib3's), breadth first."""
+    out: list[BaseException] = []
+    todo = [exc]
+    while todo and len(out) < 32:
+        e = todo.pop(0)
+        if any(e is seen for seen in out):
+            continue
+        out.append(e)
+        for nxt in (e.__cause__, e.__context__, getattr(e, "reason", None),
+                    e.args[0] if e.args else None):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+    return out
+
+
+def _httpx_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """httpx's (not-sent, timeout) exception types, if httpx is loaded (else empty)."""
+    httpx: Any = sys.modules.get("httpx")
+    if httpx is None:
+        return (), ()
+    return ((httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout),
+            (httpx.TimeoutException,))
 
 
 def _transport_error(req: Request, exc: BaseException) -> TransportError:
-    """Map a requests/httpx exception to the error tree (never leaking the original type)."""
-    name = type(exc).__name__
+    """Map a requests/httpx exception to the error tree (never leaking the original type),
+    classified by the types in its cause chain, with the cause in words."""
+    chain = _causes(exc)
+    httpx_not_sent, httpx_timeout = _httpx_types()
+
+    def has(*types: type[BaseException]) -> bool:
+        return bool(types) and any(isinstance(e, types) for e in chain)
+
     # Only a failure to connect proves nothing was sent; requests' ConnectionError also covers
     # a connection dropped after the request went out, so it must not count as "not sent".
-    not_sent = name in _NOT_SENT or isinstance(
-        getattr(exc.args[0] if exc.args else None, "reason", None),
-        urllib3.exceptions.NewConnectionError,
-    )
-    cls = TimeoutError if "Timeout" in name else TransportError
-    err = cls(f"{name}: the request got no answer", req.method, req.path)
+    not_sent = has(requests.exceptions.ConnectTimeout, urllib3.exceptions.NewConnectionError,
+                   *httpx_not_sent)
+    # (urllib3's NewConnectionError subclasses its ConnectTimeoutError: a refusal is not one)
+    timed_out = has(requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError,
+                    builtins.TimeoutError, *httpx_timeout) or any(
+        isinstance(e, urllib3.exceptions.ConnectTimeoutError)
+        and not isinstance(e, urllib3.exceptions.NewConnectionError) for e in chain)
+    if has(ssl.SSLCertVerificationError):
+        cause = "TLS verification failed (the server's certificate is not trusted; see verify=)"
+    elif has(ssl.SSLError, requests.exceptions.SSLError):
+        cause = "TLS handshake failed"
+    elif has(socket.gaierror, _name_resolution_error()):
+        cause = "name not resolved (check the host in base_url)"
+    elif has(ConnectionRefusedError):
+        cause = "connection refused (nothing is listening at that host and port)"
+    elif timed_out:
+        cause = "timed out connecting" if not_sent else "timed out waiting for the answer"
+    elif not_sent:
+        cause = "could not connect"
+    elif has(ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+        cause = "connection reset before the answer was complete"
+    else:
+        cause = "connection failed or closed before the answer was complete"
+    cls = TimeoutError if timed_out else TransportError
+    err = cls(f"{cause}; the request got no answer", req.method, req.path)
     err.maybe_sent = not not_sent
     return err
+
+
+def _name_resolution_error() -> type[BaseException]:
+    return getattr(urllib3.exceptions, "NameResolutionError", socket.gaierror)
 
 
 @attrs.define
@@ -145,6 +277,9 @@ class Transport:
     auth: Callable[[], str] = attrs.field(repr=False)
     timeout: Timeout
     verify: bool | str
+    # After an APIError escaping an operation: an operation that may raise a clearer error
+    # in its place (see Session._explain_op).
+    explain: Callable[[APIError], Op[None]] | None = attrs.field(default=None, repr=False)
 
     def url(self, req: Request) -> str:
         return self.base_url + req.path
@@ -272,10 +407,11 @@ class SyncDriver:
         return self._steps(self._stepper(op))
 
     def _stepper(self, op: Op[Any]) -> Stepper:
-        return Stepper(op, self.policy, self.transport.read_timeout)
+        return Stepper(_explained(op, self.transport.explain), self.policy,
+                       self.transport.read_timeout)
 
     def _steps(self, steps: Stepper) -> Iterator[Any]:
-        while (step := steps.next()) is not None:
+        while (step := _next(steps, self.transport)) is not None:
             if isinstance(step, Batch):
                 yield from step.items
             elif isinstance(step, Sleep):
@@ -382,10 +518,11 @@ class AsyncDriver:
         return self._steps(self._stepper(op))
 
     def _stepper(self, op: Op[Any]) -> Stepper:
-        return Stepper(op, self.policy, self.transport.read_timeout)
+        return Stepper(_explained(op, self.transport.explain), self.policy,
+                       self.transport.read_timeout)
 
     async def _steps(self, steps: Stepper) -> AsyncIterator[Any]:
-        while (step := steps.next()) is not None:
+        while (step := _next(steps, self.transport)) is not None:
             if isinstance(step, Batch):
                 for item in step.items:
                     yield item
@@ -440,6 +577,30 @@ async def _within(call: Awaitable[T], seconds: float) -> T:
         async with asyncio.timeout(max(0.0, seconds)):
             return await call
     return await asyncio.wait_for(call, max(0.0, seconds))  # pragma: no cover - 3.10
+
+
+def _explained(op: Op[T], explain: Callable[[APIError], Op[None]] | None) -> Op[T]:
+    """``op``, with ``explain`` run on an APIError escaping it (which may raise a clearer
+    one instead)."""
+    if explain is None:
+        return (yield from op)
+    try:
+        return (yield from op)
+    except APIError as exc:
+        if exc.status in (403, 404):
+            yield from explain(exc)
+        raise
+
+
+def _next(steps: Stepper, transport: Transport
+          ) -> Request | Attempt | Batch[Any] | Sleep | Local | None:
+    """The stepper's next step; an error it raises names the base URL it was sent to."""
+    try:
+        return steps.next()
+    except (APIError, TransportError) as exc:
+        if not exc.base_url:
+            exc.base_url = transport.base_url
+        raise
 
 
 def _single(req: Request) -> Op[Response]:

@@ -181,8 +181,8 @@ class BucketSecret(Model):
     updated_at: datetime | None = field("time")
     orbits: list[dict[str, Any]] | None = None  # the orbits using it: {id, name, ...}
 
-    def _validate(self, *, creating: bool) -> None:
-        super()._validate(creating=creating)
+    def _validate(self, *, creating: bool, only: list[str] | None = None) -> None:
+        super()._validate(creating=creating, only=only)
         if self.type == "azure":
             if not re.search("AccountName=", self.endpoint) or not _ACCOUNT_KEY.search(
                     self.endpoint):

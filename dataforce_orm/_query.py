@@ -718,6 +718,9 @@ class QuerySet(Generic[M]):
 
     def _create_op(self, session: Session, fields: dict[str, Any]) -> Op[M]:
         self.model._refuse_writes()
+        if "id" in fields:
+            raise ValidationError("id", "is given by the server: create() makes a new object; "
+                                        "to update one, get() it, or save() a Model(id=...)")
         obj = self.model(**fields)
         yield from obj._save_op(session, False, None)
         return obj

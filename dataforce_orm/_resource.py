@@ -24,8 +24,9 @@ from . import _errors as errors
 from ._errors import APIError, ConflictError, DataForceError, TransportError, ValidationError
 from ._fields import Spec, specs
 from ._lookups import search_escape
-from ._protocol import UNPROCESSED_STATUSES, Op, Request, Response
+from ._protocol import UNPROCESSED_STATUSES, Op, Request, Response, Sleep
 from ._query import ManagerDescriptor
+from ._retry import RetryPolicy
 from ._session import Session, current_session
 from ._wire import model_hooks, structurer
 
@@ -93,6 +94,8 @@ class Model:
                     null = set()
                     object.__setattr__(self, "_wire_null", null)
                 null.add(name)
+    # The fields its constructor was given (what save() writes on an object never loaded).
+    _given: tuple[str, ...] = attrs.field(default=(), init=False, repr=False)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -124,6 +127,8 @@ class Model:
                            for a in attrs.fields(cls) if a.init}
         cls._structure = staticmethod(_first_structure(cls))
         cls._tags_fields = tuple(n for n, s in declared.items() if s.kind == "tags")
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_init(cls)  # type: ignore[method-assign]
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -282,10 +287,12 @@ class Model:
             return list(self._editable)
         return [n for n in self._editable if self._local(n) != snap.get(n, _UNKNOWN)]
 
-    def _validate(self, *, creating: bool) -> None:
-        """Check what a create or an update sends, before any request."""
+    def _validate(self, *, creating: bool, only: list[str] | None = None) -> None:
+        """Check what a create or an update sends (``only`` these fields, if given), before
+        any request."""
         for name, spec in self._specs.items():
-            if not (spec.create if creating else spec.editable):
+            if not (spec.create if creating else spec.editable) \
+                    or (only is not None and name not in only):
                 continue
             value = getattr(self, name)
             if spec.secret and not self._holds(name):
@@ -339,7 +346,8 @@ class Model:
             if not s.editable and snap.get(s.name) is not None \
                     and self._local(s.name) not in (None, snap[s.name]):
                 raise ValidationError(s.name, "cannot change after create")
-        changed = self.changed_fields()
+        blind = self._snapshot is None  # never loaded: write what the caller gave, keep the rest
+        changed = self._given_fields() if blind else self.changed_fields()
         if update_fields is not None:
             wanted = list(update_fields)
             for f in wanted:
@@ -349,20 +357,46 @@ class Model:
             changed = [f for f in changed if f in wanted]
         if not changed:
             return  # nothing to send, nothing to check
-        self._validate(creating=False)
+        self._validate(creating=False, only=changed if blind else None)
         if self._partial:
             body = {self._specs[f].key: self._local(f) for f in changed}
             path = yield from self._own_path_op(session)
             req = Request("PATCH", path, json=body)
-            self._absorb(req, (yield req).data, session)
+            started = time.time()
+            try:
+                data = (yield req).data
+            except (TransportError, APIError) as exc:
+                if not _ambiguous_write(session, exc):
+                    raise
+                data = yield from self._settle_update_op(
+                    session, path, changed, {f: self._local(f) for f in changed}, snap,
+                    force or blind, started, exc)
+            self._absorb(req, data, session)
             return
-        yield from self._full_write_op(session, force, changed, snap)
+        yield from self._full_write_op(session, force and not blind, changed, snap, blind)
+
+    def _given_fields(self) -> list[str]:
+        """On an object never loaded: the editable fields given to its constructor, or set
+        since to something other than their default."""
+        out = []
+        for a in attrs.fields(type(self)):
+            if a.name not in self._editable:
+                continue
+            factory = getattr(a.default, "factory", None)  # an attrs.Factory
+            default = factory() if callable(factory) else a.default
+            spec = self._specs[a.name]
+            if a.name in self._given or (
+                    not spec.secret and self._local(a.name) != spec.to_wire(default)):
+                out.append(a.name)
+        return out
 
     def _full_write_op(self, session: Session, force: bool, changed: list[str],
-                       snap: dict[str, Any]) -> Op[None]:
+                       snap: dict[str, Any], blind: bool = False) -> Op[None]:
         """An update where the server writes every field: the fields not changed here are
         taken from the server's current state, and a field changed on both sides since
-        loading is a conflict (unless ``force``: then the object's own values are written)."""
+        loading is a conflict (unless ``force``: then the object's own values are written).
+        ``blind``: the object was never loaded, so there is no base to conflict with (the
+        fields not in ``changed`` take the server's values)."""
         sent = self._update_body({self._specs[n].key: None for n in self._editable})
         missing = [n for n in self._editable if self._specs[n].secret
                    and self._specs[n].key in sent and not self._holds(n)]
@@ -375,10 +409,13 @@ class Model:
         values = {n: self._local(n) for n in self._editable}
         pending = {n: getattr(self, n) for n in self._editable
                    if n not in changed and values[n] != snap.get(n, _UNKNOWN)
-                   and not self._specs[n].secret}
+                   and not self._specs[n].secret and not blind}
         current: dict[str, Any] = {}
         server = snap
-        if not force:
+        if blind:
+            current = yield from self._get_data_op(Request("GET", path), self.pk)
+            server = self._snapshot_of(current)
+        elif not force:
             current = yield from self._get_data_op(Request("GET", path), self.pk)
             server = self._snapshot_of(current)
             clash = [f for f in changed if f in server and server[f] != snap.get(f)
@@ -399,13 +436,80 @@ class Model:
                 and not any(s.secret for s in self._specs.values() if s.key in body):
             updated = current  # the server already holds these values
         else:
-            updated = (yield req).data
+            started = time.time()
+            try:
+                updated = (yield req).data
+            except (TransportError, APIError) as exc:
+                if not _ambiguous_write(session, exc):
+                    raise
+                updated = yield from self._settle_update_op(
+                    session, path, changed, values, snap, force or blind, started, exc)
             if not isinstance(updated, dict) or updated.get("id") != self.pk:
                 raise wire_error(req, f"expected the updated {self._noun}")
         self._absorb(req, {**current, **updated}, session)
         self._remember_secrets()
         for f, v in pending.items():  # edits left out by update_fields stay pending
             object.__setattr__(self, f, v)
+
+    def _settle_update_op(self, session: Session, path: str, changed: list[str],
+                          values: dict[str, Any], snap: dict[str, Any], force: bool,
+                          started: float, exc: TransportError | APIError
+                          ) -> Op[dict[str, Any]]:
+        """After an update whose answer was lost (it may have landed, or still land): read
+        the object back, with backoff, until the session's retry deadline. Done when the
+        server holds the values sent for ``changed``; else what has not landed is sent again
+        (a full-write model's other fields from the server's current state), and a field
+        changed on the server to something else since loading is a ConflictError (unless
+        ``force``). After a timeout nothing is sent again: the stalled request may still
+        land, after the copy and after any newer write, so it is only waited for (after a
+        connection closed mid-answer the server is done with it, so a re-send is safe).
+        When the deadline passes: ``exc``, carrying this object as ``exc.instance`` (its
+        save() reads back and finishes the job)."""
+        policy = session.retry
+        limit = policy.deadline if policy.deadline is not None else 60.0
+        look = 0
+        while True:
+            look += 1
+            elapsed = time.time() - started
+            if elapsed >= limit or (policy.deadline is None and look > policy.attempts):
+                exc.instance = self
+                raise exc
+            yield Sleep(_poll_wait(policy, look, elapsed, limit))
+            try:
+                current = yield from self._get_data_op(Request("GET", path), self.pk)
+            except errors.ObjectDoesNotExist:
+                raise
+            except DataForceError:  # the read failed after its own retries: stop here
+                exc.instance = self
+                raise exc from None
+            server = self._snapshot_of(current)
+            pending = [f for f in changed if server.get(f) != values[f]]
+            if not pending:
+                return current  # it landed
+            clash = [f for f in pending if server.get(f) != snap.get(f)]
+            if clash and not force:
+                raise ConflictError(
+                    409, "PATCH", path,
+                    f"changed on the server since loaded, and here: {', '.join(clash)}; "
+                    "refresh() and re-apply, or save(force=True) to overwrite", fields=clash)
+            if isinstance(exc, errors.TimeoutError):
+                continue  # still in flight, perhaps: wait for it
+            if self._partial:
+                body = {self._specs[f].key: values[f] for f in pending}
+            else:
+                body = self._update_body({
+                    s.key: values[n] if n in changed else server.get(n)
+                    for n, s in ((n, self._specs[n]) for n in self._editable)})
+            try:
+                updated = (yield Request("PATCH", path, json=body)).data
+            except (TransportError, APIError) as again:
+                if not _ambiguous_write(session, again):
+                    raise
+                exc = again
+                continue
+            if isinstance(updated, dict):
+                return {**current, **updated}
+            return current
 
     def _update_body(self, body: dict[str, Any]) -> dict[str, Any]:
         """A full-write update's body, as the model sends it (a hook for models to adjust)."""
@@ -444,7 +548,14 @@ class Model:
                     and exc.status not in UNPROCESSED_STATUSES
                 if not (exc.maybe_sent or gateway):
                     object.__setattr__(self, "_maybe_created_at", None)  # refused: none made
-                raise
+                    raise
+                if not _ambiguous_write(session, exc):
+                    exc.instance = self  # its save() looks for what this made first
+                    raise
+                # The POST may still be in flight: watch for what it makes until the deadline.
+                data = yield from self._watch_created_op(session, path, body, started, exc)
+                recovered.append(data)
+                break
             ident = data.get("id") if isinstance(data, dict) else None
             if recovered and data is recovered[-1]:
                 break  # found by the lookup, and claimed there
@@ -460,6 +571,31 @@ class Model:
             object.__setattr__(self, "_held", {n for n, s in self._specs.items() if s.secret})
             self._remember_secrets()
         object.__setattr__(self, "_maybe_created_at", None)
+
+    def _watch_created_op(self, session: Session, path: str, body: dict[str, Any],
+                          started: float, exc: TransportError | APIError
+                          ) -> Op[dict[str, Any]]:
+        """After a create whose outcome is unknown: look for what it made, again and again
+        with backoff (the request may still be on its way), until the session's retry
+        deadline; then ``exc``, carrying this object (``exc.instance``: its save() looks
+        again before sending anything)."""
+        policy = session.retry
+        limit = policy.deadline if policy.deadline is not None else 60.0
+        look = 0
+        while True:
+            try:
+                found = yield from self._find_created_op(session, path, body, started)
+            except DataForceError:  # the lookup failed after its own retries: stop here
+                exc.instance = self
+                raise exc from None
+            if found is not None:
+                return found
+            look += 1
+            elapsed = time.time() - started
+            if elapsed >= limit or (policy.deadline is None and look >= policy.attempts):
+                exc.instance = self
+                raise exc
+            yield Sleep(_poll_wait(policy, look, elapsed, limit))
 
     @classmethod
     def _find_created_op(cls, session: Session, path: str, body: dict[str, Any],
@@ -649,6 +785,33 @@ def _first_structure(cls: type[Model]) -> Callable[[Any], Any]:
         return fast(data)
 
     return first
+
+
+def _ambiguous_write(session: Session, exc: TransportError | APIError) -> bool:
+    """Whether a write got no answer although it may have taken effect (or still may): a
+    timeout after it was sent, or a connection closed mid-answer. (A write the server
+    answered with an error is not watched for: the retry engine has settled those.)"""
+    return isinstance(exc, TransportError) and exc.maybe_sent
+
+
+def _poll_wait(policy: RetryPolicy, look: int, elapsed: float, limit: float) -> float:
+    """The pause before look number ``look + 1`` for a write's outcome: the policy's backoff,
+    at least 10 ms, never past ``limit``."""
+    wait = max(0.01, policy.backoff_for(min(look, 30), None, elapsed))
+    return max(0.0, min(wait, limit - elapsed))
+
+
+def _recording_init(cls: type[Model]) -> Callable[..., None]:
+    """The model's attrs ``__init__``, also recording which fields it was given."""
+    init = cls.__init__
+    names = tuple(a.name for a in attrs.fields(cls) if a.init)
+
+    def __init__(self: Model, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        object.__setattr__(self, "_given", (*names[:len(args)], *kwargs))
+
+    __init__.__wrapped__ = init  # type: ignore[attr-defined]
+    return __init__
 
 
 def _wire_fields(cls: type[Model]) -> tuple[tuple[str, ...], dict[str, str]]:

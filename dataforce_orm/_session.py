@@ -19,8 +19,15 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
-from ._errors import APIError, ConfigurationError, MultipleObjectsReturned, ValidationError
+from ._errors import (
+    APIError,
+    ConfigurationError,
+    DataForceError,
+    MultipleObjectsReturned,
+    ValidationError,
+)
 from ._http import AsyncDriver, RetryPolicy, SyncDriver, Timeout, Transport
+from ._http import check_api_key as _check_api_key
 from ._http import check_base_url as _check_base_url
 from ._http import check_verify as _check_verify
 from ._protocol import Op, Request
@@ -38,6 +45,7 @@ def _env(name: str) -> str | None:
     return os.environ.get(f"DFS_{name}") or os.environ.get(f"LUML_{name}") or None
 
 
+_SCOPED = re.compile(r"/v1/organizations/([^/]+)(?:/orbits/([^/]+))?")
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -87,7 +95,7 @@ class Session:
             if value is not None and not isinstance(value, str):  # (never shows the value)
                 raise ValidationError(field, f"must be a string, not {type(value).__name__}")
         key = api_key or _env("API_KEY")
-        self._key = _Secret(key) if key else None
+        self._key = _Secret(_check_api_key(key)) if key else None
         del key, api_key
         self.base_url = _check_base_url(base_url or _env("BASE_URL") or DEFAULT_BASE_URL,
                                         allow_insecure_http)
@@ -100,8 +108,10 @@ class Session:
         self.retry = retry or RetryPolicy()
         self._scope: tuple[str, str] | None = None
         self._org_id: str | None = None
+        self._depth = threading.local()  # nesting of `with self:` blocks, per thread
+        self._visible: set[str] = set()  # organization/orbit ids seen in the key's listings
         transport = Transport(self.base_url, self._authorization, timeout,
-                              _check_verify(verify))
+                              _check_verify(verify), self._explain_op)
         self.driver = SyncDriver(transport, self.retry)
         self.async_driver = AsyncDriver(transport, self.retry)
         self._created: OrderedDict[str, float] = OrderedDict()  # ids its creates took
@@ -164,6 +174,35 @@ class Session:
         self._scope = (org_id, orbit_id)
         return self._scope
 
+    def _explain_op(self, exc: APIError) -> Op[None]:
+        """After a 403/404 under an organization (or orbit) given as an id: if the key cannot
+        see that id, a ConfigurationError saying so and listing the ones it can see (else
+        nothing: the caller raises the original error)."""
+        m = _SCOPED.match(exc.url)
+        if m is None or exc.status not in (403, 404):
+            return
+        org, orbit = m[1], m[2]
+        given = {as_uuid(v) for v in (self._organization, self._orbit) if v}
+        for kind, ident, listing in (
+                ("organization", org, "/v1/users/me/organizations"),
+                ("orbit", orbit, f"/v1/organizations/{org}/orbits")):
+            if ident is None or ident in self._visible or ident not in given:
+                continue
+            try:
+                items = (yield Request("GET", listing)).data
+            except DataForceError:
+                return  # cannot tell: the original error stands
+            if not isinstance(items, list):
+                return
+            seen = {str(i.get("id")): str(i.get("name")) for i in items if isinstance(i, dict)}
+            self._visible.update(seen)
+            if ident not in seen:
+                where = "" if kind == "organization" else " in that organization"
+                names = ", ".join(f"{n!r} ({i})" for i, n in seen.items()) or "none"
+                raise ConfigurationError(
+                    f"{kind}: no {kind} with id {ident!r} is visible to this API key{where} "
+                    f"(the server answered {exc.status}); it can see: {names}")
+
     def claim_created(self, object_id: str, since: float) -> bool:
         """Take an id for one create of this session; False if another create took it first.
 
@@ -195,13 +234,19 @@ class Session:
 
     def __enter__(self) -> Session:
         _stack.set((*_stack.get(), self))
+        self._depth.n = getattr(self._depth, "n", 0) + 1
         return self
 
     def __exit__(self, *exc: object) -> None:
         stack = _stack.get()
         if stack and stack[-1] is self:
             _stack.set(stack[:-1])
-        self.driver.close(current_thread_only=True)
+        # Only the outermost exit of this session in this thread releases the thread's pooled
+        # connections (an inner block ending must not drop what the outer one still uses).
+        depth = max(0, getattr(self._depth, "n", 1) - 1)
+        self._depth.n = depth
+        if depth == 0:
+            self.driver.close(current_thread_only=True)
 
     async def __aenter__(self) -> Session:
         return self.__enter__()

@@ -26,14 +26,24 @@ def test_save_after_a_timed_out_create(server: LocalServer, orbit_id: str) -> No
     server.add_fault(Fault(kind="delay", delay=0.5, method="POST", times=1))
     c = Collection(name="slow", collection_type="model")
     try:
-        with pytest.raises(dfo.TimeoutError) as err:
-            c.save(using=s)
-        assert err.value.maybe_sent and c.id is None
-        _wait_for_rows(server, orbit_id, 1)  # the stalled POST lands after all
+        # Issue 13: the timed-out create is watched for within the deadline, and adopted.
         server.reset_request_log()
         c.save(using=s)
         (row,) = server.collection_rows(orbit_id)
         assert c.id == row["id"]
+        assert [m for m, _ in server.request_log].count("POST") == 1  # no second POST
+        # Past a deadline: the error; the next save() finds it first.
+        s.retry = RetryPolicy(sleep=lambda _: None, deadline=0.1)
+        s.driver.policy = s.async_driver.policy = s.retry
+        server.add_fault(Fault(kind="delay", delay=0.5, method="POST", times=1))
+        late = Collection(name="slower", collection_type="model")
+        with pytest.raises(dfo.TimeoutError) as err:
+            late.save(using=s)
+        assert err.value.maybe_sent and late.id is None and err.value.instance is late
+        _wait_for_rows(server, orbit_id, 2)  # the stalled POST lands after all
+        server.reset_request_log()
+        late.save(using=s)
+        assert late.id in {r["id"] for r in server.collection_rows(orbit_id)}
         assert [m for m, _ in server.request_log] == ["GET"]  # found it; no second POST
     finally:
         server.clear_faults()

@@ -19,6 +19,7 @@ from dataforce_orm import (
     APIError,
     AuthenticationError,
     Collection,
+    ConfigurationError,
     ConflictError,
     DataForceError,
     NotFoundError,
@@ -50,34 +51,41 @@ def test_401_wrong_key(server: LocalServer, orbit_id: str, sleeps: list[float]) 
     assert (err.status, err.method, err.attempts) == (401, "GET", 1)
     assert err.detail == "Not authenticated"
     assert err.url == path_of(s, server, orbit_id)  # the path only: no host, no query
-    assert str(err) == f"401 GET {err.url}: Not authenticated"
+    assert err.full_url == server.url + err.url  # what was requested: host, port and path
+    assert str(err).startswith(f"401 GET {err.full_url}: Not authenticated")
+    assert all(where in str(err) for where in ("api_key=", "DFS_API_KEY", "LUML_API_KEY"))
     assert sleeps == []
     s.close()
 
 
 def test_403_not_a_member(server: LocalServer, orbit_id: str, sleeps: list[float]) -> None:
+    # An organization given as an id that the key cannot see: the server's bare 403 becomes
+    # a ConfigurationError saying so (and listing what the key can see: nothing here).
     outsider = server.add_user("outsider")
     s = Session(api_key=outsider.api_key, base_url=server.url,
                 organization=server.organization_id, orbit=orbit_id,
                 retry=RetryPolicy(sleep=sleeps))
-    with pytest.raises(PermissionDeniedError) as info:
+    with pytest.raises(ConfigurationError) as info:
         Collection.objects.using(s).create(name="n", collection_type="model")
-    err = info.value
-    assert (err.status, err.method, err.detail) == (403, "POST", "Not enough rights")
-    assert err.url == path_of(s, server, orbit_id)
+    assert f"no organization with id {server.organization_id!r} is visible" in str(info.value)
+    assert "answered 403" in str(info.value) and "can see: none" in str(info.value)
+    cause = info.value.__context__
+    assert isinstance(cause, PermissionDeniedError) and cause.method == "POST"
+    assert cause.url == path_of(s, server, orbit_id)
     assert server.collection_rows(orbit_id) == []
     s.close()
 
 
 def test_404_unknown_orbit(server: LocalServer, session: Session, sleeps: list[float]) -> None:
     missing = str(uuid.uuid4())
-    with pytest.raises(NotFoundError) as info:
+    with pytest.raises(ConfigurationError) as info:
         Collection.objects.using(Session(
             api_key=server.api_key, base_url=server.url, organization=server.organization_id,
             orbit=missing, retry=RetryPolicy(sleep=sleeps))).count()
-    err = info.value
-    assert (err.status, err.method, err.detail) == (404, "GET", "Orbit not found")
-    assert missing in err.url and not isinstance(err, ObjectDoesNotExist)
+    assert f"no orbit with id {missing!r} is visible" in str(info.value)
+    assert "'Default Orbit'" in str(info.value)
+    cause = info.value.__context__
+    assert isinstance(cause, NotFoundError) and cause.detail == "Orbit not found"
 
 
 def test_404_unknown_collection(server: LocalServer, session: Session, orbit_id: str) -> None:

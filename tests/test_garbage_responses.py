@@ -252,7 +252,8 @@ async def _aupdate(s: Session) -> None:
 
 def _session(url: str) -> Session:
     return Session(api_key="dfs_garbage", base_url=url, organization=ORG, orbit=ORBIT,
-                   timeout=(2.0, 2.0), retry=RetryPolicy(attempts=2, backoff=0.0))
+                   timeout=(2.0, 2.0), retry=RetryPolicy(attempts=2, backoff=0.0,
+                                                          deadline=0.5))
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import sys
 import threading
 from types import FrameType
@@ -22,8 +23,12 @@ def serve_main(host: str, port: int, db: str | None, allow_remote: bool) -> int:
         return 2
     try:
         server = LocalServer(db_path=db, host=host, port=port, allow_remote=allow_remote).start()
+    except sqlite3.Error as exc:
+        print(f"dataforce-orm serve: cannot open the database {db!r}: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
-        print(f"dataforce-orm serve: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
+        where = f"the database {db!r}" if db and exc.filename else f"on {host}:{port}"
+        print(f"dataforce-orm serve: cannot serve {where}: {exc}", file=sys.stderr)
         return 1
     stop = threading.Event()
 

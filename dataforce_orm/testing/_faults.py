@@ -7,7 +7,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-KINDS = ("status", "delay", "drop", "drop_after")
+KINDS = ("status", "delay", "drop", "drop_after", "stall")
 SCOPES = (None, "api", "storage")
 
 
@@ -17,7 +17,10 @@ class Fault:
 
     kind: "status" (answer ``status`` with ``{"detail": ...}`` and optional ``Retry-After``),
     "delay" (sleep ``delay`` seconds, then handle normally), "drop" (close the connection
-    without handling), "drop_after" (handle and commit, then close without answering).
+    without handling), "drop_after" (handle and commit, then close without answering),
+    "stall" (hold the request ``delay`` seconds, longer than the client's read timeout, then
+    handle and commit it and close without answering: a write the client gave up on that is
+    delivered after all).
     method/path (a regex searched in the path without query) select requests; None = any.
     scope: "api" (``/v1/...`` routes) or "storage" (presigned storage URLs); None = both.
     times: apply to the next N matching requests only; rate: a seeded random fraction.

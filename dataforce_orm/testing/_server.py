@@ -197,10 +197,10 @@ class _Handler(BaseHTTPRequestHandler):
                     response.headers.append(("retry-after", fault.retry_after))
                 self._send(response)
                 return
-            if fault.kind == "delay":
+            if fault.kind in ("delay", "stall"):
                 time.sleep(fault.delay)
         response = app._api.handle(Request(self.command, path, query, self.hdrs, body))
-        if fault is not None and fault.kind == "drop_after":
+        if fault is not None and fault.kind in ("drop_after", "stall"):
             self.close_connection = True
             return
         self._send(response)

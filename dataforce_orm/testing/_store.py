@@ -797,7 +797,9 @@ class Store:
             raise ValueError(sort_by)
         where, args = ["orbit_id = ?"], [orbit_id]
         if search:
-            where.append("(ilike(name, ?) OR ilike(tags, ?))")
+            # The platform searches the text of the stored tags JSON, which is "null" for a
+            # collection created without tags: a search for "u" matches those too.
+            where.append("(ilike(name, ?) OR ilike(COALESCE(tags, 'null'), ?))")
             args += ["%" + search + "%"] * 2
         if types:
             where.append(f"type IN ({', '.join('?' * len(types))})")

@@ -75,6 +75,8 @@ def fault_mix(orbit_id: str, seed: int, rate: float, horizon: float) -> list[Fau
         {"kind": "status", "status": 429, "retry_after": "1"},
         {"kind": "status", "status": 429, "retry_after": date},
         {"kind": "delay", "delay": STALL},
+        # held longer than the read timeout, then applied (and never answered)
+        {"kind": "stall", "delay": STALL},
         {"kind": "drop"},
         {"kind": "drop_after"},
     ]
