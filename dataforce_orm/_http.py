@@ -278,11 +278,11 @@ class SyncDriver:
         while (step := steps.next()) is not None:
             if isinstance(step, Batch):
                 yield from step.items
-            elif isinstance(step, Sleep):
-                self.policy.sleep(step.seconds)
             else:
-                try:
-                    if isinstance(step, Attempt):
+                try:  # a sleep too: an interrupt during a backoff reaches the operation
+                    if isinstance(step, Sleep):
+                        self.policy.sleep(step.seconds)
+                    elif isinstance(step, Attempt):
                         steps.reply = self.send_once(step.request, step.end)
                     elif isinstance(step, Local) and callable(step.work):
                         steps.reply = step.work()
@@ -389,11 +389,11 @@ class AsyncDriver:
             if isinstance(step, Batch):
                 for item in step.items:
                     yield item
-            elif isinstance(step, Sleep):
-                await self.policy.async_sleep(step.seconds)
             else:
-                try:
-                    if isinstance(step, Attempt):
+                try:  # a sleep too: a cancellation during a backoff reaches the operation
+                    if isinstance(step, Sleep):
+                        await self.policy.async_sleep(step.seconds)
+                    elif isinstance(step, Attempt):
                         steps.reply = await self.send_once(step.request, step.end)
                     elif isinstance(step, Local) and callable(step.work):
                         steps.reply = await asyncio.to_thread(step.work)

@@ -1,0 +1,187 @@
+"""Storage transfers under faults: which storage requests are re-sent (by their method),
+what errors say (never the presigned query), multipart uploads that stop (a failure, an
+interrupt, a cancellation) stop their parts, progress that never goes back by itself, the
+storage clients closed with their drivers, and interrupts during a retry backoff reaching the
+operation. Against a small stand-in storage server, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dataforce_orm import APIError, TransportError
+from dataforce_orm._errors import TimeoutError as DFTimeoutError
+from dataforce_orm._http import AsyncDriver, SyncDriver, Transport
+from dataforce_orm._protocol import Op, Request
+from dataforce_orm._retry import RetryPolicy
+from dataforce_orm._transfer import (
+    CHUNK,
+    AsyncReader,
+    AsyncStorage,
+    Call,
+    Open,
+    Progress,
+    Put,
+    PutParts,
+    SyncStorage,
+)
+from dataforce_orm._transfer import wait as real_wait
+
+SECRET = "X-Amz-Signature=topsecret"
+Answer = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class Storage:
+    """A stand-in storage server: ``answer(method, path)`` gives each answer (after
+    ``delay`` seconds); every request is logged as (method, path)."""
+
+    answer: Callable[[str, str], Answer] = lambda m, p: (200, {}, b"")
+    delay: float = 0.0
+    log: list[tuple[str, str]] = field(default_factory=list)
+    url: str = ""
+
+    def puts(self) -> int:
+        return sum(1 for m, _ in self.log if m == "PUT")
+
+
+@pytest.fixture
+def storage() -> Iterator[Storage]:
+    state = Storage()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def handle_any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            path = self.path.split("?")[0]
+            state.log.append((self.command, path))
+            if state.delay:
+                time.sleep(state.delay)
+            status, headers, body = state.answer(self.command, path)
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            if "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PUT = do_POST = do_DELETE = handle_any
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def refused_url() -> str:
+    """A URL nothing listens on (connections are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/bucket/key?{SECRET}"
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def policy(sleeps: Sleeps, **kw: Any) -> RetryPolicy:
+    return RetryPolicy(sleep=sleeps, async_sleep=sleeps.asleep, backoff=0.0, **kw)
+
+
+def run_step(mode: str, step: Any, pol: RetryPolicy, timeout: Any = 5.0) -> Any:
+    if mode == "sync":
+        return SyncStorage(pol, timeout).run(step)
+
+    async def go() -> Any:
+        s = AsyncStorage(pol, timeout)
+        try:
+            return await s.run(step)
+        finally:
+            await s.aclose()
+
+    return asyncio.run(go())
+
+
+MODES = pytest.mark.parametrize("mode", ["sync", "async"])
+
+
+def transport(url: str = "http://127.0.0.1:9", verify: bool | str = True) -> Transport:
+    return Transport(url, auth=lambda: "Bearer k", timeout=5.0, verify=verify)
+
+
+# -- 8. an interrupt during a retry backoff reaches the operation ---------------------------
+
+
+def failing_op(seen: list[type[BaseException]]) -> Op[Any]:
+    try:
+        yield Request("GET", "/thing")
+    except BaseException as exc:  # an operation's cleanup (as uploads PATCH upload_failed)
+        seen.append(type(exc))
+        raise
+
+
+def test_interrupt_during_sync_backoff_reaches_the_operation(storage: Storage) -> None:
+    storage.answer = lambda m, p: (503, {"Content-Type": "application/json"},
+                                   b'{"detail": "busy"}')
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    driver = SyncDriver(transport(storage.url), RetryPolicy(sleep=interrupt))
+    seen: list[type[BaseException]] = []
+    with pytest.raises(KeyboardInterrupt):
+        driver.run(failing_op(seen))
+    driver.close()
+    assert seen == [KeyboardInterrupt]
+
+
+def test_cancel_during_async_backoff_reaches_the_operation(storage: Storage) -> None:
+    storage.answer = lambda m, p: (503, {"Content-Type": "application/json"},
+                                   b'{"detail": "busy"}')
+
+    async def cancel(seconds: float) -> None:
+        raise asyncio.CancelledError
+
+    driver = AsyncDriver(transport(storage.url), RetryPolicy(async_sleep=cancel))
+    seen: list[type[BaseException]] = []
+
+    async def go() -> None:
+        try:
+            with pytest.raises(asyncio.CancelledError):
+                await driver.run(failing_op(seen))
+        finally:
+            await driver.aclose()
+
+    asyncio.run(go())
+    assert seen == [asyncio.CancelledError]
