@@ -130,23 +130,27 @@ class Progress:
         self._logged = 0
 
     def add(self, n: int) -> None:
+        # Reported under the lock: parts sent from several threads report in the order their
+        # counts were added, so the values only go back on an explicit undo of a failed try.
         with self._lock:
             self.done += n
             done = self.done
-        if self._fn is not None:
-            self._fn(done, self.total)
-        if self._bar:
-            width = 30
-            filled = width * done // self.total if self.total else width
-            pct = 100.0 * done / self.total if self.total else 100.0
-            sys.stderr.write(f"\r{self.label} [{'=' * filled}{' ' * (width - filled)}] "
-                             f"{pct:5.1f}%")
-            if done >= self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
-        if done - self._logged >= 64 * CHUNK or done >= self.total > 64 * CHUNK:
-            self._logged = done
-            log.info("%s: %d of %d bytes", self.label, done, self.total)
+            if self._fn is not None:
+                self._fn(done, self.total)
+            if self._bar:
+                width = 30
+                filled = max(0, min(width, width * done // self.total if self.total else width))
+                pct = 100.0 * done / self.total if self.total else 100.0
+                sys.stderr.write(f"\r{self.label} [{'=' * filled}{' ' * (width - filled)}] "
+                                 f"{pct:5.1f}%")
+                if done >= self.total:
+                    sys.stderr.write("\n")
+                sys.stderr.flush()
+            if done < self._logged:
+                self._logged = done
+            elif done - self._logged >= 64 * CHUNK or done >= self.total > 64 * CHUNK:
+                self._logged = done
+                log.info("%s: %d of %d bytes", self.label, done, self.total)
 
 
 class _Sent:

@@ -140,6 +140,23 @@ def transport(url: str = "http://127.0.0.1:9", verify: bool | str = True) -> Tra
     return Transport(url, auth=lambda: "Bearer k", timeout=5.0, verify=verify)
 
 
+# -- 6. progress ------------------------------------------------------------------------------
+
+
+def test_progress_reported_from_threads_never_goes_back() -> None:
+    seen: list[int] = []
+
+    def report(done: int, total: int) -> None:
+        time.sleep(random.random() / 5000)
+        seen.append(done)
+
+    progress = Progress(8 * 200, report, "upload")
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        for _ in range(8):
+            pool.submit(lambda: [progress.add(1) for _ in range(200)])
+    assert len(seen) == 1600 and seen == sorted(seen) and seen[-1] == 1600
+
+
 # -- 8. an interrupt during a retry backoff reaches the operation ---------------------------
 
 
