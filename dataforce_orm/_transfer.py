@@ -11,13 +11,20 @@ progress is reported as bytes are sent or received.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import logging
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+)
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +178,7 @@ class _Sent:
         self.n = 0
 
 
-def _reader(path: str, offset: int, length: int, sent: _Sent) -> Iterator[bytes]:
+def _reader(path: str, offset: int, length: int, sent: _Sent) -> Generator[bytes, None, None]:
     with open(path, "rb") as f:
         f.seek(offset)
         left = length
@@ -315,14 +322,16 @@ class SyncStorage:
     def _put(self, put: Put, progress: Progress | None) -> Answer:
         length = _length(put)
         sent = _Sent(progress)
+        chunks = _reader(put.path, put.offset, length, sent)
         try:
-            body = _Body(_reader(put.path, put.offset, length, sent), length)
-            r = self._send("PUT", put.url, data=body,
+            r = self._send("PUT", put.url, data=_Body(chunks, length),
                            headers={**put.headers, "Content-Length": str(length)})
             _check("PUT", put.url, r.status_code, r.content)
         except DataForceError:
             sent.undo()
             raise
+        finally:
+            chunks.close()  # the file, if the body was not read to its end
         return Answer(r.status_code, dict(r.headers))
 
     def _parts(self, step: PutParts, progress: Progress | None) -> list[Answer]:
@@ -334,17 +343,20 @@ class SyncStorage:
                 return
             results[i] = self._retried("PUT", put.url, lambda: self._put(put, progress))
 
-        with ThreadPoolExecutor(max_workers=step.concurrency) as pool:
+        pool = ThreadPoolExecutor(max_workers=step.concurrency)
+        try:
             futures = [pool.submit(one, i, p) for i, p in enumerate(step.parts)]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             failed = next((f for f in done if f.exception() is not None), None)
             if failed is not None:
-                stop.set()
-                for f in futures:
-                    f.cancel()
                 exc = failed.exception()
                 assert exc is not None
                 raise exc
+        finally:
+            # On a failure, or anything else (a KeyboardInterrupt in wait()), the parts not
+            # started are dropped; the ones in flight end before this returns.
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
         return [r for r in results if r is not None]
 
     def _call(self, call: Call) -> Answer:
@@ -498,6 +510,9 @@ class AsyncStorage:
         except DataForceError:
             sent.undo()
             raise
+        finally:
+            with contextlib.suppress(ValueError):  # a read still running in its thread
+                chunks.close()  # the file, if the body was not read to its end
         return Answer(r.status_code, dict(r.headers))
 
     async def _parts(self, step: PutParts, progress: Progress | None) -> list[Answer]:
@@ -512,8 +527,11 @@ class AsyncStorage:
         try:
             return list(await asyncio.gather(*tasks))
         finally:
+            # A failure (or a cancellation) stops the other parts, and they have ended when
+            # this returns: none is still sending, and their errors are retrieved.
             for t in tasks:
                 t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _call(self, call: Call) -> Answer:
         r = await self._send(call.method, call.url, content=call.body or None,

@@ -140,6 +140,65 @@ def transport(url: str = "http://127.0.0.1:9", verify: bool | str = True) -> Tra
     return Transport(url, auth=lambda: "Bearer k", timeout=5.0, verify=verify)
 
 
+# -- 4, 5. multipart uploads that stop stop their parts --------------------------------------
+
+
+def parts_step(storage: Storage, tmp_path: Path, n: int = 20, concurrency: int = 2) -> PutParts:
+    path = tmp_path / "file"
+    path.write_bytes(b"x" * (n * 100))
+    return PutParts(tuple(Put(f"{storage.url}/b/k/{i}?{SECRET}", str(path), i * 100, 100)
+                          for i in range(n)), concurrency)
+
+
+@MODES
+def test_a_failed_part_stops_the_parts_not_started(mode: str, storage: Storage,
+                                                   tmp_path: Path) -> None:
+    storage.delay = 0.05
+    storage.answer = lambda m, p: (403, {}, b"denied") if p == "/b/k/0" else (200, {}, b"")
+    with pytest.raises(APIError):
+        run_step(mode, parts_step(storage, tmp_path), policy(Sleeps()))
+    sent = storage.puts()
+    time.sleep(0.3)
+    assert sent == storage.puts() < 6  # none still going on after the call returned
+
+
+def test_an_interrupt_during_a_sync_multipart_upload_stops_its_parts(
+        storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    storage.delay = 0.1
+
+    def interrupted(fs: Any, timeout: Any = None, return_when: Any = None) -> Any:
+        real_wait(fs, timeout=0.15)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("dataforce_orm._transfer.wait", interrupted)
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_step("sync", parts_step(storage, tmp_path), policy(Sleeps()))
+    assert time.monotonic() - start < 1.0  # 20 parts two at a time would take 1 s
+    sent = storage.puts()
+    time.sleep(0.3)
+    assert sent == storage.puts() <= 6
+
+
+def test_a_cancelled_async_multipart_upload_has_stopped_its_parts(
+        storage: Storage, tmp_path: Path) -> None:
+    storage.delay = 0.3
+    storage.answer = lambda m, p: (403, {}, b"denied") if p == "/b/k/0" else (200, {}, b"")
+    left: list[asyncio.Task[Any]] = []
+
+    async def go() -> None:
+        s = AsyncStorage(policy(Sleeps()), 5.0)
+        try:
+            with pytest.raises(APIError):
+                await s.run(parts_step(storage, tmp_path, n=6, concurrency=3))
+            left.extend(t for t in asyncio.all_tasks() if t is not asyncio.current_task())
+        finally:
+            await s.aclose()
+
+    asyncio.run(go())
+    assert left == []
+
+
 # -- 6. progress ------------------------------------------------------------------------------
 
 
