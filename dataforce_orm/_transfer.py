@@ -33,9 +33,16 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ._errors import APIError, ConfigurationError, DataForceError, IntegrityError, TransportError
+from ._errors import (
+    APIError,
+    ConfigurationError,
+    DataForceError,
+    IntegrityError,
+    TimeoutError,
+    TransportError,
+)
 from ._errors import error_class as _error_class
-from ._protocol import Request
+from ._protocol import Request, parse_retry_after
 from ._retry import RetryPolicy
 
 log = logging.getLogger("dataforce_orm")
@@ -215,16 +222,41 @@ def _length(put: Put) -> int:
     return put.length if put.length is not None else os.path.getsize(put.path)
 
 
-def _check(method: str, url: str, status: int, body: bytes) -> None:
-    """Raise the error tree's error for a storage error status."""
+def _check(method: str, url: str, status: int, body: bytes,
+           headers: Mapping[str, str] | None = None) -> None:
+    """Raise the error tree's error for a storage error status (with its ``Retry-After``
+    on a 429 or 503, as S3 sends with SlowDown)."""
     if 200 <= status < 300:
         return
     text = body.decode("utf-8", "replace").strip()[:300] or "(empty body)"
-    raise _error_class(status)(status, method, _where(url), f"storage refused: {text}")
+    retry_after = None
+    if headers is not None and status in (429, 503):
+        retry_after = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
+    raise _error_class(status)(status, method, _where(url), f"storage refused: {text}",
+                               retry_after=retry_after)
+
+
+# requests' ConnectTimeout; httpx's ConnectError, ConnectTimeout and PoolTimeout: nothing sent.
+_NOT_SENT = frozenset({"ConnectTimeout", "ConnectError", "PoolTimeout"})
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """Whether the failure proves the request never went out (a failure to connect)."""
+    if type(exc).__name__ in _NOT_SENT:
+        return True
+    # requests' ConnectionError wraps urllib3's MaxRetryError, whose reason says why; only a
+    # NewConnectionError (refused, unreachable) proves nothing was sent.
+    import urllib3.exceptions
+
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _transport(method: str, url: str, exc: BaseException) -> TransportError:
-    err = TransportError(f"{type(exc).__name__}: storage did not answer", method, _where(url))
+    name = type(exc).__name__
+    cls = TimeoutError if "Timeout" in name else TransportError
+    err = cls(f"{name}: storage did not answer", method, _where(url))
+    err.maybe_sent = not _not_sent(exc)
     return err
 
 
@@ -310,7 +342,7 @@ class SyncStorage:
         return self._open(step)
 
     def _retried(self, method: str, url: str, fn: Callable[[], Any]) -> Any:
-        return self.policy.call(Request("PUT", _where(url)), fn)
+        return self.policy.call(Request(method, _where(url)), fn)
 
     def _send(self, method: str, url: str, **kw: Any) -> requests.Response:
         try:
@@ -326,7 +358,7 @@ class SyncStorage:
         try:
             r = self._send("PUT", put.url, data=_Body(chunks, length),
                            headers={**put.headers, "Content-Length": str(length)})
-            _check("PUT", put.url, r.status_code, r.content)
+            _check("PUT", put.url, r.status_code, r.content, r.headers)
         except DataForceError:
             sent.undo()
             raise
@@ -361,7 +393,7 @@ class SyncStorage:
 
     def _call(self, call: Call) -> Answer:
         r = self._send(call.method, call.url, data=call.body or None, headers=dict(call.headers))
-        _check(call.method, call.url, r.status_code, r.content)
+        _check(call.method, call.url, r.status_code, r.content, r.headers)
         return Answer(r.status_code, dict(r.headers), r.content)
 
     def _fetch(self, step: Fetch, progress: Progress | None) -> str:
@@ -380,7 +412,8 @@ class SyncStorage:
                         if progress is not None:
                             progress.add(-state.written)
                         state.restart()
-                    _check("GET", step.url, r.status_code, b"" if r.ok else r.content)
+                    _check("GET", step.url, r.status_code, b"" if r.ok else r.content,
+                           r.headers)
                     with open(tmp, "ab") as out, ThreadPoolExecutor(1) as hasher:
                         # A chunk is hashed in a thread (hashlib releases the GIL) while the
                         # next is received and written: the SHA-256 check costs no second
@@ -419,7 +452,7 @@ class SyncStorage:
     def _stream(self, url: str) -> requests.Response:
         r = self._send("GET", url, stream=True)
         if not r.ok:
-            _check("GET", url, r.status_code, r.content)
+            _check("GET", url, r.status_code, r.content, r.headers)
         return r
 
 
@@ -477,15 +510,15 @@ class AsyncStorage:
         if isinstance(step, PutParts):
             return await self._parts(step, progress)
         if isinstance(step, Put):
-            return await self._retried(step.url, lambda: self._put(step, progress))
+            return await self._retried("PUT", step.url, lambda: self._put(step, progress))
         if isinstance(step, Call):
-            return await self._retried(step.url, lambda: self._call(step))
+            return await self._retried(step.method, step.url, lambda: self._call(step))
         if isinstance(step, Fetch):
             return await self._fetch(step, progress)
         return await self._open(step)
 
-    async def _retried(self, url: str, fn: Callable[[], Any]) -> Any:
-        return await self.policy.acall(Request("PUT", _where(url)), fn)
+    async def _retried(self, method: str, url: str, fn: Callable[[], Any]) -> Any:
+        return await self.policy.acall(Request(method, _where(url)), fn)
 
     async def _send(self, method: str, url: str, **kw: Any) -> Any:
         httpx = import_httpx()
@@ -506,7 +539,7 @@ class AsyncStorage:
         try:
             r = await self._send("PUT", put.url, content=body(),
                                  headers={**put.headers, "Content-Length": str(length)})
-            _check("PUT", put.url, r.status_code, r.content)
+            _check("PUT", put.url, r.status_code, r.content, r.headers)
         except DataForceError:
             sent.undo()
             raise
@@ -520,7 +553,8 @@ class AsyncStorage:
 
         async def one(put: Put) -> Answer:
             async with gate:
-                answer: Answer = await self._retried(put.url, lambda: self._put(put, progress))
+                answer: Answer = await self._retried(
+                    "PUT", put.url, lambda: self._put(put, progress))
                 return answer
 
         tasks = [asyncio.ensure_future(one(p)) for p in step.parts]
@@ -536,7 +570,7 @@ class AsyncStorage:
     async def _call(self, call: Call) -> Answer:
         r = await self._send(call.method, call.url, content=call.body or None,
                              headers=dict(call.headers))
-        _check(call.method, call.url, r.status_code, r.content)
+        _check(call.method, call.url, r.status_code, r.content, r.headers)
         return Answer(r.status_code, dict(r.headers), r.content)
 
     async def _fetch(self, step: Fetch, progress: Progress | None) -> str:
@@ -556,7 +590,7 @@ class AsyncStorage:
                             progress.add(-state.written)
                         state.restart()
                     if not 200 <= r.status_code < 300:
-                        _check("GET", step.url, r.status_code, await r.aread())
+                        _check("GET", step.url, r.status_code, await r.aread(), r.headers)
                     out = await asyncio.to_thread(open, tmp, "ab")
                     try:
                         async for chunk in r.aiter_bytes(CHUNK):
@@ -571,7 +605,7 @@ class AsyncStorage:
                 raise _transport("GET", step.url, EOFError("the answer ended early"))
 
         try:
-            await self._retried(step.url, attempt)
+            await self._retried("GET", step.url, attempt)
             await asyncio.to_thread(_finish, tmp, target, step.size, step.sha256, state)
         except BaseException:
             await asyncio.to_thread(tmp.unlink, True)
@@ -580,7 +614,7 @@ class AsyncStorage:
 
     async def _open(self, step: Open) -> AsyncReader:
         client = self._client()
-        r = await self._retried(step.url, lambda: self._start(client, step.url))
+        r = await self._retried("GET", step.url, lambda: self._start(client, step.url))
         return AsyncReader(r)
 
     async def _start(self, client: Any, url: str) -> Any:

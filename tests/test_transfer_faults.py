@@ -140,6 +140,66 @@ def transport(url: str = "http://127.0.0.1:9", verify: bool | str = True) -> Tra
     return Transport(url, auth=lambda: "Bearer k", timeout=5.0, verify=verify)
 
 
+# -- 1. retries by the real method -----------------------------------------------------------
+
+
+@MODES
+def test_a_post_answered_503_is_not_resent(mode: str, storage: Storage) -> None:
+    """The POST that starts or completes a multipart upload may have been applied."""
+    storage.answer = lambda m, p: (503, {}, b"busy")
+    sleeps = Sleeps()
+    with pytest.raises(APIError) as info:
+        run_step(mode, Call("POST", f"{storage.url}/b/k?uploads&{SECRET}"), policy(sleeps))
+    assert storage.log == [("POST", "/b/k")]
+    assert info.value.status == 503 and info.value.attempts == 1 and sleeps == []
+
+
+@MODES
+def test_a_post_that_was_never_sent_is_resent(mode: str) -> None:
+    sleeps = Sleeps()
+    with pytest.raises(TransportError) as info:
+        run_step(mode, Call("POST", refused_url()), policy(sleeps, attempts=3))
+    err = info.value
+    assert not err.maybe_sent and err.attempts == 3 and len(sleeps) == 2
+    assert SECRET not in str(err) and "topsecret" not in repr(err.__dict__)
+
+
+@MODES
+def test_slow_down_retry_after_is_honoured(mode: str, storage: Storage) -> None:
+    """S3's SlowDown: 503 with Retry-After, on a (idempotent) PUT; and a 429 on a POST."""
+    answers = iter([(503, {"Retry-After": "3"}, b"SlowDown"), (429, {"Retry-After": "2"}, b""),
+                    (200, {}, b""), (429, {"Retry-After": "4"}, b""), (200, {}, b"")])
+    storage.answer = lambda m, p: next(answers)
+    sleeps = Sleeps()
+    run_step(mode, Call("DELETE", f"{storage.url}/b/k?{SECRET}"), policy(sleeps))
+    assert sleeps == [3.0, 2.0]
+    sleeps.clear()
+    run_step(mode, Call("POST", f"{storage.url}/b/k?{SECRET}"), policy(sleeps))
+    assert [m for m, _ in storage.log] == ["DELETE"] * 3 + ["POST"] * 2 and sleeps == [4.0]
+
+
+@MODES
+def test_a_read_timeout_is_the_library_timeout_error(mode: str, storage: Storage) -> None:
+    storage.delay = 0.5
+    sleeps = Sleeps()
+    with pytest.raises(DFTimeoutError) as info:
+        run_step(mode, Call("GET", f"{storage.url}/b/k?{SECRET}"), policy(sleeps, attempts=2),
+                 timeout=(2.0, 0.2))
+    assert info.value.attempts == 2 and info.value.maybe_sent
+    assert SECRET not in str(info.value)
+
+
+@MODES
+def test_retry_logs_name_the_real_method(mode: str, storage: Storage,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    storage.answer = lambda m, p: (502, {}, b"")
+    with caplog.at_level(logging.WARNING, "dataforce_orm"), pytest.raises(APIError):
+        run_step(mode, Call("DELETE", f"{storage.url}/b/k?{SECRET}"),
+                 policy(Sleeps(), attempts=2))
+    assert re.search(r"retrying DELETE \S+/b/k after 502", caplog.text)
+    assert "PUT" not in caplog.text
+
+
 # -- 4, 5. multipart uploads that stop stop their parts --------------------------------------
 
 
