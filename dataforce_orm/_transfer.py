@@ -615,41 +615,81 @@ class AsyncStorage:
     async def _open(self, step: Open) -> AsyncReader:
         client = self._client()
         r = await self._retried("GET", step.url, lambda: self._start(client, step.url))
-        return AsyncReader(r)
+        return AsyncReader(r, step.url)
 
     async def _start(self, client: Any, url: str) -> Any:
-        r = await client.send(client.build_request("GET", url), stream=True)
-        if not 200 <= r.status_code < 300:
-            body = await r.aread()
-            await r.aclose()
-            _check("GET", url, r.status_code, body)
+        httpx = import_httpx()
+        try:
+            r = await client.send(client.build_request("GET", url), stream=True)
+            if not 200 <= r.status_code < 300:
+                try:
+                    body = await r.aread()
+                finally:
+                    await r.aclose()
+                _check("GET", url, r.status_code, body, r.headers)
+        except httpx.HTTPError as exc:
+            raise _transport("GET", url, exc) from None
         return r
 
 
 class AsyncReader:
-    """An artifact's bytes as an async stream: ``await f.read(n)``, ``async for chunk in f``,
-    ``async with``."""
+    """An artifact's bytes as an async stream: ``await f.read(n)``, ``async for chunk in f``
+    (both may be mixed: iteration starts with what ``read`` left buffered), ``async with``.
+    A failure while reading is a TransportError naming the URL without its query."""
 
-    def __init__(self, response: Any) -> None:
+    def __init__(self, response: Any, url: str = "") -> None:
         self._r = response
+        self._url = url or str(getattr(response, "url", ""))
         self._chunks: AsyncIterator[bytes] = response.aiter_bytes(CHUNK)
-        self._buf = b""
+        self._buf = bytearray()
+        self._pos = 0  # bytes of _buf already read
         self._eof = False
 
-    async def read(self, size: int = -1) -> bytes:
-        while not self._eof and (size < 0 or len(self._buf) < size):
-            try:
-                self._buf += await self._chunks.__anext__()
-            except StopAsyncIteration:
-                self._eof = True
-        if size < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:size], self._buf[size:]
+    async def _next(self) -> bytes | None:
+        """The next chunk from the network, None at the end."""
+        if self._eof:
+            return None
+        httpx = import_httpx()
+        try:
+            return await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._eof = True
+            return None
+        except httpx.HTTPError as exc:
+            raise _transport("GET", self._url, exc) from None
+
+    def _take(self, size: int) -> bytes:
+        end = len(self._buf) if size < 0 else min(len(self._buf), self._pos + size)
+        out = bytes(self._buf[self._pos:end])
+        self._pos = end
+        if self._pos == len(self._buf):
+            self._buf.clear()
+            self._pos = 0
+        elif self._pos >= CHUNK:  # drop what was read, now and then (amortised linear)
+            del self._buf[:self._pos]
+            self._pos = 0
         return out
 
+    async def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buf) - self._pos < size:
+            chunk = await self._next()
+            if chunk is None:
+                break
+            self._buf += chunk
+        return self._take(size)
+
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._chunks
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        while True:
+            if len(self._buf) > self._pos:  # what read() left buffered comes first
+                yield self._take(-1)
+                continue
+            chunk = await self._next()
+            if chunk is None:
+                return
+            yield chunk
 
     async def aclose(self) -> None:
         await self._r.aclose()

@@ -200,6 +200,69 @@ def test_retry_logs_name_the_real_method(mode: str, storage: Storage,
     assert "PUT" not in caplog.text
 
 
+# -- 2, 3. async open: errors wrapped, read() and iteration mixed --------------------------
+
+
+DATA = random.Random(7).randbytes(3 * CHUNK + 12345)
+
+
+def test_async_open_failure_is_a_transport_error_without_the_signature() -> None:
+    async def go() -> None:
+        s = AsyncStorage(policy(Sleeps(), attempts=2), 5.0)
+        try:
+            await s.run(Open(refused_url()))
+        finally:
+            await s.aclose()
+
+    with pytest.raises(TransportError) as info:
+        asyncio.run(go())
+    assert "topsecret" not in str(info.value) and info.value.attempts == 2
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@pytest.mark.parametrize("how", ["read", "iterate"])
+def test_async_reader_cut_off_is_a_transport_error(how: str, storage: Storage) -> None:
+    storage.answer = lambda m, p: (200, {"Content-Length": str(len(DATA) + 100),
+                                         "Connection": "close"}, DATA)
+
+    async def go() -> None:
+        s = AsyncStorage(policy(Sleeps()), 5.0)
+        try:
+            async with await s.run(Open(f"{storage.url}/b/k?{SECRET}")) as f:
+                if how == "read":
+                    await f.read()
+                else:
+                    async for _ in f:
+                        pass
+        finally:
+            await s.aclose()
+
+    with pytest.raises(TransportError) as info:
+        asyncio.run(go())
+    assert "topsecret" not in str(info.value) and "/b/k" in str(info.value)
+
+
+def test_async_reader_mixes_read_and_iteration(storage: Storage) -> None:
+    storage.answer = lambda m, p: (200, {}, DATA)
+
+    async def go() -> bytes:
+        s = AsyncStorage(policy(Sleeps()), 5.0)
+        try:
+            f: AsyncReader = await s.run(Open(f"{storage.url}/b/k"))
+            async with f:
+                got = bytearray(await f.read(10))
+                for n in (1, 4096, CHUNK + 5, 0):
+                    got += await f.read(n)
+                async for chunk in f:
+                    got += chunk
+                assert await f.read() == b"" and await f.read(5) == b""
+                return bytes(got)
+        finally:
+            await s.aclose()
+
+    assert asyncio.run(go()) == DATA
+
+
 # -- 4, 5. multipart uploads that stop stop their parts --------------------------------------
 
 
