@@ -222,7 +222,7 @@ class SyncDriver:
     def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
         self.transport = transport
         self.policy = policy
-        self.storage = SyncStorage(policy, transport.timeout)
+        self.storage = SyncStorage(policy, transport.timeout, transport.verify)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._sessions: list[requests.Session] = []
@@ -304,6 +304,7 @@ class SyncDriver:
                 self._local = threading.local()
         for http in targets:
             http.close()
+        self.storage.close(current_thread_only)
 
 
 class AsyncDriver:
@@ -316,7 +317,7 @@ class AsyncDriver:
     def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
         self.transport = transport
         self.policy = policy
-        self.storage = AsyncStorage(policy, transport.timeout)
+        self.storage = AsyncStorage(policy, transport.timeout, _ssl_verify(transport.verify))
         # A client's connections refer to their loop, so a weak mapping would never let go:
         # entries of closed loops are dropped when the next client is made.
         self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
@@ -412,10 +413,13 @@ class AsyncDriver:
             return
         with self._lock:
             entry = self._clients.get(loop)
-            if entry is None or (if_idle and entry.busy):
+            if entry is not None and if_idle and entry.busy:
                 return
-            del self._clients[loop]
-        await entry.closer.aclose()
+            if entry is not None:
+                del self._clients[loop]
+        if entry is not None:
+            await entry.closer.aclose()
+        await self.storage.aclose(if_idle=if_idle)  # the storage client of this loop too
 
 
 @attrs.define

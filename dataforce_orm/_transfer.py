@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterator,
     Callable,
     Generator,
@@ -318,17 +319,36 @@ def is_sha256(text: object) -> bool:
 class SyncStorage:
     """Runs storage steps on ``requests`` (a client per thread, without the API key)."""
 
-    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float]) -> None:
-        self.policy, self.timeout = policy, timeout
+    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
+                 verify: bool | str = True) -> None:
+        self.policy, self.timeout, self.verify = policy, timeout, verify
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._sessions: list[requests.Session] = []
 
     def _http(self) -> requests.Session:
         http: requests.Session | None = getattr(self._local, "http", None)
         if http is None:
             http = requests.Session()
             http.trust_env = False
+            http.verify = self.verify
             self._local.http = http
+            with self._lock:
+                self._sessions.append(http)
         return http
+
+    def close(self, current_thread_only: bool = False) -> None:
+        """Close pooled connections: every thread's, or only the calling thread's."""
+        with self._lock:
+            if current_thread_only:
+                http = self._local.__dict__.pop("http", None)
+                targets = [http] if http is not None else []
+                self._sessions = [h for h in self._sessions if h is not http]
+            else:
+                targets, self._sessions = self._sessions, []
+                self._local = threading.local()
+        for http in targets:
+            http.close()
 
     def run(self, step: Step, progress: Progress | None = None) -> Any:
         if isinstance(step, PutParts):
@@ -484,29 +504,56 @@ class AsyncStorage:
     """Runs storage steps on ``httpx`` (a client per event loop, without the API key); file
     reads, writes and hashing run in threads so the loop is never blocked."""
 
-    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float]) -> None:
-        self.policy, self.timeout = policy, timeout
-        self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
+    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
+                 verify: Any = True) -> None:
+        # ``verify``: httpx's form (a bool or an SSL context, see ``_http._ssl_verify``).
+        self.policy, self.timeout, self.verify = policy, timeout, verify
+        # A client per loop, with the async generator that closes it when the loop shuts
+        # down its async generators (as ``asyncio.run`` does), like the API clients.
+        self._clients: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}
+        self._busy: dict[asyncio.AbstractEventLoop, int] = {}
+        self._lock = threading.Lock()
 
-    def _client(self) -> Any:
-        httpx = import_httpx()
+    async def _client(self) -> Any:
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            t = self.timeout
-            connect, read = t if isinstance(t, tuple) else (t, t)
-            client = httpx.AsyncClient(timeout=httpx.Timeout(read, connect=connect),
-                                       trust_env=False, follow_redirects=False)
-            self._clients = {lp: c for lp, c in self._clients.items() if not lp.is_closed()}
-            self._clients[loop] = client
+        entry = self._clients.get(loop)
+        if entry is not None and not entry[0].is_closed:
+            return entry[0]
+        httpx = import_httpx()
+        t = self.timeout
+        connect, read = t if isinstance(t, tuple) else (t, t)
+        client = httpx.AsyncClient(timeout=httpx.Timeout(read, connect=connect),
+                                   verify=self.verify, trust_env=False,
+                                   follow_redirects=False)
+        closer = _close_at_shutdown(client)
+        with self._lock:
+            for old in [lp for lp in self._clients if lp.is_closed()]:
+                del self._clients[old]
+            self._clients[loop] = (client, closer)
+        await closer.asend(None)  # parked at its yield, tracked by the loop
         return client
 
-    async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+    async def aclose(self, *, if_idle: bool = False) -> None:
+        """Close the running loop's client; with ``if_idle``, only when no step runs on it."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if if_idle and self._busy.get(loop):
+                return
+            entry = self._clients.pop(loop, None)
+        if entry is not None:
+            await entry[1].aclose()
 
     async def run(self, step: Step, progress: Progress | None = None) -> Any:
+        loop = asyncio.get_running_loop()
+        self._busy[loop] = self._busy.get(loop, 0) + 1  # one loop: no lock needed
+        try:
+            return await self._run(step, progress)
+        finally:
+            self._busy[loop] -= 1
+            if not self._busy[loop]:
+                del self._busy[loop]
+
+    async def _run(self, step: Step, progress: Progress | None) -> Any:
         if isinstance(step, PutParts):
             return await self._parts(step, progress)
         if isinstance(step, Put):
@@ -523,7 +570,7 @@ class AsyncStorage:
     async def _send(self, method: str, url: str, **kw: Any) -> Any:
         httpx = import_httpx()
         try:
-            return await self._client().request(method, url, **kw)
+            return await (await self._client()).request(method, url, **kw)
         except httpx.HTTPError as exc:
             raise _transport(method, url, exc) from None
 
@@ -583,7 +630,8 @@ class AsyncStorage:
         async def attempt() -> None:
             headers = {"Range": f"bytes={state.written}-"} if state.written else {}
             try:
-                async with self._client().stream("GET", step.url, headers=headers) as r:
+                client = await self._client()
+                async with client.stream("GET", step.url, headers=headers) as r:
                     if r.status_code == 200 and state.written:
                         await asyncio.to_thread(tmp.unlink, True)
                         if progress is not None:
@@ -613,7 +661,7 @@ class AsyncStorage:
         return str(target)
 
     async def _open(self, step: Open) -> AsyncReader:
-        client = self._client()
+        client = await self._client()
         r = await self._retried("GET", step.url, lambda: self._start(client, step.url))
         return AsyncReader(r, step.url)
 
@@ -699,6 +747,14 @@ class AsyncReader:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+async def _close_at_shutdown(client: Any) -> AsyncGenerator[None, None]:
+    """Waits at its yield; closing it (``aclose()`` or the loop's shutdown) closes ``client``."""
+    try:
+        yield
+    finally:
+        await client.aclose()
 
 
 __all__ = ["APIError", "AsyncReader", "AsyncStorage", "Call", "Fetch", "Open", "Progress",

@@ -339,6 +339,64 @@ def test_progress_reported_from_threads_never_goes_back() -> None:
     assert len(seen) == 1600 and seen == sorted(seen) and seen[-1] == 1600
 
 
+# -- 7. storage clients closed with their drivers, and verify passed on ----------------------
+
+
+def test_sync_driver_close_closes_the_storage_sessions_and_verify_reaches_them() -> None:
+    driver = SyncDriver(transport(verify=False), RetryPolicy())
+    closed: list[int] = []
+    sessions = []
+
+    def in_thread() -> None:
+        http = driver.storage._http()
+        http.close = lambda: closed.append(1)  # type: ignore[method-assign]
+        sessions.append(http)
+
+    for _ in range(2):
+        t = threading.Thread(target=in_thread)
+        t.start()
+        t.join()
+    assert all(h.verify is False for h in sessions)
+    driver.close()
+    assert closed == [1, 1]
+
+
+def test_async_driver_closes_the_storage_client(storage: Storage,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    httpx = pytest.importorskip("httpx")
+    closed: list[Any] = []
+    real = httpx.AsyncClient.aclose
+
+    async def aclose(self: Any) -> None:
+        closed.append(self)
+        await real(self)
+
+    monkeypatch.setattr(httpx.AsyncClient, "aclose", aclose)
+    driver = AsyncDriver(transport(verify=False), RetryPolicy())
+
+    async def explicitly() -> None:
+        await driver.storage.run(Call("GET", f"{storage.url}/b/k"))
+        await driver.aclose()
+        assert len(closed) == 1 and closed[0].is_closed
+
+    async def at_loop_shutdown() -> None:
+        await driver.storage.run(Call("GET", f"{storage.url}/b/k"))
+
+    asyncio.run(explicitly())
+    asyncio.run(at_loop_shutdown())  # asyncio.run shuts down async generators: the closer
+    assert len(closed) == 2 and closed[1].is_closed
+
+
+def test_async_storage_client_gets_verify(tmp_path: Path) -> None:
+    ssl = pytest.importorskip("ssl")
+    driver = AsyncDriver(transport(verify=False), RetryPolicy())
+    assert driver.storage.verify is False
+    ca = Path(ssl.get_default_verify_paths().cafile or "")
+    if ca.is_file():
+        driver = AsyncDriver(transport(verify=str(ca)), RetryPolicy())
+        assert isinstance(driver.storage.verify, ssl.SSLContext)
+
+
 # -- 8. an interrupt during a retry backoff reaches the operation ---------------------------
 
 
