@@ -294,10 +294,8 @@ def test_an_interrupt_during_a_sync_multipart_upload_stops_its_parts(
         raise KeyboardInterrupt
 
     monkeypatch.setattr("dataforce_orm._transfer.wait", interrupted)
-    start = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         run_step("sync", parts_step(storage, tmp_path), policy(Sleeps()))
-    assert time.monotonic() - start < 1.0  # 20 parts two at a time would take 1 s
     sent = storage.puts()
     time.sleep(0.3)
     assert sent == storage.puts() <= 6
