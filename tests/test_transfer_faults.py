@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import wait as real_wait
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -38,7 +39,6 @@ from dataforce_orm._transfer import (
     PutParts,
     SyncStorage,
 )
-from dataforce_orm._transfer import wait as real_wait
 
 SECRET = "X-Amz-Signature=topsecret"
 Answer = tuple[int, dict[str, str], bytes]
@@ -331,9 +331,13 @@ def test_progress_reported_from_threads_never_goes_back() -> None:
         seen.append(done)
 
     progress = Progress(8 * 200, report, "upload")
+    def send() -> None:
+        for _ in range(200):
+            progress.add(1)
+
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         for _ in range(8):
-            pool.submit(lambda: [progress.add(1) for _ in range(200)])
+            pool.submit(send)
     assert len(seen) == 1600 and seen == sorted(seen) and seen[-1] == 1600
 
 
