@@ -357,7 +357,7 @@ class SyncDriver:
     def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
         self.transport = transport
         self.policy = policy
-        self.storage = SyncStorage(policy, transport.timeout)
+        self.storage = SyncStorage(policy, transport.timeout, transport.verify)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._sessions: list[requests.Session] = []
@@ -414,11 +414,11 @@ class SyncDriver:
         while (step := _next(steps, self.transport)) is not None:
             if isinstance(step, Batch):
                 yield from step.items
-            elif isinstance(step, Sleep):
-                self.policy.sleep(step.seconds)
             else:
-                try:
-                    if isinstance(step, Attempt):
+                try:  # a sleep too: an interrupt during a backoff reaches the operation
+                    if isinstance(step, Sleep):
+                        self.policy.sleep(step.seconds)
+                    elif isinstance(step, Attempt):
                         steps.reply = self.send_once(step.request, step.end)
                     elif isinstance(step, Local) and callable(step.work):
                         steps.reply = step.work()
@@ -440,6 +440,7 @@ class SyncDriver:
                 self._local = threading.local()
         for http in targets:
             http.close()
+        self.storage.close(current_thread_only)
 
 
 class AsyncDriver:
@@ -452,7 +453,7 @@ class AsyncDriver:
     def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
         self.transport = transport
         self.policy = policy
-        self.storage = AsyncStorage(policy, transport.timeout)
+        self.storage = AsyncStorage(policy, transport.timeout, _ssl_verify(transport.verify))
         # A client's connections refer to their loop, so a weak mapping would never let go:
         # entries of closed loops are dropped when the next client is made.
         self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
@@ -526,11 +527,11 @@ class AsyncDriver:
             if isinstance(step, Batch):
                 for item in step.items:
                     yield item
-            elif isinstance(step, Sleep):
-                await self.policy.async_sleep(step.seconds)
             else:
-                try:
-                    if isinstance(step, Attempt):
+                try:  # a sleep too: a cancellation during a backoff reaches the operation
+                    if isinstance(step, Sleep):
+                        await self.policy.async_sleep(step.seconds)
+                    elif isinstance(step, Attempt):
                         steps.reply = await self.send_once(step.request, step.end)
                     elif isinstance(step, Local) and callable(step.work):
                         steps.reply = await asyncio.to_thread(step.work)
@@ -549,10 +550,13 @@ class AsyncDriver:
             return
         with self._lock:
             entry = self._clients.get(loop)
-            if entry is None or (if_idle and entry.busy):
+            if entry is not None and if_idle and entry.busy:
                 return
-            del self._clients[loop]
-        await entry.closer.aclose()
+            if entry is not None:
+                del self._clients[loop]
+        if entry is not None:
+            await entry.closer.aclose()
+        await self.storage.aclose(if_idle=if_idle)  # the storage client of this loop too
 
 
 @attrs.define

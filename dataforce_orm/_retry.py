@@ -132,19 +132,38 @@ class RetryPolicy:
                 "retry": tenacity.retry_if_exception(lambda e: self.should_retry(what, e))}
 
     def call(self, what: Request, fn: Callable[[], T]) -> T:
-        """Run a storage call (``what`` describes it: an idempotent PUT/GET/DELETE of a
-        presigned URL) under this policy."""
+        """Run a storage call under this policy. ``what`` describes it: its method decides
+        what is re-sent (a POST only when it surely was not sent, or on 408/429). The final
+        error carries ``attempts``."""
         retrying = tenacity.Retrying(sleep=self.sleep, **self._storage_kwargs(what))
-        return retrying(fn)
+        tries = 0
+
+        def attempt() -> T:
+            nonlocal tries
+            tries += 1
+            return fn()
+
+        try:
+            return retrying(attempt)
+        except (APIError, TransportError) as exc:
+            exc.attempts = tries
+            raise
 
     async def acall(self, what: Request, fn: Callable[[], Awaitable[T]]) -> T:
         """Async :meth:`call`."""
         retrying = tenacity.AsyncRetrying(sleep=self.async_sleep, **self._storage_kwargs(what))
+        tries = 0
 
         async def attempt() -> T:  # (tenacity awaits only what it sees is a coroutine function)
+            nonlocal tries
+            tries += 1
             return await fn()
 
-        return await retrying(attempt)
+        try:
+            return await retrying(attempt)
+        except (APIError, TransportError) as exc:
+            exc.attempts = tries
+            raise
 
     def attempt(self, req: Request, read_timeout: float) -> Attempt:
         """The first try of ``req``: its whole answer is due by the deadline plus one read

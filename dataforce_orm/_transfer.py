@@ -11,13 +11,21 @@ progress is reported as bytes are sent or received.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import logging
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+)
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +34,16 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ._errors import APIError, ConfigurationError, DataForceError, IntegrityError, TransportError
+from ._errors import (
+    APIError,
+    ConfigurationError,
+    DataForceError,
+    IntegrityError,
+    TimeoutError,
+    TransportError,
+)
 from ._errors import error_class as _error_class
-from ._protocol import Request
+from ._protocol import Request, parse_retry_after
 from ._retry import RetryPolicy
 
 log = logging.getLogger("dataforce_orm")
@@ -130,23 +145,27 @@ class Progress:
         self._logged = 0
 
     def add(self, n: int) -> None:
+        # Reported under the lock: parts sent from several threads report in the order their
+        # counts were added, so the values only go back on an explicit undo of a failed try.
         with self._lock:
             self.done += n
             done = self.done
-        if self._fn is not None:
-            self._fn(done, self.total)
-        if self._bar:
-            width = 30
-            filled = width * done // self.total if self.total else width
-            pct = 100.0 * done / self.total if self.total else 100.0
-            sys.stderr.write(f"\r{self.label} [{'=' * filled}{' ' * (width - filled)}] "
-                             f"{pct:5.1f}%")
-            if done >= self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
-        if done - self._logged >= 64 * CHUNK or done >= self.total > 64 * CHUNK:
-            self._logged = done
-            log.info("%s: %d of %d bytes", self.label, done, self.total)
+            if self._fn is not None:
+                self._fn(done, self.total)
+            if self._bar:
+                width = 30
+                filled = max(0, min(width, width * done // self.total if self.total else width))
+                pct = 100.0 * done / self.total if self.total else 100.0
+                sys.stderr.write(f"\r{self.label} [{'=' * filled}{' ' * (width - filled)}] "
+                                 f"{pct:5.1f}%")
+                if done >= self.total:
+                    sys.stderr.write("\n")
+                sys.stderr.flush()
+            if done < self._logged:
+                self._logged = done
+            elif done - self._logged >= 64 * CHUNK or done >= self.total > 64 * CHUNK:
+                self._logged = done
+                log.info("%s: %d of %d bytes", self.label, done, self.total)
 
 
 class _Sent:
@@ -167,7 +186,7 @@ class _Sent:
         self.n = 0
 
 
-def _reader(path: str, offset: int, length: int, sent: _Sent) -> Iterator[bytes]:
+def _reader(path: str, offset: int, length: int, sent: _Sent) -> Generator[bytes, None, None]:
     with open(path, "rb") as f:
         f.seek(offset)
         left = length
@@ -204,16 +223,41 @@ def _length(put: Put) -> int:
     return put.length if put.length is not None else os.path.getsize(put.path)
 
 
-def _check(method: str, url: str, status: int, body: bytes) -> None:
-    """Raise the error tree's error for a storage error status."""
+def _check(method: str, url: str, status: int, body: bytes,
+           headers: Mapping[str, str] | None = None) -> None:
+    """Raise the error tree's error for a storage error status (with its ``Retry-After``
+    on a 429 or 503, as S3 sends with SlowDown)."""
     if 200 <= status < 300:
         return
     text = body.decode("utf-8", "replace").strip()[:300] or "(empty body)"
-    raise _error_class(status)(status, method, _where(url), f"storage refused: {text}")
+    retry_after = None
+    if headers is not None and status in (429, 503):
+        retry_after = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
+    raise _error_class(status)(status, method, _where(url), f"storage refused: {text}",
+                               retry_after=retry_after)
+
+
+# requests' ConnectTimeout; httpx's ConnectError, ConnectTimeout and PoolTimeout: nothing sent.
+_NOT_SENT = frozenset({"ConnectTimeout", "ConnectError", "PoolTimeout"})
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """Whether the failure proves the request never went out (a failure to connect)."""
+    if type(exc).__name__ in _NOT_SENT:
+        return True
+    # requests' ConnectionError wraps urllib3's MaxRetryError, whose reason says why; only a
+    # NewConnectionError (refused, unreachable) proves nothing was sent.
+    import urllib3.exceptions
+
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _transport(method: str, url: str, exc: BaseException) -> TransportError:
-    err = TransportError(f"{type(exc).__name__}: storage did not answer", method, _where(url))
+    name = type(exc).__name__
+    cls = TimeoutError if "Timeout" in name else TransportError
+    err = cls(f"{name}: storage did not answer", method, _where(url))
+    err.maybe_sent = not _not_sent(exc)
     return err
 
 
@@ -275,17 +319,36 @@ def is_sha256(text: object) -> bool:
 class SyncStorage:
     """Runs storage steps on ``requests`` (a client per thread, without the API key)."""
 
-    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float]) -> None:
-        self.policy, self.timeout = policy, timeout
+    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
+                 verify: bool | str = True) -> None:
+        self.policy, self.timeout, self.verify = policy, timeout, verify
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._sessions: list[requests.Session] = []
 
     def _http(self) -> requests.Session:
         http: requests.Session | None = getattr(self._local, "http", None)
         if http is None:
             http = requests.Session()
             http.trust_env = False
+            http.verify = self.verify
             self._local.http = http
+            with self._lock:
+                self._sessions.append(http)
         return http
+
+    def close(self, current_thread_only: bool = False) -> None:
+        """Close pooled connections: every thread's, or only the calling thread's."""
+        with self._lock:
+            if current_thread_only:
+                http = self._local.__dict__.pop("http", None)
+                targets = [http] if http is not None else []
+                self._sessions = [h for h in self._sessions if h is not http]
+            else:
+                targets, self._sessions = self._sessions, []
+                self._local = threading.local()
+        for http in targets:
+            http.close()
 
     def run(self, step: Step, progress: Progress | None = None) -> Any:
         if isinstance(step, PutParts):
@@ -299,7 +362,7 @@ class SyncStorage:
         return self._open(step)
 
     def _retried(self, method: str, url: str, fn: Callable[[], Any]) -> Any:
-        return self.policy.call(Request("PUT", _where(url)), fn)
+        return self.policy.call(Request(method, _where(url)), fn)
 
     def _send(self, method: str, url: str, **kw: Any) -> requests.Response:
         try:
@@ -311,14 +374,16 @@ class SyncStorage:
     def _put(self, put: Put, progress: Progress | None) -> Answer:
         length = _length(put)
         sent = _Sent(progress)
+        chunks = _reader(put.path, put.offset, length, sent)
         try:
-            body = _Body(_reader(put.path, put.offset, length, sent), length)
-            r = self._send("PUT", put.url, data=body,
+            r = self._send("PUT", put.url, data=_Body(chunks, length),
                            headers={**put.headers, "Content-Length": str(length)})
-            _check("PUT", put.url, r.status_code, r.content)
+            _check("PUT", put.url, r.status_code, r.content, r.headers)
         except DataForceError:
             sent.undo()
             raise
+        finally:
+            chunks.close()  # the file, if the body was not read to its end
         return Answer(r.status_code, dict(r.headers))
 
     def _parts(self, step: PutParts, progress: Progress | None) -> list[Answer]:
@@ -330,22 +395,25 @@ class SyncStorage:
                 return
             results[i] = self._retried("PUT", put.url, lambda: self._put(put, progress))
 
-        with ThreadPoolExecutor(max_workers=step.concurrency) as pool:
+        pool = ThreadPoolExecutor(max_workers=step.concurrency)
+        try:
             futures = [pool.submit(one, i, p) for i, p in enumerate(step.parts)]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             failed = next((f for f in done if f.exception() is not None), None)
             if failed is not None:
-                stop.set()
-                for f in futures:
-                    f.cancel()
                 exc = failed.exception()
                 assert exc is not None
                 raise exc
+        finally:
+            # On a failure, or anything else (a KeyboardInterrupt in wait()), the parts not
+            # started are dropped; the ones in flight end before this returns.
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
         return [r for r in results if r is not None]
 
     def _call(self, call: Call) -> Answer:
         r = self._send(call.method, call.url, data=call.body or None, headers=dict(call.headers))
-        _check(call.method, call.url, r.status_code, r.content)
+        _check(call.method, call.url, r.status_code, r.content, r.headers)
         return Answer(r.status_code, dict(r.headers), r.content)
 
     def _fetch(self, step: Fetch, progress: Progress | None) -> str:
@@ -364,7 +432,8 @@ class SyncStorage:
                         if progress is not None:
                             progress.add(-state.written)
                         state.restart()
-                    _check("GET", step.url, r.status_code, b"" if r.ok else r.content)
+                    _check("GET", step.url, r.status_code, b"" if r.ok else r.content,
+                           r.headers)
                     with open(tmp, "ab") as out, ThreadPoolExecutor(1) as hasher:
                         # A chunk is hashed in a thread (hashlib releases the GIL) while the
                         # next is received and written: the SHA-256 check costs no second
@@ -403,7 +472,7 @@ class SyncStorage:
     def _stream(self, url: str) -> requests.Response:
         r = self._send("GET", url, stream=True)
         if not r.ok:
-            _check("GET", url, r.status_code, r.content)
+            _check("GET", url, r.status_code, r.content, r.headers)
         return r
 
 
@@ -435,46 +504,73 @@ class AsyncStorage:
     """Runs storage steps on ``httpx`` (a client per event loop, without the API key); file
     reads, writes and hashing run in threads so the loop is never blocked."""
 
-    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float]) -> None:
-        self.policy, self.timeout = policy, timeout
-        self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
+    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
+                 verify: Any = True) -> None:
+        # ``verify``: httpx's form (a bool or an SSL context, see ``_http._ssl_verify``).
+        self.policy, self.timeout, self.verify = policy, timeout, verify
+        # A client per loop, with the async generator that closes it when the loop shuts
+        # down its async generators (as ``asyncio.run`` does), like the API clients.
+        self._clients: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}
+        self._busy: dict[asyncio.AbstractEventLoop, int] = {}
+        self._lock = threading.Lock()
 
-    def _client(self) -> Any:
-        httpx = import_httpx()
+    async def _client(self) -> Any:
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            t = self.timeout
-            connect, read = t if isinstance(t, tuple) else (t, t)
-            client = httpx.AsyncClient(timeout=httpx.Timeout(read, connect=connect),
-                                       trust_env=False, follow_redirects=False)
-            self._clients = {lp: c for lp, c in self._clients.items() if not lp.is_closed()}
-            self._clients[loop] = client
+        entry = self._clients.get(loop)
+        if entry is not None and not entry[0].is_closed:
+            return entry[0]
+        httpx = import_httpx()
+        t = self.timeout
+        connect, read = t if isinstance(t, tuple) else (t, t)
+        client = httpx.AsyncClient(timeout=httpx.Timeout(read, connect=connect),
+                                   verify=self.verify, trust_env=False,
+                                   follow_redirects=False)
+        closer = _close_at_shutdown(client)
+        with self._lock:
+            for old in [lp for lp in self._clients if lp.is_closed()]:
+                del self._clients[old]
+            self._clients[loop] = (client, closer)
+        await closer.asend(None)  # parked at its yield, tracked by the loop
         return client
 
-    async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+    async def aclose(self, *, if_idle: bool = False) -> None:
+        """Close the running loop's client; with ``if_idle``, only when no step runs on it."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if if_idle and self._busy.get(loop):
+                return
+            entry = self._clients.pop(loop, None)
+        if entry is not None:
+            await entry[1].aclose()
 
     async def run(self, step: Step, progress: Progress | None = None) -> Any:
+        loop = asyncio.get_running_loop()
+        self._busy[loop] = self._busy.get(loop, 0) + 1  # one loop: no lock needed
+        try:
+            return await self._run(step, progress)
+        finally:
+            self._busy[loop] -= 1
+            if not self._busy[loop]:
+                del self._busy[loop]
+
+    async def _run(self, step: Step, progress: Progress | None) -> Any:
         if isinstance(step, PutParts):
             return await self._parts(step, progress)
         if isinstance(step, Put):
-            return await self._retried(step.url, lambda: self._put(step, progress))
+            return await self._retried("PUT", step.url, lambda: self._put(step, progress))
         if isinstance(step, Call):
-            return await self._retried(step.url, lambda: self._call(step))
+            return await self._retried(step.method, step.url, lambda: self._call(step))
         if isinstance(step, Fetch):
             return await self._fetch(step, progress)
         return await self._open(step)
 
-    async def _retried(self, url: str, fn: Callable[[], Any]) -> Any:
-        return await self.policy.acall(Request("PUT", _where(url)), fn)
+    async def _retried(self, method: str, url: str, fn: Callable[[], Any]) -> Any:
+        return await self.policy.acall(Request(method, _where(url)), fn)
 
     async def _send(self, method: str, url: str, **kw: Any) -> Any:
         httpx = import_httpx()
         try:
-            return await self._client().request(method, url, **kw)
+            return await (await self._client()).request(method, url, **kw)
         except httpx.HTTPError as exc:
             raise _transport(method, url, exc) from None
 
@@ -490,10 +586,13 @@ class AsyncStorage:
         try:
             r = await self._send("PUT", put.url, content=body(),
                                  headers={**put.headers, "Content-Length": str(length)})
-            _check("PUT", put.url, r.status_code, r.content)
+            _check("PUT", put.url, r.status_code, r.content, r.headers)
         except DataForceError:
             sent.undo()
             raise
+        finally:
+            with contextlib.suppress(ValueError):  # a read still running in its thread
+                chunks.close()  # the file, if the body was not read to its end
         return Answer(r.status_code, dict(r.headers))
 
     async def _parts(self, step: PutParts, progress: Progress | None) -> list[Answer]:
@@ -501,20 +600,24 @@ class AsyncStorage:
 
         async def one(put: Put) -> Answer:
             async with gate:
-                answer: Answer = await self._retried(put.url, lambda: self._put(put, progress))
+                answer: Answer = await self._retried(
+                    "PUT", put.url, lambda: self._put(put, progress))
                 return answer
 
         tasks = [asyncio.ensure_future(one(p)) for p in step.parts]
         try:
             return list(await asyncio.gather(*tasks))
         finally:
+            # A failure (or a cancellation) stops the other parts, and they have ended when
+            # this returns: none is still sending, and their errors are retrieved.
             for t in tasks:
                 t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _call(self, call: Call) -> Answer:
         r = await self._send(call.method, call.url, content=call.body or None,
                              headers=dict(call.headers))
-        _check(call.method, call.url, r.status_code, r.content)
+        _check(call.method, call.url, r.status_code, r.content, r.headers)
         return Answer(r.status_code, dict(r.headers), r.content)
 
     async def _fetch(self, step: Fetch, progress: Progress | None) -> str:
@@ -527,14 +630,15 @@ class AsyncStorage:
         async def attempt() -> None:
             headers = {"Range": f"bytes={state.written}-"} if state.written else {}
             try:
-                async with self._client().stream("GET", step.url, headers=headers) as r:
+                client = await self._client()
+                async with client.stream("GET", step.url, headers=headers) as r:
                     if r.status_code == 200 and state.written:
                         await asyncio.to_thread(tmp.unlink, True)
                         if progress is not None:
                             progress.add(-state.written)
                         state.restart()
                     if not 200 <= r.status_code < 300:
-                        _check("GET", step.url, r.status_code, await r.aread())
+                        _check("GET", step.url, r.status_code, await r.aread(), r.headers)
                     out = await asyncio.to_thread(open, tmp, "ab")
                     try:
                         async for chunk in r.aiter_bytes(CHUNK):
@@ -549,7 +653,7 @@ class AsyncStorage:
                 raise _transport("GET", step.url, EOFError("the answer ended early"))
 
         try:
-            await self._retried(step.url, attempt)
+            await self._retried("GET", step.url, attempt)
             await asyncio.to_thread(_finish, tmp, target, step.size, step.sha256, state)
         except BaseException:
             await asyncio.to_thread(tmp.unlink, True)
@@ -557,43 +661,83 @@ class AsyncStorage:
         return str(target)
 
     async def _open(self, step: Open) -> AsyncReader:
-        client = self._client()
-        r = await self._retried(step.url, lambda: self._start(client, step.url))
-        return AsyncReader(r)
+        client = await self._client()
+        r = await self._retried("GET", step.url, lambda: self._start(client, step.url))
+        return AsyncReader(r, step.url)
 
     async def _start(self, client: Any, url: str) -> Any:
-        r = await client.send(client.build_request("GET", url), stream=True)
-        if not 200 <= r.status_code < 300:
-            body = await r.aread()
-            await r.aclose()
-            _check("GET", url, r.status_code, body)
+        httpx = import_httpx()
+        try:
+            r = await client.send(client.build_request("GET", url), stream=True)
+            if not 200 <= r.status_code < 300:
+                try:
+                    body = await r.aread()
+                finally:
+                    await r.aclose()
+                _check("GET", url, r.status_code, body, r.headers)
+        except httpx.HTTPError as exc:
+            raise _transport("GET", url, exc) from None
         return r
 
 
 class AsyncReader:
-    """An artifact's bytes as an async stream: ``await f.read(n)``, ``async for chunk in f``,
-    ``async with``."""
+    """An artifact's bytes as an async stream: ``await f.read(n)``, ``async for chunk in f``
+    (both may be mixed: iteration starts with what ``read`` left buffered), ``async with``.
+    A failure while reading is a TransportError naming the URL without its query."""
 
-    def __init__(self, response: Any) -> None:
+    def __init__(self, response: Any, url: str = "") -> None:
         self._r = response
+        self._url = url or str(getattr(response, "url", ""))
         self._chunks: AsyncIterator[bytes] = response.aiter_bytes(CHUNK)
-        self._buf = b""
+        self._buf = bytearray()
+        self._pos = 0  # bytes of _buf already read
         self._eof = False
 
-    async def read(self, size: int = -1) -> bytes:
-        while not self._eof and (size < 0 or len(self._buf) < size):
-            try:
-                self._buf += await self._chunks.__anext__()
-            except StopAsyncIteration:
-                self._eof = True
-        if size < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:size], self._buf[size:]
+    async def _next(self) -> bytes | None:
+        """The next chunk from the network, None at the end."""
+        if self._eof:
+            return None
+        httpx = import_httpx()
+        try:
+            return await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._eof = True
+            return None
+        except httpx.HTTPError as exc:
+            raise _transport("GET", self._url, exc) from None
+
+    def _take(self, size: int) -> bytes:
+        end = len(self._buf) if size < 0 else min(len(self._buf), self._pos + size)
+        out = bytes(self._buf[self._pos:end])
+        self._pos = end
+        if self._pos == len(self._buf):
+            self._buf.clear()
+            self._pos = 0
+        elif self._pos >= CHUNK:  # drop what was read, now and then (amortised linear)
+            del self._buf[:self._pos]
+            self._pos = 0
         return out
 
+    async def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buf) - self._pos < size:
+            chunk = await self._next()
+            if chunk is None:
+                break
+            self._buf += chunk
+        return self._take(size)
+
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._chunks
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        while True:
+            if len(self._buf) > self._pos:  # what read() left buffered comes first
+                yield self._take(-1)
+                continue
+            chunk = await self._next()
+            if chunk is None:
+                return
+            yield chunk
 
     async def aclose(self) -> None:
         await self._r.aclose()
@@ -603,6 +747,14 @@ class AsyncReader:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+async def _close_at_shutdown(client: Any) -> AsyncGenerator[None, None]:
+    """Waits at its yield; closing it (``aclose()`` or the loop's shutdown) closes ``client``."""
+    try:
+        yield
+    finally:
+        await client.aclose()
 
 
 __all__ = ["APIError", "AsyncReader", "AsyncStorage", "Call", "Fetch", "Open", "Progress",
