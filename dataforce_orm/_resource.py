@@ -527,7 +527,7 @@ class Model:
         started = earlier or time.time()
         object.__setattr__(self, "_maybe_created_at", started)
         # Re-sent after a failure that may have been committed only once a lookup finds
-        # nothing (see RetryPolicy.send_op).
+        # nothing (see RetryPolicy.retry_op).
         recovered: list[dict[str, Any]] = []  # what a lookup found (and claimed) for it
 
         def recover() -> Op[dict[str, Any] | None]:

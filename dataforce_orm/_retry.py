@@ -113,29 +113,21 @@ class RetryPolicy:
             return True
         return self.deadline is not None and (state.seconds_since_start or 0.0) >= self.deadline
 
-    def _retrying(self, req: Request) -> tenacity.Retrying:
+    def _kwargs(self, req: Request) -> dict[str, Any]:
+        """tenacity's settings for sending ``req`` (stop, wait, what is retried, the log)."""
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             log_retry(req, exc, state.attempt_number, self.attempts)
 
-        return tenacity.Retrying(
-            stop=self._stop, wait=self._wait, before_sleep=before_sleep, reraise=True,
-            retry=tenacity.retry_if_exception(lambda e: self.should_retry(req, e)))
-
-    def _storage_kwargs(self, what: Request) -> dict[str, Any]:
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log_retry(what, exc, state.attempt_number, self.attempts)
-
         return {"stop": self._stop, "wait": self._wait, "before_sleep": before_sleep,
                 "reraise": True,
-                "retry": tenacity.retry_if_exception(lambda e: self.should_retry(what, e))}
+                "retry": tenacity.retry_if_exception(lambda e: self.should_retry(req, e))}
 
     def call(self, what: Request, fn: Callable[[], T]) -> T:
         """Run a storage call under this policy. ``what`` describes it: its method decides
         what is re-sent (a POST only when it surely was not sent, or on 408/429). The final
         error carries ``attempts``."""
-        retrying = tenacity.Retrying(sleep=self.sleep, **self._storage_kwargs(what))
+        retrying = tenacity.Retrying(sleep=self.sleep, **self._kwargs(what))
         tries = 0
 
         def attempt() -> T:
@@ -151,7 +143,7 @@ class RetryPolicy:
 
     async def acall(self, what: Request, fn: Callable[[], Awaitable[T]]) -> T:
         """Async :meth:`call`."""
-        retrying = tenacity.AsyncRetrying(sleep=self.async_sleep, **self._storage_kwargs(what))
+        retrying = tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs(what))
         tries = 0
 
         async def attempt() -> T:  # (tenacity awaits only what it sees is a coroutine function)
@@ -171,16 +163,6 @@ class RetryPolicy:
         end = None if self.deadline is None else time.monotonic() + self.deadline + read_timeout
         return Attempt(req, end, _retry_clock())
 
-    def send_op(self, req: Request, read_timeout: float) -> Op[Response]:
-        """Send ``req`` under this policy, as an operation (each try an :class:`Attempt`
-        step, each pause a :class:`Sleep` step)."""
-        first = self.attempt(req, read_timeout)
-        try:
-            response: Response = yield first
-            return response
-        except BaseException as exc:
-            return (yield from self.retry_op(first, exc))
-
     def retry_op(self, first: Attempt, error: BaseException) -> Op[Response]:
         """Go on after the first try of a request failed with ``error``: re-raise it unless
         it is transient and safe to re-send, else retry under tenacity's retry state (the
@@ -197,7 +179,7 @@ class RetryPolicy:
             raise error
         started = first.started
         first_error = error
-        retrying = self._retrying(req)
+        retrying = tenacity.Retrying(**self._kwargs(req))
         retrying.begin()
         state = tenacity.RetryCallState(retrying, fn=None, args=(), kwargs={})
         state.start_time = started  # the deadline counts from the first send
