@@ -56,7 +56,7 @@ from ._protocol import (
     read_response,
 )
 from ._retry import RetryPolicy
-from ._transfer import AsyncStorage, SyncStorage, import_httpx
+from ._transfer import AsyncStorage, SyncStorage, ThreadSessions, import_httpx
 
 __all__ = ["AsyncDriver", "RetryPolicy", "SyncDriver", "Timeout", "Transport"]
 
@@ -358,22 +358,18 @@ class SyncDriver:
         self.transport = transport
         self.policy = policy
         self.storage = SyncStorage(policy, transport.timeout, transport.verify)
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._sessions: list[requests.Session] = []
+        self._pool = ThreadSessions(self._new_session)
+
+    def _new_session(self) -> requests.Session:
+        http = requests.Session()
+        http.headers.update(self.transport.headers())
+        http.auth = _BearerAuth(self.transport.auth)
+        http.verify = self.transport.verify
+        http.trust_env = False
+        return http
 
     def _http(self) -> requests.Session:
-        http: requests.Session | None = getattr(self._local, "http", None)
-        if http is None:
-            http = requests.Session()
-            http.headers.update(self.transport.headers())
-            http.auth = _BearerAuth(self.transport.auth)
-            http.verify = self.transport.verify
-            http.trust_env = False
-            self._local.http = http
-            with self._lock:
-                self._sessions.append(http)
-        return http
+        return self._pool.get()
 
     def send_once(self, req: Request, end: float | None = None) -> Response:
         """One attempt; with ``end`` (see :meth:`Transport.end`) the answer must be complete
@@ -430,16 +426,7 @@ class SyncDriver:
 
     def close(self, current_thread_only: bool = False) -> None:
         """Close pooled connections: every thread's, or only the calling thread's."""
-        with self._lock:
-            if current_thread_only:
-                http = self._local.__dict__.pop("http", None)
-                targets = [http] if http is not None else []
-                self._sessions = [h for h in self._sessions if h is not http]
-            else:
-                targets, self._sessions = self._sessions, []
-                self._local = threading.local()
-        for http in targets:
-            http.close()
+        self._pool.close(current_thread_only)
         self.storage.close(current_thread_only)
 
 

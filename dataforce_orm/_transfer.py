@@ -316,29 +316,26 @@ def is_sha256(text: object) -> bool:
 # -- sync ------------------------------------------------------------------------------------
 
 
-class SyncStorage:
-    """Runs storage steps on ``requests`` (a client per thread, without the API key)."""
+class ThreadSessions:
+    """One ``requests.Session`` per thread, made by ``make`` on first use; ``close()`` ends
+    every thread's, or only the calling thread's."""
 
-    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
-                 verify: bool | str = True) -> None:
-        self.policy, self.timeout, self.verify = policy, timeout, verify
+    def __init__(self, make: Callable[[], requests.Session]) -> None:
+        self._make = make
         self._local = threading.local()
         self._lock = threading.Lock()
         self._sessions: list[requests.Session] = []
 
-    def _http(self) -> requests.Session:
+    def get(self) -> requests.Session:
         http: requests.Session | None = getattr(self._local, "http", None)
         if http is None:
-            http = requests.Session()
-            http.trust_env = False
-            http.verify = self.verify
+            http = self._make()
             self._local.http = http
             with self._lock:
                 self._sessions.append(http)
         return http
 
     def close(self, current_thread_only: bool = False) -> None:
-        """Close pooled connections: every thread's, or only the calling thread's."""
         with self._lock:
             if current_thread_only:
                 http = self._local.__dict__.pop("http", None)
@@ -349,6 +346,28 @@ class SyncStorage:
                 self._local = threading.local()
         for http in targets:
             http.close()
+
+
+class SyncStorage:
+    """Runs storage steps on ``requests`` (a client per thread, without the API key)."""
+
+    def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
+                 verify: bool | str = True) -> None:
+        self.policy, self.timeout, self.verify = policy, timeout, verify
+        self._pool = ThreadSessions(self._new_session)
+
+    def _new_session(self) -> requests.Session:
+        http = requests.Session()
+        http.trust_env = False
+        http.verify = self.verify
+        return http
+
+    def _http(self) -> requests.Session:
+        return self._pool.get()
+
+    def close(self, current_thread_only: bool = False) -> None:
+        """Close pooled connections: every thread's, or only the calling thread's."""
+        self._pool.close(current_thread_only)
 
     def run(self, step: Step, progress: Progress | None = None) -> Any:
         if isinstance(step, PutParts):

@@ -105,12 +105,12 @@ def test_leaving_an_inner_with_block_keeps_the_threads_connections(
     try:
         with s:
             Collection.objects.count()
-            http = s.driver._local.http
+            http = s.driver._http()
             with s:
                 Collection.objects.count()
-            assert closed == [] and s.driver._local.http is http  # inner exit: kept
+            assert closed == [] and s.driver._http() is http  # inner exit: kept
             Collection.objects.count()
-            assert s.driver._local.http is http
+            assert s.driver._http() is http
         assert closed == [id(http)]  # the outermost exit releases them
     finally:
         requests.Session.close = original  # type: ignore[method-assign]
