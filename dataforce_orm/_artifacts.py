@@ -9,7 +9,6 @@ are :class:`Local` steps the sync or async driver runs (``_transfer``).
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import posixpath
 import time
@@ -25,7 +24,7 @@ import attrs
 
 from . import _errors as errors
 from ._errors import DataForceError, TransportError, ValidationError
-from ._fields import check_str, check_tags, field
+from ._fields import WireEnum, check_str, check_tags, field
 from ._lookups import search_escape
 from ._luml import archive_body
 from ._protocol import Local, Op, Request, Sleep
@@ -42,18 +41,15 @@ LOST_CREATE_WAITS = (0.5, 1.0, 2.0)  # seconds between looks for a create that t
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
-class ArtifactType(str, enum.Enum):
+class ArtifactType(WireEnum):
     """What an artifact is (decided by the server from its manifest)."""
 
     MODEL = "model"
     DATASET = "dataset"
     EXPERIMENT = "experiment"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class ArtifactStatus(str, enum.Enum):
+class ArtifactStatus(WireEnum):
     """Where an artifact is in its upload/delete lifecycle."""
 
     PENDING_UPLOAD = "pending_upload"
@@ -61,9 +57,6 @@ class ArtifactStatus(str, enum.Enum):
     UPLOAD_FAILED = "upload_failed"
     PENDING_DELETION = "pending_deletion"
     DELETION_FAILED = "deletion_failed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 ProgressArg = bool | Callable[[int, int], None] | None

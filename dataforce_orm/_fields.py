@@ -36,6 +36,13 @@ def unsendable(text: str) -> bool:
     return False
 
 
+class WireEnum(str, enum.Enum):
+    """A wire enumeration: its members are their wire strings, and print as them."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
 class SecretStr(str):
     """A write-only credential: a string whose repr never shows it (so a traceback rendering
     locals, a log of a request body's repr, or a model's repr cannot leak it)."""

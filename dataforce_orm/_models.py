@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from datetime import datetime
 from typing import Any
@@ -11,11 +10,11 @@ import attrs
 
 from ._artifacts import ArtifactManager
 from ._errors import ValidationError
-from ._fields import field
+from ._fields import WireEnum, field
 from ._resource import Model
 
 
-class CollectionType(str, enum.Enum):
+class CollectionType(WireEnum):
     """What a collection holds (the wire field ``type``)."""
 
     MODEL = "model"
@@ -25,9 +24,6 @@ class CollectionType(str, enum.Enum):
     DATASET_EXPERIMENT = "dataset_experiment"
     MODEL_EXPERIMENT = "model_experiment"
     MIXED = "mixed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # The types the server's ``types`` filter accepts (the combined ones are refused there).
