@@ -278,11 +278,11 @@ class Artifact(Model):
         return str(data["url"])
 
     def _download_op(self, session: Session, path: str | os.PathLike[str] | None,
-                     progress: ProgressArg) -> Op[Path]:
+                     progress: ProgressArg, verify: bool = True) -> Op[Path]:
         target = _target(path, self.file_name, str(self.pk))
         url = yield from self._url_op(session, "download-url")
         meter = Progress(self.size, progress, f"download {target.name}") if progress else None
-        sha = self.file_hash if is_sha256(self.file_hash) else None
+        sha = self.file_hash if verify and is_sha256(self.file_hash) else None
         done = yield Local(Fetch(url, str(target), self.size or None, sha), meter)
         return Path(done)
 
@@ -317,22 +317,26 @@ class Artifact(Model):
     # -- public methods ------------------------------------------------------------------------
 
     def download(self, path: str | os.PathLike[str] | None = None, *,
-                 progress: ProgressArg = None, using: Session | None = None) -> Path:
+                 progress: ProgressArg = None, verify: bool = True,
+                 using: Session | None = None) -> Path:
         """Stream the file to ``path`` (a file, or a directory to put it in under its stored
         name; default: the current directory) and return where it was written.
 
-        The stored name never escapes the directory; the SHA-256 and size are checked
-        (IntegrityError, nothing kept); a broken transfer resumes with a range request.
-        ``progress``: True for a bar on stderr, or a callable taking (bytes done, total).
+        The stored name never escapes the directory; the size and (unless ``verify=False``)
+        the SHA-256 are checked (IntegrityError, nothing kept); a broken transfer resumes with
+        a range request. ``progress``: True for a bar on stderr, or a callable taking (bytes
+        done, total).
         """
         session = self._session_for(using)
-        return session.driver.run(self._download_op(session, path, progress))
+        return session.driver.run(self._download_op(session, path, progress, verify))
 
     async def adownload(self, path: str | os.PathLike[str] | None = None, *,
-                        progress: ProgressArg = None, using: Session | None = None) -> Path:
+                        progress: ProgressArg = None, verify: bool = True,
+                        using: Session | None = None) -> Path:
         """Async :meth:`download` (file writes and hashing run in threads)."""
         session = self._session_for(using)
-        return await session.async_driver.run(self._download_op(session, path, progress))
+        return await session.async_driver.run(self._download_op(session, path, progress,
+                                                                verify))
 
     def open(self, *, using: Session | None = None) -> Any:
         """The file as a readable binary stream (a context manager), without writing it."""

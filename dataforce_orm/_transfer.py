@@ -308,6 +308,27 @@ def _write_hashed(out: Any, chunk: bytes, state: _Partial) -> None:
     state.add(chunk)
 
 
+def _write_hashing(chunks: Iterator[bytes], out: Any, state: _Partial,
+                   progress: Progress | None) -> None:
+    """Write chunks, each hashed in a thread (hashlib releases the GIL) while the next is
+    received and written: the SHA-256 check costs no second pass and little time. At most two
+    chunks are held."""
+    with ThreadPoolExecutor(1) as hasher:
+        pending = None
+        try:
+            for chunk in chunks:
+                out.write(chunk)
+                state.written += len(chunk)
+                if pending is not None:
+                    pending.result()
+                pending = hasher.submit(state.hash, chunk)
+                if progress is not None:
+                    progress.add(len(chunk))
+        finally:
+            if pending is not None:
+                pending.result()
+
+
 def is_sha256(text: object) -> bool:
     return isinstance(text, str) and len(text) == 64 and all(
         c in "0123456789abcdefABCDEF" for c in text)
@@ -453,24 +474,15 @@ class SyncStorage:
                         state.restart()
                     _check("GET", step.url, r.status_code, b"" if r.ok else r.content,
                            r.headers)
-                    with open(tmp, "ab") as out, ThreadPoolExecutor(1) as hasher:
-                        # A chunk is hashed in a thread (hashlib releases the GIL) while the
-                        # next is received and written: the SHA-256 check costs no second
-                        # pass and little time. At most two chunks are held.
-                        pending = None
-                        try:
+                    with open(tmp, "ab") as out:
+                        if step.sha256:
+                            _write_hashing(r.iter_content(CHUNK), out, state, progress)
+                        else:
                             for chunk in r.iter_content(CHUNK):
                                 out.write(chunk)
                                 state.written += len(chunk)
-                                if pending is not None:
-                                    pending.result()
-                                if step.sha256:
-                                    pending = hasher.submit(state.hash, chunk)
                                 if progress is not None:
                                     progress.add(len(chunk))
-                        finally:
-                            if pending is not None:
-                                pending.result()
             except requests.RequestException as exc:
                 raise _transport("GET", step.url, exc) from None
             if step.size is not None and state.written < step.size:

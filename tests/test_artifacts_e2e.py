@@ -282,3 +282,15 @@ def test_a_create_that_timed_out_is_not_left_pending(tmp_path: Path, aserver: Lo
             c.artifacts.upload(archive(tmp_path))
         assert aserver.artifact_rows(c.id) == []  # found once committed, and removed
     s.close()
+
+
+def test_download_checks_the_hash_unless_told_not_to(am: Any, tmp_path: Path,
+                                                    coll: Collection) -> None:
+    path = archive(tmp_path)
+    a = am.upload(coll.artifacts, path)
+    object.__setattr__(a, "file_hash", "0" * 64)  # as if the stored file did not match
+    with pytest.raises(dfo.IntegrityError, match="SHA-256"):
+        am.download(a, tmp_path / "checked.luml")
+    assert not (tmp_path / "checked.luml").exists()  # nothing kept
+    got = am.download(a, tmp_path / "unchecked.luml", verify=False)
+    assert Path(got).read_bytes() == path.read_bytes()
