@@ -258,12 +258,15 @@ class Artifact(Model):
         req = Request("PATCH", path, json={"status": status.value})
         try:
             data = (yield req).data
-        except errors.APIError:
-            # The answer to an earlier try may have been lost after the server applied it (a
-            # re-sent PATCH is then an invalid transition): what does the server hold?
+        except (errors.APIError, TransportError) as exc:
+            # The answer may have been lost after the server applied it (a re-sent PATCH is
+            # then an invalid transition): what does the server hold?
             data = yield from self._get_data_op(Request("GET", path), self.pk)
             if data.get("status") != status.value:
-                raise
+                if not (isinstance(exc, TransportError) and exc.maybe_sent
+                        and not isinstance(exc, errors.TimeoutError)):
+                    raise
+                data = (yield req).data  # the connection closed before it was applied
         self._absorb(req, data, session)
 
     # -- download, open, delete ----------------------------------------------------------------

@@ -79,11 +79,13 @@ class RetryPolicy:
         if isinstance(exc, TransportError):
             if not exc.maybe_sent:
                 return True
-            # A PATCH that timed out may still be applied later, after the re-sent copy and
-            # after any newer write: it is not re-sent (the error says it may have been sent).
+            # A PATCH that may have been sent is never re-sent blindly: if the copy stalled, it
+            # could land after a newer write (the update settles it by reading back first).
             # A create that timed out may still be running: no lookup can rule it out.
+            if req.method == "PATCH":
+                return False
             if isinstance(exc, TimeoutError):
-                return req.idempotent and req.method != "PATCH"
+                return req.idempotent
             return req.idempotent or req.recover is not None
         if isinstance(exc, APIError) and exc.status in self.statuses:
             # A create answered 502/503/504 may have been committed: re-sent only after a

@@ -382,7 +382,10 @@ def test_asave_retried_after_a_failed_patch(a: Async, fault: Fault) -> None:
     (row,) = a.server.collection_rows(a.orbit_id)
     assert (row["name"], row["tags"]) == ("renamed", ["a", "b"]) == (c.name, c.tags)
     assert not c.changed_fields()
-    assert len(a.sent("PATCH", cid)) == 2 and len(a.sleeps) == 1
+    # a 503 is re-sent by the retry engine; a dropped connection is read back first, and only
+    # a PATCH that did not land (drop) is sent again (drop_after: it landed, once)
+    assert len(a.sent("PATCH", cid)) == (1 if fault.kind == "drop_after" else 2)
+    assert len(a.sleeps) == 1
 
 
 def test_adelete_after_a_dropped_answer_is_success(a: Async) -> None:
