@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ._ids import parse_uuid, uuid_error
-from ._validation import ORDERS, ErrorList, Loc, check_enum, error, parse_int
+from ._validation import ORDERS, ErrorList, Loc, check_enum, error, parse_int, query_limit
 
 MAX_SIZE = 5_497_558_138_880  # 5 TiB
 ARTIFACT_TYPES = ("model", "experiment", "dataset")  # the enum's declaration order
@@ -428,16 +428,7 @@ def validate_artifact_list_query(
     out["cursor"] = last.get("cursor")
     out["limit"] = 50
     if "limit" in last:
-        limit = parse_int(("query", "limit"), last["limit"], errors)
-        if limit is not None and limit <= 0:
-            msg = "Input should be greater than 0"
-            errors.append(error("greater_than", ("query", "limit"), msg, last["limit"], {"gt": 0}))
-        elif limit is not None and limit > 100:
-            msg = "Input should be less than or equal to 100"
-            ctx = {"le": 100}
-            errors.append(error("less_than_equal", ("query", "limit"), msg, last["limit"], ctx))
-        elif limit is not None:
-            out["limit"] = limit
+        out["limit"] = query_limit(last["limit"], errors, out["limit"])
     out["sort_by"] = last.get("sort_by", "created_at")
     out["order"] = last.get("order", "desc")
     check_enum(ORDERS, ("query", "order"), out["order"], errors)

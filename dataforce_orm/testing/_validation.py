@@ -142,22 +142,27 @@ def parse_int(loc: Loc, raw: str, errors: ErrorList) -> int | None:
     return None
 
 
+def query_limit(raw: str, errors: ErrorList, default: int) -> int:
+    """A listing's ``limit`` query value (1 to 100), or ``default`` with its 422 error."""
+    limit = parse_int(("query", "limit"), raw, errors)
+    if limit is not None and limit <= 0:
+        msg = "Input should be greater than 0"
+        errors.append(error("greater_than", ("query", "limit"), msg, raw, {"gt": 0}))
+    elif limit is not None and limit > 100:
+        msg = "Input should be less than or equal to 100"
+        errors.append(error("less_than_equal", ("query", "limit"), msg, raw, {"le": 100}))
+    elif limit is not None:
+        return limit
+    return default
+
+
 def validate_list_query(params: list[tuple[str, str]]) -> tuple[dict[str, Any], ErrorList]:
     """Parse the list query (cursor, limit, sort_by, order, search, types)."""
     last = dict(params)  # a repeated scalar parameter: the last value wins
     errors: ErrorList = []
     out: dict[str, Any] = {"cursor": last.get("cursor") or None, "limit": 50}
     if "limit" in last:
-        limit = parse_int(("query", "limit"), last["limit"], errors)
-        if limit is not None and limit <= 0:
-            msg = "Input should be greater than 0"
-            errors.append(error("greater_than", ("query", "limit"), msg, last["limit"], {"gt": 0}))
-        elif limit is not None and limit > 100:
-            msg = "Input should be less than or equal to 100"
-            ctx = {"le": 100}
-            errors.append(error("less_than_equal", ("query", "limit"), msg, last["limit"], ctx))
-        elif limit is not None:
-            out["limit"] = limit
+        out["limit"] = query_limit(last["limit"], errors, out["limit"])
     out["sort_by"] = last.get("sort_by", "created_at")
     check_enum(SORT_KEYS, ("query", "sort_by"), out["sort_by"], errors)
     out["order"] = last.get("order", "desc")
