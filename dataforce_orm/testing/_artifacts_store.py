@@ -19,6 +19,7 @@ from typing import Any
 
 from ._ids import new_id, now_iso
 from ._store import _COLLECTION_COLS, NotNullError, Store, _row_to_collection
+from ._wire import HttpError, ServerError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS artifacts (
@@ -101,18 +102,6 @@ _TRANSITIONS = {
     "pending_upload": ("uploaded", "upload_failed"),
     "pending_deletion": ("deletion_failed",),
 }
-
-
-class HttpError(Exception):
-    """An application error: ``{"detail": message}`` with this status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-class ServerError(Exception):
-    """Where the platform fails with its plain-text 500."""
 
 
 @dataclass(frozen=True)
