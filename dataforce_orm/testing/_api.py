@@ -10,7 +10,10 @@ from typing import Any
 
 from ._access import Access
 from ._artifacts_api import ArtifactRoutes
+from ._bucket_urls_api import BucketUrlRoutes
 from ._core_api import CoreRoutes
+from ._orbit_secrets_api import OrbitSecretRoutes
+from ._registry_api import TrackRoutes
 from ._routing import Route, RouteTable
 from ._storage import PresignError, Storage
 from ._store import Store
@@ -36,12 +39,18 @@ class Api:
         self.store = store
         self.access = Access(store)
         self.core = CoreRoutes(store)
-        self.artifacts_routes = ArtifactRoutes(store, storage or Storage(lambda: "http://127.0.0.1"))
+        storage = storage or Storage(lambda: "http://127.0.0.1")
+        self.artifacts_routes = ArtifactRoutes(store, storage)
         self.artifacts = self.artifacts_routes.artifacts
+        self.tracks = TrackRoutes(store)
+        self.orbit_secrets = OrbitSecretRoutes(store)
+        self.bucket_urls = BucketUrlRoutes(store, self.artifacts, storage)
         self.table = RouteTable(self._routes())
 
     def _routes(self) -> list[Route]:
-        return [*self.core.routes(), *self.artifacts_routes.routes()]
+        groups = (self.core, self.artifacts_routes, self.tracks, self.orbit_secrets,
+                  self.bucket_urls)
+        return [route for group in groups for route in group.routes()]
 
     def handle(self, req: Request) -> Response:
         """Answer one request; unexpected errors become the plain-text 500."""

@@ -1,4 +1,4 @@
-"""SQLite state behind the artifact routes: artifacts, deployments, tracks, orbits' storage.
+"""SQLite state behind the artifact routes: artifacts, deployments, orbits' storage.
 
 Shares the Store's connection and lock. Collection counters (``total_artifacts``,
 ``artifacts_tags``, ``artifacts_extra``) are recomputed in the same transaction as every
@@ -37,14 +37,6 @@ CREATE TABLE IF NOT EXISTS deployments (
     satellite_id TEXT NOT NULL, satellite_name TEXT NOT NULL, created_by_user TEXT,
     created_at TEXT NOT NULL, updated_at TEXT);
 CREATE INDEX IF NOT EXISTS ix_deployments_artifact ON deployments (artifact_id);
-CREATE TABLE IF NOT EXISTS tracks (
-    id TEXT PRIMARY KEY, orbit_id TEXT NOT NULL REFERENCES orbits(id) ON DELETE CASCADE,
-    name TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT);
-CREATE TABLE IF NOT EXISTS track_entries (
-    track_id TEXT NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
-    artifact_id TEXT NOT NULL REFERENCES artifacts(id), created_at TEXT NOT NULL,
-    PRIMARY KEY (track_id, artifact_id));
-CREATE INDEX IF NOT EXISTS ix_track_entries_artifact ON track_entries (artifact_id);
 """
 
 # Wire order of the Artifact fields (pydantic: ArtifactIn's fields, then Artifact's own).
@@ -524,34 +516,6 @@ class ArtifactStore:
         with self.store.tx() as db:
             if db.execute("DELETE FROM deployments WHERE id = ?", (deployment_id,)).rowcount == 0:
                 raise KeyError(deployment_id)
-
-    def add_track_entry(self, artifact_id: str, name: str, track_id: str | None) -> str:
-        """Put the artifact into a track (a new one in its orbit unless track_id is given)."""
-        with self.store.tx() as db:
-            orbit = self._orbit_of(db, artifact_id)
-            if track_id is None:
-                track_id = new_id()
-                db.execute(
-                    "INSERT INTO tracks VALUES (?, ?, ?, ?, NULL)",
-                    (track_id, orbit, name, now_iso()),
-                )
-            elif db.execute("SELECT 1 FROM tracks WHERE id = ?", (track_id,)).fetchone() is None:
-                raise KeyError(track_id)
-            db.execute(
-                "INSERT OR IGNORE INTO track_entries VALUES (?, ?, ?)",
-                (track_id, artifact_id, now_iso()),
-            )
-        return track_id
-
-    def remove_track_entry(self, track_id: str, artifact_id: str) -> None:
-        """Take the artifact out of a track."""
-        with self.store.tx() as db:
-            cur = db.execute(
-                "DELETE FROM track_entries WHERE track_id = ? AND artifact_id = ?",
-                (track_id, artifact_id),
-            )
-            if cur.rowcount == 0:
-                raise KeyError((track_id, artifact_id))
 
     def rows(self, collection_id: str | None = None) -> list[dict[str, Any]]:
         """Stored artifacts, oldest first."""

@@ -6,9 +6,11 @@ from typing import Any
 
 from ._api import Api
 from ._ids import new_id
+from ._orbit_secrets_store import DuplicateNameError
 from ._storage import Storage
 from ._store import DEFAULT_SECRET, DuplicateSecretError, Store, User
 from ._validation import SECRET_FIELDS, strip_scheme
+from ._wire import HttpError
 
 _AZURITE = (
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=bG9jYWwta2V5;"
@@ -23,6 +25,8 @@ class Fixtures:
     _store: Store
     _storage: Storage
     _api: Api
+    user_id: str
+    orbit_id: str
 
     # -- data helpers -----------------------------------------------------------------------
 
@@ -178,15 +182,20 @@ class Fixtures:
     def add_track(
         self, artifact_id: str, *, name: str = "track", track_id: str | None = None
     ) -> str:
-        """Put an artifact into a track (a new one unless track_id); returns the track id.
+        """Put an artifact into a track (a new one of the artifact's type in its orbit,
+        unless track_id) as the track's next version; returns the track id. Nothing happens
+        when it is already there; ValueError when the track cannot take it (another type or
+        orbit).
 
         A track entry blocks delete-url, confirm and force delete (409).
         """
-        return self._api.artifacts.add_track_entry(str(artifact_id), name, track_id)
+        return self._api.tracks.registry.add_artifact(
+            str(artifact_id), name, None if track_id is None else str(track_id), self.user_id
+        )
 
     def remove_from_track(self, track_id: str, artifact_id: str) -> None:
-        """Take an artifact out of a track."""
-        self._api.artifacts.remove_track_entry(str(track_id), str(artifact_id))
+        """Take an artifact out of a track (its entry is deleted; KeyError if it has none)."""
+        self._api.tracks.registry.remove_artifact(str(track_id), str(artifact_id))
 
     def artifact_rows(self, collection_id: str | None = None) -> list[dict[str, Any]]:
         """Stored artifacts as wire-shaped dicts, read directly (no HTTP), oldest first."""
@@ -205,3 +214,87 @@ class Fixtures:
         """Incomplete S3 multipart uploads plus Azure blobs with uncommitted blocks."""
         return self._storage.pending_uploads()
 
+
+    # -- registry, orbit secrets, members -------------------------------------------------------
+
+    def make_track(
+        self,
+        orbit_id: str | None = None,
+        name: str = "track",
+        *,
+        artifact_type: str = "model",
+        stages: list[str] | tuple[str, ...] = (),
+        description: str | None = None,
+        tags: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """A new track (default orbit unless given) with these stages; returns the Track as
+        the API shows it (``["stages"]`` with their ids). ValueError for repeated stages."""
+        if artifact_type not in ("model", "dataset", "experiment"):
+            raise ValueError(
+                f"artifact_type must be model, dataset or experiment, not {artifact_type!r}"
+            )
+        fields = {"name": name, "artifact_type": artifact_type, "description": description,
+                  "tags": tags, "stages": list(stages)}
+        try:
+            return self._api.tracks.registry.create_track(str(orbit_id or self.orbit_id), fields)
+        except HttpError as exc:
+            raise ValueError(exc.message) from None
+
+    def track_entries(self, track_id: str) -> list[dict[str, Any]]:
+        """A track's entries as the API shows them, oldest first (read directly)."""
+        page = self._api.tracks.registry.list_entries(
+            str(track_id),
+            {"sort_by": "created_at", "order": "asc", "limit": 1_000_000, "cursor": None,
+             "stage": None},
+        )
+        return list(page["items"])
+
+    def make_orbit_secret(
+        self,
+        name: str,
+        value: str,
+        *,
+        orbit_id: str | None = None,
+        tags: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """A new orbit secret (default orbit unless given); returns it with its value.
+        ValueError when the orbit has one of this name."""
+        try:
+            return self._api.orbit_secrets.secrets.create(
+                str(orbit_id or self.orbit_id), {"name": name, "value": value, "tags": tags}
+            )
+        except DuplicateNameError:
+            raise ValueError(f"the orbit already has a secret named {name!r}") from None
+
+    def orbit_secret_value(self, secret_id: str) -> str | None:
+        """A stored secret's value, decrypted (None when there is no such secret)."""
+        row = self._store._one("SELECT orbit_id FROM orbit_secrets WHERE id = ?", str(secret_id))
+        if row is None:
+            return None
+        found = self._api.orbit_secrets.secrets.get(str(row[0]), str(secret_id))
+        return None if found is None else str(found["value"])
+
+    def make_member(
+        self,
+        orbit_id: str | None = None,
+        *,
+        orbit_role: str | None = "member",
+        organization_role: str = "member",
+        name: str = "member",
+    ) -> User:
+        """A new user with its own API key who is ``organization_role`` (owner, admin or
+        member) of the orbit's organization and ``orbit_role`` (admin, member or None) of
+        the orbit (default orbit unless given): ``make_member()`` is a plain orbit member."""
+        orbit = str(orbit_id or self.orbit_id)
+        organization = self._api.artifacts.orbit_organization(orbit)
+        if organization is None:
+            raise KeyError(orbit)
+        if organization_role not in ("owner", "admin", "member"):
+            raise ValueError(organization_role)
+        if orbit_role not in ("admin", "member", None):
+            raise ValueError(orbit_role)
+        user = self._store.add_user(name)
+        self._store.add_member(organization, user.id, organization_role)
+        if orbit_role is not None:
+            self._store.add_orbit_member(orbit, user.id, orbit_role)
+        return user

@@ -197,6 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind in ("drop_after", "stall"):
             self.close_connection = True
             return
+        self.close_connection = self.close_connection or response.close
         self._send(response)
 
     def _handle_storage(self, path: str, query: str) -> None:

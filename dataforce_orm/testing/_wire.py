@@ -51,8 +51,8 @@ def no_content() -> Response:
 
 
 def internal_error() -> Response:
-    """The plain-text 500 of an unhandled exception."""
-    return Response(500, b"Internal Server Error", "text/plain; charset=utf-8")
+    """The plain-text 500 of an unhandled exception (the connection is closed after it)."""
+    return Response(500, b"Internal Server Error", "text/plain; charset=utf-8", close=True)
 
 
 class Abort(Exception):
