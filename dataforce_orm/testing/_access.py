@@ -81,19 +81,6 @@ class Access:
             raise Abort(detail(403, "Not enough rights"))
         return role
 
-    def _check(self, user: str, ids: dict[str, str], action: str) -> None:
-        role = self._org_role(ids["organization_id"], user)
-        inside, orbit_role = self.store.orbit_access(ids["organization_id"], ids["orbit_id"], user)
-        if not inside:
-            raise Abort(detail(404, "Orbit not found"))
-        if role in ("owner", "admin") or orbit_role == "admin":
-            return
-        if orbit_role == "member" and action != "delete":
-            return
-        raise Abort(detail(403, "Not enough rights"))
-
-    # -- discovery --------------------------------------------------------------------------
-
     def _orbit_rights(self, user: str, ids: dict[str, str]) -> tuple[str, str | None]:
         """(organization role, orbit role); 403 for a non-member, 404 for a foreign orbit."""
         role = self._org_role(ids["organization_id"], user)

@@ -130,7 +130,7 @@ class ArtifactRoutes(Access):
 
     def _prepare(self, user: str, ids: dict[str, str], errors: ErrorList, action: str) -> None:
         self._raise_422(errors)
-        self._check(user, ids, action)
+        self._allow(user, ids, "artifact", action)
 
     # -- routes ---------------------------------------------------------------------------------
 

@@ -262,7 +262,7 @@ class CoreRoutes(Access):
     ) -> Response:
         query, query_errors = validate_list_query(parse_qsl(req.query, keep_blank_values=True))
         self._raise_422(errors + query_errors)
-        self._check(user, ids, "list")
+        self._allow(user, ids, "collection", "list")
         page = self.store.list_collections(ids["orbit_id"], **query)
         return json_response(200, page)
 
@@ -270,14 +270,14 @@ class CoreRoutes(Access):
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
         self._raise_422(errors + validate_create(body))
-        self._check(user, ids, "create")
+        self._allow(user, ids, "collection", "create")
         return json_response(200, self.store.create_collection(ids["orbit_id"], body))
 
     def _get_collection(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
         self._raise_422(errors)
-        self._check(user, ids, "read")
+        self._allow(user, ids, "collection", "read")
         found = self.store.get_collection(ids["orbit_id"], ids["collection_id"])
         if found is None:
             return detail(404, "Collection not found")
@@ -287,7 +287,7 @@ class CoreRoutes(Access):
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
         self._raise_422(errors + validate_update(body))
-        self._check(user, ids, "update")
+        self._allow(user, ids, "collection", "update")
         try:
             updated = self.store.update_collection(
                 ids["orbit_id"],
@@ -306,7 +306,7 @@ class CoreRoutes(Access):
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
         self._raise_422(errors)
-        self._check(user, ids, "delete")
+        self._allow(user, ids, "collection", "delete")
         outcome = self.store.delete_collection(ids["orbit_id"], ids["collection_id"])
         if outcome == "missing":
             return detail(404, "Collection not found")
