@@ -268,11 +268,7 @@ class Fixtures:
 
     def orbit_secret_value(self, secret_id: str) -> str | None:
         """A stored secret's value, decrypted (None when there is no such secret)."""
-        row = self._store._one("SELECT orbit_id FROM orbit_secrets WHERE id = ?", str(secret_id))
-        if row is None:
-            return None
-        found = self._api.orbit_secrets.secrets.get(str(row[0]), str(secret_id))
-        return None if found is None else str(found["value"])
+        return self._api.orbit_secrets.secrets.value(str(secret_id))
 
     def make_member(
         self,

@@ -124,6 +124,11 @@ class OrbitSecretStore:
         )
         return None if row is None else self._render(row)
 
+    def value(self, secret_id: str) -> str | None:
+        """A secret's value by id alone (any orbit), decrypted; None: no such secret."""
+        row = self.store._one("SELECT value FROM orbit_secrets WHERE id = ?", secret_id)
+        return None if row is None else self.cipher.decrypt(row["value"])
+
     def update(
         self, orbit_id: str, secret_id: str, fields: dict[str, Any]
     ) -> dict[str, Any] | None:

@@ -84,6 +84,9 @@ def test_a_signed_in_principal_is_needed_but_no_rights(
     assert (anonymous.status_code, anonymous.json()) == (401, {"detail": "Not authenticated"})
     nobody = session_for(server.add_user("outsider").api_key)
     assert nobody.post(_urls(server), json=_s3()).status_code == 200
+    member = server.add_user("org member")
+    server.add_member(server.organization_id, member.id, "member")  # no BUCKET_SECRET READ
+    assert session_for(member.api_key).post(_urls(server), json=_s3()).status_code == 200
     missing = session.post(_urls(server), json={"type": "s3", "endpoint": "e", "region": "r"})
     assert missing.status_code == 422
     assert missing.json()["detail"][0]["loc"] == ["body", "s3", "bucket_name"]
