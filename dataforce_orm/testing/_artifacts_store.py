@@ -210,13 +210,13 @@ def decode_cursor(text: str | None) -> Cursor | None:
         return None
 
 
-def _time_text(moment: datetime) -> str:
+def stored_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _iso(stored: str) -> str:
+def iso_time(stored: str) -> str:
     moment = datetime.strptime(stored, "%Y-%m-%dT%H:%M:%S.%fZ")
     return moment.replace(tzinfo=timezone.utc).isoformat()
 
@@ -653,7 +653,7 @@ class ArtifactStore:
                 ok = isinstance(value, (int, float))
             elif sort_by == "created_at":
                 ok = isinstance(value, datetime)
-                value = _time_text(value) if ok else value
+                value = stored_time(value) if ok else value
             elif sort_by == "size":
                 ok = isinstance(value, int)
             elif sort_by in _TEXT_COLUMNS or sort_by in ("id", "collection_id"):
@@ -686,7 +686,7 @@ class ArtifactStore:
         if metric is not None:
             value = json.loads(row["extra_values"]).get(metric)
         elif column in ("created_at", "updated_at"):
-            value = None if row[column] is None else _iso(row[column])
+            value = None if row[column] is None else iso_time(row[column])
         elif column in ("id", "collection_id"):
             raise ServerError("a UUID is not a valid cursor value")
         elif column in _JSON_FIELDS:

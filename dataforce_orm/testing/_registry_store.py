@@ -12,7 +12,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from ._artifacts_store import _iso, _time_text, decode_cursor, encode_cursor
+from ._artifacts_store import decode_cursor, encode_cursor, iso_time, stored_time
 from ._ids import new_id, now_iso
 from ._store import Store, tags_text
 from ._wire import HttpError, ServerError
@@ -94,7 +94,7 @@ def _cursor_value(sort_by: str, value: Any) -> Any:
     if sort_by == "created_at":
         if not isinstance(value, datetime):
             raise ServerError(f"cursor value {value!r} is not a time")
-        return _time_text(value)
+        return stored_time(value)
     want: type = int if sort_by in ("total_entries", "version") else str
     if not isinstance(value, want) or isinstance(value, bool):
         raise ServerError(f"cursor value {value!r} does not fit {sort_by}")
@@ -104,7 +104,7 @@ def _cursor_value(sort_by: str, value: Any) -> Any:
 def _emit(row: sqlite3.Row, key: str, sort_by: str, order: str, scope: str) -> str:
     value = row[key]
     if sort_by == "created_at":
-        value = _iso(value)
+        value = iso_time(value)
     return encode_cursor([_hex(row["id"]), value, sort_by, order, _hex(scope)])
 
 

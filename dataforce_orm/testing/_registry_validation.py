@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from ._artifact_validation import (
-    _STR,
     ARTIFACT_TYPES,
     FAIL,
+    STR,
     Field,
     Model,
     State,
     Validator,
-    _body,
-    _enum,
-    _list,
-    _nullable,
-    _uuid,
+    enum_of,
+    list_of,
+    nullable,
+    uuid_value,
+    validate_body,
 )
 from ._validation import (
     ORDERS,
@@ -49,7 +49,7 @@ def _tags(value: Any, loc: Loc, errors: ErrorList, st: State) -> Any:
 
 
 def _at_least_one(item: Validator) -> Validator:
-    inner = _list(item)
+    inner = list_of(item)
 
     def check(value: Any, loc: Loc, errors: ErrorList, st: State) -> Any:
         got = inner(value, loc, errors, st)
@@ -63,31 +63,33 @@ def _at_least_one(item: Validator) -> Validator:
     return check
 
 
-_OPT_STR = _nullable(_STR)
-_OPT_STR_LIST = _nullable(_list(_STR))
-_OPT_UUID = _nullable(_uuid)
+_OPT_STR = nullable(STR)
+_OPT_STR_LIST = nullable(list_of(STR))
+_OPT_UUID = nullable(uuid_value)
 
 _TRACK_CREATE = Model(
     [
-        Field("name", _STR),
-        Field("artifact_type", _enum(ARTIFACT_TYPES)),
+        Field("name", STR),
+        Field("artifact_type", enum_of(ARTIFACT_TYPES)),
         Field("description", _OPT_STR, required=False),
         Field("tags", _OPT_STR_LIST, required=False),
-        Field("stages", _list(_STR), required=False, default=[]),
+        Field("stages", list_of(STR), required=False, default=[]),
     ]
 )
-_STAGE_UPSERT = Model([Field("id", _OPT_UUID, required=False), Field("name", _STR)])
+_STAGE_UPSERT = Model([Field("id", _OPT_UUID, required=False), Field("name", STR)])
 _TRACK_UPDATE = Model(
     [
         Field("name", _OPT_STR, required=False),
         Field("description", _OPT_STR, required=False),
         Field("tags", _OPT_STR_LIST, required=False),
-        Field("stages", _nullable(_list(_STAGE_UPSERT)), required=False),
+        Field("stages", nullable(list_of(_STAGE_UPSERT)), required=False),
     ]
 )
-_ENTRY_CREATE = Model([Field("artifact_id", _uuid), Field("stage_id", _OPT_UUID, required=False)])
+_ENTRY_CREATE = Model(
+    [Field("artifact_id", uuid_value), Field("stage_id", _OPT_UUID, required=False)]
+)
 _ENTRY_UPDATE = Model([Field("stage_id", _OPT_UUID, required=False)])
-_ENTRIES_DELETE = Model([Field("entry_ids", _at_least_one(_uuid))])
+_ENTRIES_DELETE = Model([Field("entry_ids", _at_least_one(uuid_value))])
 _SECRET_CREATE = Model(
     [
         Field("name", _max_str(255)),
@@ -97,8 +99,8 @@ _SECRET_CREATE = Model(
 )
 _SECRET_UPDATE = Model(
     [
-        Field("name", _nullable(_max_str(255)), required=False),
-        Field("value", _nullable(_max_str(8192)), required=False),
+        Field("name", nullable(_max_str(255)), required=False),
+        Field("value", nullable(_max_str(8192)), required=False),
         Field("tags", _tags, required=False),
     ]
 )
@@ -106,7 +108,7 @@ _SECRET_UPDATE = Model(
 
 def _sent(model: Model, body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
     """Only the fields present in the body (pydantic's exclude_unset)."""
-    out, errors = _body(model, body)
+    out, errors = validate_body(model, body)
     if out is None:
         return None, errors
     return {k: v for k, v in out.items() if k in body}, errors
@@ -114,7 +116,7 @@ def _sent(model: Model, body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
 
 def validate_track_create(body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
     """TrackCreateIn: name, artifact_type, description?, tags?, stages (names, default [])."""
-    return _body(_TRACK_CREATE, body)
+    return validate_body(_TRACK_CREATE, body)
 
 
 def validate_track_update(body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
@@ -124,22 +126,22 @@ def validate_track_update(body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
 
 def validate_entry_create(body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
     """TrackEntryCreateIn: artifact_id, stage_id?."""
-    return _body(_ENTRY_CREATE, body)
+    return validate_body(_ENTRY_CREATE, body)
 
 
 def validate_entry_update(body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
     """TrackEntryUpdateIn: stage_id (absent is null)."""
-    return _body(_ENTRY_UPDATE, body)
+    return validate_body(_ENTRY_UPDATE, body)
 
 
 def validate_entries_delete(body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
     """TrackEntriesDeleteIn: entry_ids, at least one."""
-    return _body(_ENTRIES_DELETE, body)
+    return validate_body(_ENTRIES_DELETE, body)
 
 
 def validate_orbit_secret_create(body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
     """OrbitSecretCreateIn: name <= 255, value <= 8192, tags (<= 50 x <= 64)."""
-    return _body(_SECRET_CREATE, body)
+    return validate_body(_SECRET_CREATE, body)
 
 
 def validate_orbit_secret_update(body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
@@ -174,7 +176,7 @@ def _query_uuid(name: str, params: list[tuple[str, str]], errors: ErrorList) -> 
     last = dict(params)
     if name not in last:
         return None
-    got = _uuid(last[name], ("query", name), errors, State())
+    got = uuid_value(last[name], ("query", name), errors, State())
     return None if got is FAIL else str(got)
 
 
