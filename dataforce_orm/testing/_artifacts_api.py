@@ -25,11 +25,11 @@ from ._artifact_validation import (
     validate_artifact_update,
     validate_multipart,
 )
-from ._artifacts_store import ArtifactStore, Bucket
+from ._artifacts_store import ArtifactStore, Bucket, storage_target
 from ._routing import ORBIT, Route
 from ._storage import S3Target, Storage
 from ._store import Store
-from ._validation import ErrorList, strip_scheme
+from ._validation import ErrorList
 from ._wire import HttpError, Request, Response, json_response, no_content
 
 # A legacy (FNNX) manifest is a model only when the archive index holds all of these.
@@ -57,26 +57,6 @@ def artifact_type(fields: dict[str, Any]) -> str:
 def type_allowed(collection_type: str, kind: str) -> bool:
     """``mixed`` admits everything; otherwise the type must be a substring of it."""
     return collection_type == "mixed" or kind in collection_type
-
-
-def storage_target(bucket: Bucket, own_netloc: str) -> S3Target | None:
-    """None when the server's own storage serves this bucket, else the S3 service to sign for.
-
-    Own storage: every Azure secret (no external Azure), an S3 secret the server marked as
-    its own (the default secret and the ones it makes, while their endpoint is unchanged),
-    and an S3 secret whose endpoint is the server's own ``host:port``. Any other S3 secret
-    is an external S3 service (MinIO, moto, ...).
-    """
-    if bucket.type != "s3" or bucket.marked_own or strip_scheme(bucket.endpoint) == own_netloc:
-        return None
-    return S3Target(
-        endpoint=strip_scheme(bucket.endpoint),
-        bucket=bucket.bucket_name,
-        access_key=bucket.access_key,
-        secret_key=bucket.secret_key,
-        region=bucket.region or "us-east-1",
-        secure=bucket.secure is not False,
-    )
 
 
 class ArtifactRoutes(Access):

@@ -18,7 +18,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ._ids import new_id, now_iso
+from ._storage import S3Target
 from ._store import _COLLECTION_COLS, NotNullError, Store, _row_to_collection
+from ._validation import strip_scheme
 from ._wire import HttpError, ServerError
 
 SCHEMA = """
@@ -112,6 +114,26 @@ class Bucket:
     region: str | None
     secure: bool | None
     marked_own: bool
+
+
+def storage_target(bucket: Bucket, own_netloc: str) -> S3Target | None:
+    """None when the server's own storage serves this bucket, else the S3 service to sign for.
+
+    Own storage: every Azure secret (no external Azure), an S3 secret the server marked as
+    its own (the default secret and the ones it makes, while their endpoint is unchanged),
+    and an S3 secret whose endpoint is the server's own ``host:port``. Any other S3 secret
+    is an external S3 service (MinIO, moto, ...).
+    """
+    if bucket.type != "s3" or bucket.marked_own or strip_scheme(bucket.endpoint) == own_netloc:
+        return None
+    return S3Target(
+        endpoint=strip_scheme(bucket.endpoint),
+        bucket=bucket.bucket_name,
+        access_key=bucket.access_key,
+        secret_key=bucket.secret_key,
+        region=bucket.region or "us-east-1",
+        secure=bucket.secure is not False,
+    )
 
 
 def _json(value: Any) -> str:

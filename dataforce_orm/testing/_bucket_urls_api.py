@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._access import Access
-from ._artifacts_api import storage_target
-from ._artifacts_store import ArtifactStore, Bucket
+from ._artifacts_store import ArtifactStore, Bucket, storage_target
 from ._routing import ORG, Route
 from ._storage import Storage
 from ._store import Store

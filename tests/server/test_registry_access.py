@@ -3,8 +3,12 @@ and the set-up helpers behind them."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 import requests
+from artifacts_kit import Arts
 from dfserver_helpers import session_for
 from registry_kit import Reg, new_reg
 
@@ -153,3 +157,41 @@ def test_make_track_and_make_orbit_secret(reg: Reg, server: LocalServer) -> None
     with pytest.raises(ValueError, match="already has"):
         server.make_orbit_secret("S", "again", orbit_id=reg.arts.orbit)
     assert server.orbit_secret_value(reg.arts.orbit) is None
+
+
+def test_a_database_with_the_older_bare_track_tables_is_carried_over(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with LocalServer(db_path=str(db)) as srv:
+        s = session_for(srv.api_key)
+        reg = Reg(Arts(srv, s, srv.organization_id, srv.orbit_id))
+        artifact = reg.artifact()
+        s.close()
+    srv.close()
+    with sqlite3.connect(db) as conn:  # the tables as earlier versions of the server made them
+        conn.executescript(
+            "DROP TABLE track_entries; DROP TABLE track_stages; DROP TABLE tracks;"
+            "CREATE TABLE tracks (id TEXT PRIMARY KEY, orbit_id TEXT NOT NULL, name TEXT NOT NULL,"
+            " created_at TEXT NOT NULL, updated_at TEXT);"
+            "CREATE TABLE track_entries (track_id TEXT NOT NULL, artifact_id TEXT NOT NULL,"
+            " created_at TEXT NOT NULL, PRIMARY KEY (track_id, artifact_id));"
+        )
+        conn.execute(
+            "INSERT INTO tracks VALUES ('01900000-0000-7000-8000-000000000001', ?, 'old',"
+            " '2026-01-01T00:00:00.000000Z', NULL)",
+            (srv.orbit_id,),
+        )
+        conn.execute(
+            "INSERT INTO track_entries VALUES ('01900000-0000-7000-8000-000000000001', ?,"
+            " '2026-01-01T00:00:00.000000Z')",
+            (artifact,),
+        )
+    with LocalServer(db_path=str(db)) as again:
+        track_id = "01900000-0000-7000-8000-000000000001"
+        entries = again.track_entries(track_id)
+        assert [(e["artifact_id"], e["version"]) for e in entries] == [(artifact, 1)]
+        s = session_for(again.api_key)
+        base = f"{again.url}/v1/organizations/{again.organization_id}/orbits/{again.orbit_id}"
+        track = s.get(f"{base}/tracks/{track_id}").json()
+        assert (track["name"], track["artifact_type"], track["next_version"]) == ("old", "model", 2)
+        s.close()
+    again.close()

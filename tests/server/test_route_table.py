@@ -51,3 +51,10 @@ def test_every_route_is_a_method_and_template_with_one_handler() -> None:
     ) in routes
     assert all(method in ("GET", "POST", "PATCH", "DELETE") for method, _ in routes)
     assert all(template.startswith("/v1/") for _, template in routes)
+
+
+def test_route_groups_do_not_import_each_other() -> None:
+    groups = {p.stem for p in PACKAGE.glob("_*_api.py")}
+    assert {"_core_api", "_artifacts_api", "_registry_api", "_orbit_secrets_api"} <= groups
+    for name in groups:
+        assert _local_imports(PACKAGE / f"{name}.py") & groups == set(), name
