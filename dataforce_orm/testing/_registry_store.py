@@ -363,24 +363,19 @@ class RegistryStore:
         if held:
             listed = ", ".join(f"'{r['name']}' ({r['id']})" for r in held)
             raise HttpError(409, f"Cannot remove stages that are assigned to a version: {listed}.")
-        for item in desired:
-            sid = item["id"]
-            if sid is None or names[sid] == item["name"]:
-                continue
-            if item["name"] in (n for k, n in names.items() if k != sid):
-                raise HttpError(409, _DUPLICATE_STAGES)
-            names[sid] = item["name"]
-            db.execute(
-                "UPDATE track_stages SET name = ?, updated_at = ?, position = (SELECT"
-                " max(position) + 1 FROM track_stages WHERE track_id = ?) WHERE id = ?",
-                (item["name"], now, track_id, sid),
-            )
+        try:
+            for item in desired:
+                if item["id"] is not None and names[item["id"]] != item["name"]:
+                    db.execute(
+                        "UPDATE track_stages SET name = ?, updated_at = ?, position = (SELECT"
+                        " max(position) + 1 FROM track_stages WHERE track_id = ?) WHERE id = ?",
+                        (item["name"], now, track_id, item["id"]),
+                    )
+        except sqlite3.IntegrityError as exc:
+            raise HttpError(409, _DUPLICATE_STAGES) from exc
         for item in desired:
             if item["id"] is None:
-                if item["name"] in names.values():
-                    raise HttpError(409, _DUPLICATE_STAGES)
                 self._add_stage(db, track_id, item["name"], now)
-                names[new_id()] = item["name"]
         for r in doomed:
             db.execute("DELETE FROM track_stages WHERE id = ?", (r["id"],))
 

@@ -77,6 +77,20 @@ def test_repeated_stage_names_are_409_in_create_and_in_patch(reg: Reg) -> None:
     ]
 
 
+def test_a_rename_onto_a_name_still_taken_is_409_and_changes_nothing(reg: Reg) -> None:
+    track = reg.track(stages=["dev", "prod"])
+    ids = reg.stage_ids(track)
+    url = f"{reg.tracks}/{track['id']}"
+    swap = [{"id": ids["dev"], "name": "prod"}, {"id": ids["prod"], "name": "dev"}]
+    onto_removed = [{"id": ids["dev"], "name": "prod"}]  # renames are written before deletes
+    for stages in (swap, onto_removed):
+        r = reg.session.patch(url, json={"stages": stages})
+        assert (r.status_code, r.json()) == (
+            409, {"detail": "Duplicate stage names are not allowed."}
+        )
+    assert reg.session.get(url + "/stages").json() == track["stages"]
+
+
 def test_create_validation_is_a_pydantic_422(reg: Reg) -> None:
     r = reg.session.post(reg.tracks, json={"name": "t", "artifact_type": "notebook"})
     assert r.status_code == 422
