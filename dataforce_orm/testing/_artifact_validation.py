@@ -96,14 +96,16 @@ def _any(value: Any, loc: Loc, errors: ErrorList, st: State) -> Any:
     return value
 
 
-def _nullable(inner: Validator) -> Validator:
+def nullable(inner: Validator) -> Validator:
+    """``X | None``."""
     def check(value: Any, loc: Loc, errors: ErrorList, st: State) -> Any:
         return None if value is None else inner(value, loc, errors, st)
 
     return check
 
 
-def _list(item: Validator) -> Validator:
+def list_of(item: Validator) -> Validator:
+    """``list[X]``."""
     def check(value: Any, loc: Loc, errors: ErrorList, st: State) -> Any:
         if not isinstance(value, list):
             errors.append(error("list_type", loc, "Input should be a valid list", value))
@@ -177,7 +179,8 @@ def _literal(values: Sequence[str], shown: str | None = None) -> Validator:
     return check
 
 
-def _enum(values: tuple[str, ...]) -> Validator:
+def enum_of(values: tuple[str, ...]) -> Validator:
+    """A str enum of these values."""
     def check(value: Any, loc: Loc, errors: ErrorList, st: State) -> Any:
         before = len(errors)
         check_enum(values, loc, value, errors)
@@ -269,50 +272,50 @@ def _union(choices: list[tuple[str, Validator]]) -> Validator:
     return check
 
 
-_STR = _string()
-_OPT_STR = _nullable(_STR)
-_STR_LIST = _list(_STR)
-_OPT_STR_LIST = _nullable(_STR_LIST)
+STR = _string()
+_OPT_STR = nullable(STR)
+_STR_LIST = list_of(STR)
+_OPT_STR_LIST = nullable(_STR_LIST)
 
 
 def _io(content_type: str, ndjson: bool) -> Model:
-    dtype = _string(_NDJSON_DTYPE_RE, _NDJSON_DTYPE_PATTERN) if ndjson else _STR
+    dtype = _string(_NDJSON_DTYPE_RE, _NDJSON_DTYPE_PATTERN) if ndjson else STR
     fields = [
-        Field("name", _STR),
+        Field("name", STR),
         Field("content_type", _literal((content_type,))),
         Field("dtype", dtype),
         Field("tags", _OPT_STR_LIST, required=False),
     ]
     if ndjson:
-        fields.append(Field("shape", _list(_union([("str", _STR), ("int", _integer)]))))
+        fields.append(Field("shape", list_of(_union([("str", STR), ("int", _integer)]))))
     return Model(fields)
 
 
-_IO_LIST = _list(_union([("NDJSON", _io("NDJSON", True)), ("JSON", _io("JSON", False))]))
-_VAR_LIST = _list(
-    Model([Field("name", _STR), Field("description", _STR), Field("tags", _OPT_STR_LIST, False)])
+_IO_LIST = list_of(_union([("NDJSON", _io("NDJSON", True)), ("JSON", _io("JSON", False))]))
+_VAR_LIST = list_of(
+    Model([Field("name", STR), Field("description", STR), Field("tags", _OPT_STR_LIST, False)])
 )
 _OPTIONAL_TEXT = [Field(n, _OPT_STR, required=False) for n in ("name", "description", "version")]
 
 LUML_MANIFEST = Model(
     [
-        Field("artifact_type", _STR, by_name="type"),
-        Field("variant", _STR),
+        Field("artifact_type", STR, by_name="type"),
+        Field("variant", STR),
         *_OPTIONAL_TEXT,
-        Field("producer_name", _STR),
-        Field("producer_version", _STR),
+        Field("producer_name", STR),
+        Field("producer_version", STR),
         Field("producer_tags", _STR_LIST),
         Field("payload", _dict(_any)),
     ]
 )
 LEGACY_MANIFEST = Model(
     [
-        Field("variant", _STR),
+        Field("variant", STR),
         Field("name", _OPT_STR, required=False),
         Field("version", _OPT_STR, required=False),
         Field("description", _OPT_STR, required=False),
-        Field("producer_name", _STR),
-        Field("producer_version", _STR),
+        Field("producer_name", STR),
+        Field("producer_version", STR),
         Field("producer_tags", _STR_LIST),
         Field("inputs", _IO_LIST),
         Field("outputs", _IO_LIST),
@@ -339,11 +342,11 @@ _ARTIFACT_IN = Model(
         Field("description", _OPT_STR, required=False),
         Field("extra_values", _dict(_any)),
         Field("manifest", _MANIFEST),
-        Field("file_hash", _STR),
+        Field("file_hash", STR),
         Field("file_index", _dict(_pair(_integer))),
         Field("size", _size),
         Field("tags", _OPT_STR_LIST, required=False),
-        Field("type", _nullable(_enum(ARTIFACT_TYPES)), required=False),
+        Field("type", nullable(enum_of(ARTIFACT_TYPES)), required=False),
     ]
 )
 _STATUS_SHOWN = ", ".join(
@@ -354,12 +357,13 @@ _ARTIFACT_UPDATE_IN = Model(
         Field("name", _OPT_STR, required=False),
         Field("description", _OPT_STR, required=False),
         Field("tags", _OPT_STR_LIST, required=False),
-        Field("status", _nullable(_literal(PATCH_STATUSES, _STATUS_SHOWN)), required=False),
+        Field("status", nullable(_literal(PATCH_STATUSES, _STATUS_SHOWN)), required=False),
     ]
 )
 
 
-def _uuid(value: Any, loc: Loc, errors: ErrorList, st: State) -> Any:
+def uuid_value(value: Any, loc: Loc, errors: ErrorList, st: State) -> Any:
+    """A UUID field (canonical text)."""
     if not isinstance(value, str):
         msg = "UUID input should be a string, bytes or UUID object"
         errors.append(error("uuid_type", loc, msg, value))
@@ -375,15 +379,16 @@ def _uuid(value: Any, loc: Loc, errors: ErrorList, st: State) -> Any:
 
 _MULTIPART_IN = Model(
     [
-        Field("bucket_id", _uuid),
-        Field("bucket_location", _STR),
+        Field("bucket_id", uuid_value),
+        Field("bucket_location", STR),
         Field("size", _integer),
         Field("upload_id", _OPT_STR, required=False),
     ]
 )
 
 
-def _body(model: Model, body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
+def validate_body(model: Model, body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
+    """(the validated body, errors): a missing body is one ``missing`` error."""
     if body is None:
         return None, [error("missing", ("body",), "Field required", None)]
     errors: ErrorList = []
@@ -393,12 +398,12 @@ def _body(model: Model, body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
 
 def validate_artifact_create(body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
     """(normalised ArtifactIn, errors); the manifest keeps only known keys (LUML: artifact_type)."""
-    return _body(_ARTIFACT_IN, body)
+    return validate_body(_ARTIFACT_IN, body)
 
 
 def validate_artifact_update(body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
     """(the keys that were sent, normalised; errors)."""
-    out, errors = _body(_ARTIFACT_UPDATE_IN, body)
+    out, errors = validate_body(_ARTIFACT_UPDATE_IN, body)
     if out is None:
         return None, errors
     return {k: v for k, v in out.items() if k in body}, errors
@@ -406,7 +411,7 @@ def validate_artifact_update(body: Any) -> tuple[dict[str, Any] | None, ErrorLis
 
 def validate_multipart(body: Any) -> tuple[dict[str, Any] | None, ErrorList]:
     """(normalised BucketMultipartUpload, errors)."""
-    return _body(_MULTIPART_IN, body)
+    return validate_body(_MULTIPART_IN, body)
 
 
 def is_luml_manifest(manifest: dict[str, Any]) -> bool:
@@ -435,7 +440,7 @@ def validate_artifact_list_query(
     for key in ("collection_ids", "excluded_tracks"):
         ids: list[str] = []
         for i, value in enumerate(v for k, v in params if k == key):
-            got = _uuid(value, ("query", key, i), errors, State())
+            got = uuid_value(value, ("query", key, i), errors, State())
             if got is not FAIL:
                 ids.append(got)
         out[key] = ids or None

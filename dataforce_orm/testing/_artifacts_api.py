@@ -13,12 +13,10 @@ are presigned with the secret's endpoint, bucket, keys and region, as the platfo
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl
 
-from . import _api
+from ._access import Access
 from ._artifact_validation import (
     ARTIFACT_TYPES,
     is_luml_manifest,
@@ -27,13 +25,12 @@ from ._artifact_validation import (
     validate_artifact_update,
     validate_multipart,
 )
-from ._artifacts_store import ArtifactStore, Bucket, HttpError
-from ._storage import PresignError, S3Target, Storage
-from ._validation import ErrorList, strip_scheme
-
-if TYPE_CHECKING:
-    from ._api import Request, Response
-    from ._store import Store
+from ._artifacts_store import ArtifactStore, Bucket, storage_target
+from ._routing import ORBIT, Route
+from ._storage import S3Target, Storage
+from ._store import Store
+from ._validation import ErrorList
+from ._wire import HttpError, Request, Response, json_response, no_content
 
 # A legacy (FNNX) manifest is a model only when the archive index holds all of these.
 MODEL_FILES = (
@@ -44,24 +41,6 @@ MODEL_FILES = (
     "ops.json",
     "variant_config.json",
 )
-
-_Handler = TypeVar("_Handler", bound=Callable[..., "Response"])
-
-
-def _app_errors(handler: _Handler) -> _Handler:
-    """Application errors raised below a handler become ``{"detail": ...}`` answers."""
-
-    @functools.wraps(handler)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return handler(*args, **kwargs)
-        except HttpError as exc:
-            return _api.detail(exc.status, exc.message)
-        except PresignError as exc:
-            return _api.detail(400, str(exc))
-
-    return wrapper  # type: ignore[return-value]
-
 
 def artifact_type(fields: dict[str, Any]) -> str:
     """The type the platform determines from the manifest (and the archive index)."""
@@ -80,44 +59,31 @@ def type_allowed(collection_type: str, kind: str) -> bool:
     return collection_type == "mixed" or kind in collection_type
 
 
-def storage_target(bucket: Bucket, own_netloc: str) -> S3Target | None:
-    """None when the server's own storage serves this bucket, else the S3 service to sign for.
+class ArtifactRoutes(Access):
+    """Artifact route handlers, on the artifact tables and the storage behind them."""
 
-    Own storage: every Azure secret (no external Azure), an S3 secret the server marked as
-    its own (the default secret and the ones it makes, while their endpoint is unchanged),
-    and an S3 secret whose endpoint is the server's own ``host:port``. Any other S3 secret
-    is an external S3 service (MinIO, moto, ...).
-    """
-    if bucket.type != "s3" or bucket.marked_own or strip_scheme(bucket.endpoint) == own_netloc:
-        return None
-    return S3Target(
-        endpoint=strip_scheme(bucket.endpoint),
-        bucket=bucket.bucket_name,
-        access_key=bucket.access_key,
-        secret_key=bucket.secret_key,
-        region=bucket.region or "us-east-1",
-        secure=bucket.secure is not False,
-    )
-
-
-class ArtifactRoutes:
-    """Artifact route handlers; ``Api`` provides ``store``, ``_check`` and ``_raise_422``."""
-
-    artifacts: ArtifactStore
-    storage: Storage
-
-    if TYPE_CHECKING:
-        store: Store
-
-        def _check(self, user: str, ids: dict[str, str], action: str) -> None: ...
-
-        @staticmethod
-        def _raise_422(errors: ErrorList) -> None: ...
-
-    def init_artifacts(self, storage: Storage) -> None:
-        """Attach the artifact tables and the storage (called by ``Api.__init__``)."""
-        self.artifacts = ArtifactStore(self.store)
+    def __init__(self, store: Store, storage: Storage) -> None:
+        super().__init__(store)
+        self.artifacts = ArtifactStore(store)
         self.storage = storage
+
+    def routes(self) -> list[Route]:
+        """This group's part of the route table."""
+        artifact = ORBIT + "/collections/{collection_id}/artifacts/{artifact_id}"
+        return [
+            Route("GET", ORBIT + "/artifacts", self._get_orbit_artifacts),
+            Route(
+                "POST", ORBIT + "/collections/{collection_id}/artifacts",
+                self._post_collection_artifacts,
+            ),
+            Route("GET", artifact, self._get_artifact),
+            Route("PATCH", artifact, self._patch_artifact),
+            Route("DELETE", artifact, self._delete_artifact),
+            Route("GET", artifact + "/download-url", self._get_artifact_download_url),
+            Route("GET", artifact + "/delete-url", self._get_artifact_delete_url),
+            Route("DELETE", artifact + "/force", self._delete_artifact_force),
+            Route("POST", "/v1/bucket-secrets/upload/multipart", self._post_multipart_upload),
+        ]
 
     # -- shared steps ---------------------------------------------------------------------------
 
@@ -144,11 +110,10 @@ class ArtifactRoutes:
 
     def _prepare(self, user: str, ids: dict[str, str], errors: ErrorList, action: str) -> None:
         self._raise_422(errors)
-        self._check(user, ids, action)
+        self._allow(user, ids, "artifact", action)
 
     # -- routes ---------------------------------------------------------------------------------
 
-    @_app_errors
     def _post_collection_artifacts(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
@@ -173,9 +138,8 @@ class ArtifactRoutes:
             bucket.secret_id,
             self._target(bucket),
         )
-        return _api.json_response(200, {"artifact": created, "upload_details": details})
+        return json_response(200, {"artifact": created, "upload_details": details})
 
-    @_app_errors
     def _patch_artifact(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
@@ -184,9 +148,8 @@ class ArtifactRoutes:
         assert changes is not None
         self._collection(ids)
         updated = self.artifacts.update(ids["collection_id"], ids["artifact_id"], changes)
-        return _api.json_response(200, updated)
+        return json_response(200, updated)
 
-    @_app_errors
     def _get_orbit_artifacts(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
@@ -205,9 +168,8 @@ class ArtifactRoutes:
             limit=query["limit"],
             cursor=query["cursor"],
         )
-        return _api.json_response(200, page)
+        return json_response(200, page)
 
-    @_app_errors
     def _get_artifact(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
@@ -217,9 +179,8 @@ class ArtifactRoutes:
         found["deployments"] = self.artifacts.deployments(found["id"])
         found["collection"] = collection
         found["tracks"] = self.artifacts.tracks(found["id"])
-        return _api.json_response(200, found)
+        return json_response(200, found)
 
-    @_app_errors
     def _get_artifact_download_url(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
@@ -230,9 +191,8 @@ class ArtifactRoutes:
         url = self.storage.download_url(
             bucket.type, found["bucket_location"], self._target(bucket)
         )
-        return _api.json_response(200, {"url": url})
+        return json_response(200, {"url": url})
 
-    @_app_errors
     def _get_artifact_delete_url(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
@@ -243,27 +203,24 @@ class ArtifactRoutes:
         bucket = self._bucket(ids)
         url = self.storage.delete_url(bucket.type, found["bucket_location"], self._target(bucket))
         self.artifacts.mark_pending_deletion(found["id"])
-        return _api.json_response(200, {"url": url})
+        return json_response(200, {"url": url})
 
-    @_app_errors
     def _delete_artifact(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
         self._prepare(user, ids, errors, "delete")
         self._collection(ids)
         self.artifacts.delete(ids["collection_id"], ids["artifact_id"], force=False)
-        return _api.Response(204, b"", None)
+        return no_content()
 
-    @_app_errors
     def _delete_artifact_force(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
         self._prepare(user, ids, errors, "delete")
         self._collection(ids)
         self.artifacts.delete(ids["collection_id"], ids["artifact_id"], force=True)
-        return _api.Response(204, b"", None)
+        return no_content()
 
-    @_app_errors
     def _post_multipart_upload(
         self, user: str, ids: dict[str, str], req: Request, body: Any, errors: ErrorList
     ) -> Response:
@@ -282,4 +239,4 @@ class ArtifactRoutes:
             fields["upload_id"],
             self._target(bucket),
         )
-        return _api.json_response(200, details)
+        return json_response(200, details)

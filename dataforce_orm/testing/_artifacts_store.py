@@ -1,4 +1,4 @@
-"""SQLite state behind the artifact routes: artifacts, deployments, tracks, orbits' storage.
+"""SQLite state behind the artifact routes: artifacts, deployments, orbits' storage.
 
 Shares the Store's connection and lock. Collection counters (``total_artifacts``,
 ``artifacts_tags``, ``artifacts_extra``) are recomputed in the same transaction as every
@@ -18,7 +18,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ._ids import new_id, now_iso
+from ._storage import S3Target
 from ._store import _COLLECTION_COLS, NotNullError, Store, _row_to_collection
+from ._validation import strip_scheme
+from ._wire import HttpError, ServerError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS artifacts (
@@ -36,14 +39,6 @@ CREATE TABLE IF NOT EXISTS deployments (
     satellite_id TEXT NOT NULL, satellite_name TEXT NOT NULL, created_by_user TEXT,
     created_at TEXT NOT NULL, updated_at TEXT);
 CREATE INDEX IF NOT EXISTS ix_deployments_artifact ON deployments (artifact_id);
-CREATE TABLE IF NOT EXISTS tracks (
-    id TEXT PRIMARY KEY, orbit_id TEXT NOT NULL REFERENCES orbits(id) ON DELETE CASCADE,
-    name TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT);
-CREATE TABLE IF NOT EXISTS track_entries (
-    track_id TEXT NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
-    artifact_id TEXT NOT NULL REFERENCES artifacts(id), created_at TEXT NOT NULL,
-    PRIMARY KEY (track_id, artifact_id));
-CREATE INDEX IF NOT EXISTS ix_track_entries_artifact ON track_entries (artifact_id);
 """
 
 # Wire order of the Artifact fields (pydantic: ArtifactIn's fields, then Artifact's own).
@@ -103,18 +98,6 @@ _TRANSITIONS = {
 }
 
 
-class HttpError(Exception):
-    """An application error: ``{"detail": message}`` with this status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-class ServerError(Exception):
-    """Where the platform fails with its plain-text 500."""
-
-
 @dataclass(frozen=True)
 class Bucket:
     """The storage an orbit uses: its bucket secret (organization, ``type`` = the wire
@@ -131,6 +114,26 @@ class Bucket:
     region: str | None
     secure: bool | None
     marked_own: bool
+
+
+def storage_target(bucket: Bucket, own_netloc: str) -> S3Target | None:
+    """None when the server's own storage serves this bucket, else the S3 service to sign for.
+
+    Own storage: every Azure secret (no external Azure), an S3 secret the server marked as
+    its own (the default secret and the ones it makes, while their endpoint is unchanged),
+    and an S3 secret whose endpoint is the server's own ``host:port``. Any other S3 secret
+    is an external S3 service (MinIO, moto, ...).
+    """
+    if bucket.type != "s3" or bucket.marked_own or strip_scheme(bucket.endpoint) == own_netloc:
+        return None
+    return S3Target(
+        endpoint=strip_scheme(bucket.endpoint),
+        bucket=bucket.bucket_name,
+        access_key=bucket.access_key,
+        secret_key=bucket.secret_key,
+        region=bucket.region or "us-east-1",
+        secure=bucket.secure is not False,
+    )
 
 
 def _json(value: Any) -> str:
@@ -229,13 +232,13 @@ def decode_cursor(text: str | None) -> Cursor | None:
         return None
 
 
-def _time_text(moment: datetime) -> str:
+def stored_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _iso(stored: str) -> str:
+def iso_time(stored: str) -> str:
     moment = datetime.strptime(stored, "%Y-%m-%dT%H:%M:%S.%fZ")
     return moment.replace(tzinfo=timezone.utc).isoformat()
 
@@ -536,34 +539,6 @@ class ArtifactStore:
             if db.execute("DELETE FROM deployments WHERE id = ?", (deployment_id,)).rowcount == 0:
                 raise KeyError(deployment_id)
 
-    def add_track_entry(self, artifact_id: str, name: str, track_id: str | None) -> str:
-        """Put the artifact into a track (a new one in its orbit unless track_id is given)."""
-        with self.store.tx() as db:
-            orbit = self._orbit_of(db, artifact_id)
-            if track_id is None:
-                track_id = new_id()
-                db.execute(
-                    "INSERT INTO tracks VALUES (?, ?, ?, ?, NULL)",
-                    (track_id, orbit, name, now_iso()),
-                )
-            elif db.execute("SELECT 1 FROM tracks WHERE id = ?", (track_id,)).fetchone() is None:
-                raise KeyError(track_id)
-            db.execute(
-                "INSERT OR IGNORE INTO track_entries VALUES (?, ?, ?)",
-                (track_id, artifact_id, now_iso()),
-            )
-        return track_id
-
-    def remove_track_entry(self, track_id: str, artifact_id: str) -> None:
-        """Take the artifact out of a track."""
-        with self.store.tx() as db:
-            cur = db.execute(
-                "DELETE FROM track_entries WHERE track_id = ? AND artifact_id = ?",
-                (track_id, artifact_id),
-            )
-            if cur.rowcount == 0:
-                raise KeyError((track_id, artifact_id))
-
     def rows(self, collection_id: str | None = None) -> list[dict[str, Any]]:
         """Stored artifacts, oldest first."""
         sql = f"SELECT {_COLS} FROM artifacts a"
@@ -700,7 +675,7 @@ class ArtifactStore:
                 ok = isinstance(value, (int, float))
             elif sort_by == "created_at":
                 ok = isinstance(value, datetime)
-                value = _time_text(value) if ok else value
+                value = stored_time(value) if ok else value
             elif sort_by == "size":
                 ok = isinstance(value, int)
             elif sort_by in _TEXT_COLUMNS or sort_by in ("id", "collection_id"):
@@ -733,7 +708,7 @@ class ArtifactStore:
         if metric is not None:
             value = json.loads(row["extra_values"]).get(metric)
         elif column in ("created_at", "updated_at"):
-            value = None if row[column] is None else _iso(row[column])
+            value = None if row[column] is None else iso_time(row[column])
         elif column in ("id", "collection_id"):
             raise ServerError("a UUID is not a valid cursor value")
         elif column in _JSON_FIELDS:
