@@ -554,6 +554,7 @@ def _profile_name(ctx: Context) -> str:
                   "from standard input; never from the command line)")
 def _login(ctx: Context) -> None:
     args, profile = ctx.args, _profile_name(ctx)
+    ctx.new_profile_ok = True
     if args.api_key_file:
         key = ctx.settings.api_key or ""
     elif sys.stdin is not None and sys.stdin.isatty():
@@ -563,16 +564,14 @@ def _login(ctx: Context) -> None:
     if not key:
         raise NoConfig("no API key given: type it at the prompt, or pipe it in "
                        "(dataforce-orm login < key-file)")
+    session = ctx.make_session(key)
+    session.check()  # (nothing is written before the key is known to be good)
     chosen = {"base_url": args.base_url, "organization": args.organization,
               "orbit": args.orbit,
               "allow_insecure_http": "true" if args.allow_insecure_http else None}
     chosen = {k: v for k, v in chosen.items() if v is not None}
-    if chosen:  # the profile's settings first, so that the check uses them
+    if chosen:
         _config.write_profile(profile, chosen)
-    elif profile not in _config.profile_names():
-        _config.write_profile(profile, {})
-    session = ctx.make_session(key)
-    session.check()
     path = _config.store_key(profile, key)
     ctx.done(f"The key is valid for {session.base_url}; stored for profile {profile!r} in "
              f"{path}.", {"profile": profile, "base_url": session.base_url, "valid": True,

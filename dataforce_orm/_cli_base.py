@@ -284,6 +284,7 @@ class Context:
         self.out, self.err = out, err
         self._session: Session | None = None
         self._settings: Settings | None = None
+        self.new_profile_ok = False  # (login may name a profile it is about to make)
 
     @property
     def settings(self) -> Settings:
@@ -293,7 +294,8 @@ class Context:
             self._settings = resolve(
                 api_key=read_key_file(a.api_key_file) if a.api_key_file else None,
                 base_url=a.base_url, organization=a.organization, orbit=a.orbit,
-                allow_insecure_http=a.allow_insecure_http, profile=a.profile)
+                allow_insecure_http=a.allow_insecure_http, profile=a.profile,
+                must_exist=not self.new_profile_ok)
         return self._settings
 
     def make_session(self, api_key: str | None) -> Session:

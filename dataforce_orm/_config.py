@@ -116,15 +116,16 @@ class Settings:
 def resolve(*, api_key: str | None = None, base_url: str | None = None,
             organization: str | None = None, orbit: str | None = None,
             collection: str | None = None, allow_insecure_http: bool | None = None,
-            profile: str | None = None) -> Settings:
+            profile: str | None = None, must_exist: bool = True) -> Settings:
     """Each setting from the argument, else the environment, else the profile (``base_url``
     None: the caller's default). A profile named by the argument or ``DFS_PROFILE`` must
-    exist; ``default`` may be absent."""
+    exist (unless not ``must_exist``); ``default`` may be absent."""
     named = profile or os.environ.get("DFS_PROFILE") or None
     name = named or DEFAULT_PROFILE
     path, cred_path = config_path(), credentials_path()
     config, creds = _read(path), _read(cred_path)
-    if named is not None and not (config.has_section(name) or creds.has_section(name)):
+    exists = config.has_section(name) or creds.has_section(name)
+    if must_exist and named is not None and not exists:
         known = ", ".join(map(repr, profile_names())) or "none"
         raise ConfigurationError(f"profile {name!r} is not in {path} (profiles: {known}); "
                                  "create it with dataforce-orm --profile NAME login")
@@ -133,7 +134,7 @@ def resolve(*, api_key: str | None = None, base_url: str | None = None,
         if setting not in PROFILE_KEYS:
             raise ConfigurationError(f"{path}: profile {name!r} has an unknown setting "
                                      f"{setting!r} (known: {', '.join(PROFILE_KEYS)})")
-    used = name if (config.has_section(name) or creds.has_section(name)) else None
+    used = name if exists else None
 
     def pick(arg: str | None, var: str) -> str | None:
         return arg or env(var.upper()) or values.get(var) or None
