@@ -232,7 +232,7 @@ def find_artifact(ctx: Context, ref: str, collection: str | None = None) -> Arti
         help="only artifacts tagged TAG (repeat: tagged with all of them)"),
     arg("--sort", type=_sort, metavar="KEY",
         help=f"the order: {', '.join(_SORTS)}, or metric:NAME (a metric of extra_values); "
-             "'-' first for descending (default: -created_at)"),
+             "descending with '-' first, written --sort=-KEY (default: -created_at)"),
     arg("--limit", type=positive, metavar="N", help="at most N artifacts"),
 )
 def _artifacts_list(ctx: Context) -> None:
@@ -463,7 +463,7 @@ def find_secret(ctx: Context, ref: str) -> BucketSecret:
                 names=lambda: (s.bucket_name for s in every))
 
 
-def _read_keys(path: str | None) -> dict[str, str]:
+def _read_keys(path: str | None) -> dict[str, str | None]:
     if path is None:
         return {}
     try:
@@ -521,12 +521,18 @@ def _secrets_create(ctx: Context) -> None:
     ctx.show(secret)
 
 
-@secrets.command("update", "change a bucket secret (its keys must be given again: the "
-                           "platform writes every field)", _SECRET, *_SECRET_OPTIONS)
+@secrets.command("update", "change a bucket secret (--keys-file is required: the platform "
+                           "writes every field; a key the file leaves out is removed)",
+                 _SECRET, *_SECRET_OPTIONS)
 def _secrets_update(ctx: Context) -> None:
     args = ctx.args
+    if args.keys_file is None:
+        ctx.usage_error("--keys-file is required: the platform writes every field of a bucket "
+                        "secret, and never returns its keys")
     keys = _read_keys(args.keys_file)
     secret = find_secret(ctx, args.ref)
+    if secret.type == "s3":  # the file states them all: one it leaves out is removed
+        keys = {"access_key": None, "secret_key": None, "session_token": None, **keys}
     for name, value in {**_secret_fields(args), **keys}.items():
         setattr(secret, name, value)
     secret.save()

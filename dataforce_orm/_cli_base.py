@@ -49,6 +49,7 @@ from ._errors import (
     UnprocessableEntityError,
     ValidationError,
 )
+from ._fields import SPEC
 from ._session import Session
 from ._version import __version__
 
@@ -552,8 +553,10 @@ def find(kind: str, ref: str, *, by_id: Callable[[str], T | None],
 
 
 def field_names(obj: Any) -> list[str]:
-    """A model's public fields, ``id`` first, the rest in their declared order."""
-    names = [a.name for a in attrs.fields(type(obj)) if not a.name.startswith("_")]
+    """A model's public fields but its write-only secrets, ``id`` first, the rest in their
+    declared order."""
+    names = [a.name for a in attrs.fields(type(obj)) if not a.name.startswith("_")
+             and not getattr(a.metadata.get(SPEC), "secret", False)]
     names.sort(key=lambda name: name != "id")  # (a stable sort)
     return names
 

@@ -102,6 +102,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     ["collections", "list", "--quiet", "--verbose"],
     ["--quiet", "collections", "list", "--debug"],
     ["completion", "tcsh"],
+    ["bucket-secrets", "update", "x"],               # --keys-file is required
     ["completion"],
     ["artifacts", "upload", "model.luml"],           # --collection is required
     ["artifacts", "upload", "--collection", "c"],    # FILE missing
