@@ -641,7 +641,7 @@ def _serve(ctx: Context) -> int:
     return serve_main(a.host, a.port, a.db, a.allow_remote)
 
 
-@command("demo", "a short tour of the library (on a LocalServer unless DFS_API_KEY is set)")
+@command("demo", "a short tour of the library (on a LocalServer unless a key is configured)")
 def _demo(ctx: Context) -> int:
     from ._demo import run_demo
 
