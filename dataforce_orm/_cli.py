@@ -8,9 +8,9 @@ Models that have no group of their own are in :data:`NOT_NOUNS`, with the reason
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from ._artifacts import Artifact, ArtifactStatus, ArtifactType
 from ._cli_base import (
     COMMANDS,
     GROUPS,
+    MAX_LISTED,
     CLIError,
     Column,
     Context,
@@ -29,6 +30,7 @@ from ._cli_base import (
     cell,
     command,
     find,
+    find_listed,
     human_size,
     main,
     positive,
@@ -84,7 +86,7 @@ def find_collection(ctx: Context, ref: str) -> Collection:
             return None
 
     return find("collection", ref, by_id=by_id,
-                by_name=lambda name: list(objects.filter(name=name)[:11]),
+                by_name=lambda name: list(objects.filter(name=name)[:MAX_LISTED + 1]),
                 names=lambda: (c.name for c in objects.all()[:_MANY]))
 
 
@@ -184,8 +186,6 @@ _IN_COLLECTION = arg("--collection", metavar="C",
 
 def _sort(text: str) -> str:
     """``--sort``: a field, or ``metric:NAME``, ``-`` first for descending."""
-    import argparse
-
     field = text.removeprefix("-")
     if field.startswith("metric:") and len(field) > len("metric:"):
         return text[:len(text) - len(field)] + "extra_values__" + field[len("metric:"):]
@@ -214,7 +214,7 @@ def find_artifact(ctx: Context, ref: str, collection: str | None = None) -> Arti
             return None
 
     return find("artifact", ref, by_id=by_id, where=where,
-                by_name=lambda name: list(objects.filter(name=name)[:11]),
+                by_name=lambda name: list(objects.filter(name=name)[:MAX_LISTED + 1]),
                 names=lambda: (a.name for a in objects[:_MANY]))
 
 
@@ -349,10 +349,7 @@ _ORBIT_SECRET_HELP = "the bucket secret storing its files: its id, or its exact 
 
 def find_orbit(ctx: Context, ref: str) -> Orbit:
     """The orbit ``ref`` (an id, or an exact name) means in the organization."""
-    every = list(Orbit.objects.using(ctx.session).all())
-    return find("orbit", ref, by_id=lambda i: next((o for o in every if o.id == i), None),
-                by_name=lambda name: [o for o in every if o.name == name],
-                names=lambda: (o.name for o in every))
+    return find_listed("orbit", ref, list(Orbit.objects.using(ctx.session).all()))
 
 
 @orbits.command("list", "list the orbits of the organization")
@@ -423,10 +420,7 @@ def _organizations_list(ctx: Context) -> None:
                            help="the organization's id, or its exact name"))
 def _organizations_get(ctx: Context) -> None:
     every = list(Organization.objects.using(ctx.session).all())
-    ctx.show(find("organization", ctx.args.ref,
-                  by_id=lambda i: next((o for o in every if o.id == i), None),
-                  by_name=lambda name: [o for o in every if o.name == name],
-                  names=lambda: (o.name for o in every)))
+    ctx.show(find_listed("organization", ctx.args.ref, every))
 
 
 # -- bucket secrets -------------------------------------------------------------------------
@@ -449,18 +443,8 @@ _KEYS_FILE = arg("--keys-file", metavar="PATH",
 
 def find_secret(ctx: Context, ref: str) -> BucketSecret:
     """The bucket secret ``ref`` (an id, or an exact bucket name) means."""
-    objects = BucketSecret.objects.using(ctx.session)
-
-    def by_id(ident: str) -> BucketSecret | None:
-        try:
-            return objects.get(id=ident)
-        except BucketSecret.DoesNotExist:
-            return None
-
-    every = list(objects.all())
-    return find("bucket secret", ref, by_id=by_id,
-                by_name=lambda name: [s for s in every if s.bucket_name == name],
-                names=lambda: (s.bucket_name for s in every))
+    every = list(BucketSecret.objects.using(ctx.session).all())
+    return find_listed("bucket secret", ref, every, name=lambda s: s.bucket_name)
 
 
 def _read_keys(path: str | None) -> dict[str, str | None]:
@@ -552,14 +536,10 @@ def _secrets_delete(ctx: Context) -> None:
 # -- the account: login, logout, whoami -----------------------------------------------------
 
 
-def _profile_name(ctx: Context) -> str:
-    return ctx.args.profile or os.environ.get("DFS_PROFILE") or _config.DEFAULT_PROFILE
-
-
 @command("login", "check an API key and store it for the profile (read from a prompt, or "
                   "from standard input; never from the command line)")
 def _login(ctx: Context) -> None:
-    args, profile = ctx.args, _profile_name(ctx)
+    args, profile = ctx.args, _config.profile_name(ctx.args.profile)
     ctx.new_profile_ok = True
     if args.api_key_file:
         key = ctx.settings.api_key or ""
@@ -586,7 +566,7 @@ def _login(ctx: Context) -> None:
 
 @command("logout", "forget the API key stored for the profile")
 def _logout(ctx: Context) -> None:
-    profile = _profile_name(ctx)
+    profile = _config.profile_name(ctx.args.profile)
     forgot = _config.forget_key(profile)
     message = (f"Forgot the key of profile {profile!r}." if forgot
                else f"No key was stored for profile {profile!r}.")

@@ -131,27 +131,19 @@ def command(name: str, help: str, *arguments: Argument) -> Callable[[Run], Run]:
 
 
 class CLIError(Exception):
-    """A failure the command line reports as one line, with exit status ``code``."""
-
-    code = 1
+    """A failure the command line reports as one line (its exit status: EXIT_CODES)."""
 
 
 class NotFound(CLIError):
     """No object has the id or name given."""
 
-    code = 6
-
 
 class Ambiguous(CLIError):
     """Several objects have the name given."""
 
-    code = 7
-
 
 class NoConfig(CLIError):
     """The command line cannot be used as configured (no key, unreadable key file)."""
-
-    code = 3
 
 
 class UsageError(Exception):
@@ -179,7 +171,7 @@ def exit_code(exc: BaseException) -> int:
     for classes, code, _ in EXIT_CODES:
         if isinstance(exc, classes):
             return code
-    return exc.code if isinstance(exc, CLIError) else 1
+    return 1
 
 
 # -- the parser -----------------------------------------------------------------------------
@@ -481,6 +473,9 @@ def _describe(exc: Exception, ctx: Context) -> str:
         source = ctx._settings.key_source
         hint = " (run 'dataforce-orm login' to store a new one)" if "profile" in source else ""
         return f"{name}: {exc}; the key came from {source}{hint}"
+    if isinstance(exc, ConfigurationError) and "allow_insecure_http=True" in str(exc):
+        return (f"{name}: {exc} (here: --allow-insecure-http, DFS_ALLOW_INSECURE_HTTP=1, or "
+                "allow_insecure_http = true in the profile)")
     if isinstance(exc, DataForceError):
         return f"{name}: {exc}"
     return f"unexpected {name}: {exc} (run with --debug for the traceback)"
@@ -547,6 +542,15 @@ def find(kind: str, ref: str, *, by_id: Callable[[str], T | None],
         raise Ambiguous(f"{many} {kind}s are named {ref!r}{where}: {shown}; pass the id "
                         "instead")
     return matches[0]
+
+
+def find_listed(kind: str, ref: str, every: Sequence[T],
+                name: Callable[[T], str] = lambda o: getattr(o, "name", "")) -> T:
+    """:func:`find` among objects already listed (``name`` gives each one's name)."""
+    return find(kind, ref, by_id=lambda i: next((o for o in every
+                                                   if getattr(o, "id", None) == i), None),
+                by_name=lambda n: [o for o in every if name(o) == n],
+                names=lambda: map(name, every))
 
 
 # -- formatting -----------------------------------------------------------------------------

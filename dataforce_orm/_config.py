@@ -33,7 +33,7 @@ from pathlib import Path
 from ._errors import ConfigurationError
 
 __all__ = ["PROFILE_KEYS", "Settings", "config_path", "credentials_path", "forget_key",
-           "profile_names", "resolve", "store_key", "write_profile"]
+           "profile_name", "profile_names", "resolve", "store_key", "write_profile"]
 
 log = logging.getLogger("dataforce_orm")
 
@@ -68,6 +68,7 @@ def credentials_path() -> Path:
 
 
 def _read(path: Path) -> configparser.ConfigParser:
+    # (no section is special: a [DEFAULT] would otherwise leak its values into every profile)
     parser = configparser.ConfigParser(interpolation=None, default_section="\0none")
     try:
         with path.open(encoding="utf-8") as f:
@@ -91,6 +92,11 @@ def _flag(value: str, where: str) -> bool:
         return False
     raise ConfigurationError(f"{where}: must be true or false (1/0, yes/no, on/off), "
                              f"got {value!r}")
+
+
+def profile_name(profile: str | None = None) -> str:
+    """The profile meant: ``profile``, else ``DFS_PROFILE``, else ``default``."""
+    return profile or os.environ.get("DFS_PROFILE") or DEFAULT_PROFILE
 
 
 def profile_names() -> list[str]:
@@ -121,7 +127,7 @@ def resolve(*, api_key: str | None = None, base_url: str | None = None,
     None: the caller's default). A profile named by the argument or ``DFS_PROFILE`` must
     exist (unless not ``must_exist``); ``default`` may be absent."""
     named = profile or os.environ.get("DFS_PROFILE") or None
-    name = named or DEFAULT_PROFILE
+    name = profile_name(profile)
     path, cred_path = config_path(), credentials_path()
     config, creds = _read(path), _read(cred_path)
     exists = config.has_section(name) or creds.has_section(name)

@@ -790,3 +790,14 @@ def test_artifacts_list_as_a_subprocess(aserver: LocalServer, aenv: str, aother:
     assert refused.stderr.startswith("dataforce-orm: error: refusing to delete artifact")
     usage = run("download")
     assert usage.returncode == 2 and "usage:" in usage.stderr
+
+
+def test_warnings_show_unless_quiet(capsys: pytest.CaptureFixture[str], env: str,
+                                    server: LocalServer,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DFS_BASE_URL", server.url + "/v1")  # the library warns and drops it
+    code, out, err = cli(capsys, "orbits", "list", "--json")
+    assert code == 0 and json.loads(out)
+    assert err.startswith("WARNING dataforce_orm: base_url ") and err.count("\n") == 1
+    code, out, err = cli(capsys, "-q", "orbits", "list", "--json")
+    assert (code, err) == (0, "") and json.loads(out)

@@ -155,7 +155,9 @@ def test_insecure_http_from_the_shell(srv: LocalServer, shell_env: dict[str, str
     lan = srv.url.replace("127.0.0.1", "0.0.0.0")
     environ = {**shell_env, "DFS_API_KEY": srv.api_key}
     refused = dfo(environ, "--base-url", lan, "orbits", "list")
-    assert refused.returncode == 3 and "allow_insecure_http" in refused.stderr
+    assert refused.returncode == 3 and refused.stderr.count("\n") == 1
+    assert refused.stderr.endswith("(here: --allow-insecure-http, DFS_ALLOW_INSECURE_HTTP=1, or "
+                                   "allow_insecure_http = true in the profile)\n")
     assert dfo(environ, "--base-url", lan, "orbits", "list",
                "--allow-insecure-http").returncode == 0
     assert dfo({**environ, "DFS_ALLOW_INSECURE_HTTP": "1"}, "--base-url", lan, "orbits",
