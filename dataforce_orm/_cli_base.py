@@ -150,19 +150,16 @@ class UsageError(Exception):
     """Arguments argparse could not check alone (exit status 2, with the usage)."""
 
 
-# The exit status of each error class, the first that matches (documented in docs/cli.md).
+# The exit status of each error class, the first that matches (docs/cli.md tells them).
 EXIT_CODES: tuple[tuple[tuple[type[BaseException], ...], int, str], ...] = (
-    ((ConfigurationError, NoConfig), 3, "configuration: no key, unknown profile, "
-                                        "organization or orbit"),
-    ((AuthenticationError,), 4, "the API key was refused (401)"),
-    ((PermissionDeniedError,), 5, "the key's user may not do this (403)"),
-    ((NotFoundError, ObjectDoesNotExist, NotFound), 6, "no such object (404, or no match for "
-                                                       "the id or name)"),
-    ((MultipleObjectsReturned, Ambiguous), 7, "several objects have the name given"),
-    ((ConflictError,), 8, "a conflict (409, or edits that collide)"),
-    ((ValidationError, UnprocessableEntityError), 9, "bad input (found before any request, "
-                                                      "or 422)"),
-    ((TransportError,), 10, "no answer from the server (connection, TLS, timeout)"),
+    ((ConfigurationError, NoConfig), 3, "configuration"),
+    ((AuthenticationError,), 4, "key refused"),
+    ((PermissionDeniedError,), 5, "permission denied"),
+    ((NotFoundError, ObjectDoesNotExist, NotFound), 6, "not found"),
+    ((MultipleObjectsReturned, Ambiguous), 7, "ambiguous name"),
+    ((ConflictError,), 8, "conflict"),
+    ((ValidationError, UnprocessableEntityError), 9, "bad input"),
+    ((TransportError,), 10, "no answer"),
 )
 
 
@@ -243,8 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "from the options, else the environment (DFS_*), else the profile of the "
                     "configuration file (see 'dataforce-orm login').",
         epilog="Run 'dataforce-orm COMMAND --help' for a command's options. Exit statuses: "
-               "0 success, 2 usage, " + ", ".join(f"{code} {text.split(':')[0].split(' (')[0]}"
-                                                  for _, code, text in EXIT_CODES)
+               "0 success, 2 usage, " + ", ".join(f"{code} {what}" for _, code, what in EXIT_CODES)
                + ", 1 any other error.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
                         help="print the version and exit")
@@ -297,7 +293,7 @@ class Context:
         self.close()
         self._session = Session(api_key=api_key, base_url=s.base_url,
                                 organization=s.organization, orbit=s.orbit,
-                                allow_insecure_http=s.allow_insecure_http)
+                                allow_insecure_http=s.allow_insecure_http, profile=s.profile)
         return self._session
 
     @property

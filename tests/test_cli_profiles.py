@@ -120,6 +120,8 @@ def test_named_profiles(srv: LocalServer, home: Path, shell_env: dict[str, str])
     assert json.loads(created.stdout)["orbit_id"] == other
     by_env = dfo({**shell_env, "DFS_PROFILE": "work"}, "collections", "list", "--json")
     assert [c["name"] for c in json.loads(by_env.stdout)] == ["in work"]
+    over = dfo({**shell_env, "DFS_PROFILE": "gone"}, "--profile", "work", "collections", "list")
+    assert (over.returncode, over.stderr) == (0, "") and "in work" in over.stdout
     # the option wins over the environment; the default profile does not exist
     none = dfo({**shell_env, "DFS_PROFILE": "work"}, "--profile", "default", "orbits", "list")
     assert none.returncode == 3
