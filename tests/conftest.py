@@ -20,7 +20,8 @@ _orbits = itertools.count()
 
 # The tests never read the profiles of the user running them (DFS_CONFIG_FILE moves the
 # configuration file; this one does not exist).
-os.environ["DFS_CONFIG_FILE"] = str(Path(tempfile.mkdtemp(prefix="dfo-tests-")) / "config.ini")
+os.environ["DFS_CONFIG_FILE"] = str(Path(tempfile.gettempdir()) / f"dfo-tests-{os.getpid()}"
+                                    / "none.ini")
 for _name in ("DFS_PROFILE", "DFS_ALLOW_INSECURE_HTTP"):
     os.environ.pop(_name, None)
 

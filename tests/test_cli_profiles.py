@@ -72,6 +72,17 @@ def test_login_whoami_logout(srv: LocalServer, home: Path, shell_env: dict[str, 
     (org,) = [o for o in data["organizations"] if o["id"] == srv.organization_id]
     assert {"id": srv.orbit_id, "name": "Default Orbit"} in org["orbits"]
     assert dfo(shell_env, "orbits", "list").returncode == 0
+    # the environment's key comes before the stored one
+    env_key = dfo({**shell_env, "DFS_API_KEY": "dfs_wrong"}, "whoami")
+    assert env_key.returncode == 4 and env_key.stderr.endswith(
+        "; the key came from DFS_API_KEY\n")
+    stale = creds.read_text()
+    creds.write_text(stale.replace(srv.api_key, "dfs_revoked"))
+    revoked = dfo(shell_env, "whoami")
+    assert revoked.returncode == 4 and revoked.stderr.endswith(
+        f"; the key came from profile 'default' ({creds}) (run 'dataforce-orm login' to "
+        "store a new one)\n")
+    creds.write_text(stale)
 
     out = dfo(shell_env, "logout")
     assert (out.returncode, out.stdout) == (0, "Forgot the key of profile 'default'.\n")
