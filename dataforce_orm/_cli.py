@@ -258,7 +258,9 @@ def _artifacts_list(ctx: Context) -> None:
 
 @artifacts.command("get", "show one artifact", _ARTIFACT, _IN_COLLECTION)
 def _artifacts_get(ctx: Context) -> None:
-    ctx.show(find_artifact(ctx, ctx.args.ref, ctx.args.collection))
+    art = find_artifact(ctx, ctx.args.ref, ctx.args.collection)
+    art.refresh()  # the details (tracks, every deployment, the collection) come by id
+    ctx.show(art)
 
 
 @artifacts.command(

@@ -139,6 +139,7 @@ def test_artifacts_by_name_anywhere_in_the_orbit(environ: dict[str, str], lib: S
     a = c.artifacts.upload(archive(tmp_path, "a"), name="churn-v3")
     got = ok(environ, "artifacts", "get", "churn-v3")
     assert (got["id"], got["collection_id"]) == (a.id, c.id)
+    assert got["tracks"] == [] and got["collection_data"]["name"] == "models"  # the details
     assert ok(environ, "artifacts", "get", a.id)["name"] == "churn-v3"
     out = tmp_path / "out.luml"
     fetched = dfo(environ, "artifacts", "download", "churn-v3", "-o", str(out))
