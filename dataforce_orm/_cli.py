@@ -1,439 +1,72 @@
-"""The everyday command line: ``dataforce-orm collections|artifacts|orbits ...``.
+"""The command line's groups, one per kind of object (``collections``, ``artifacts``,
+``orbits``, ``organizations``, ``bucket-secrets``), and its top-level commands (``login``,
+``logout``, ``whoami``, ``completion``, ``serve``, ``demo``). The framework is in
+:mod:`._cli_base`; each group here is a :class:`Group` and a few decorated functions.
 
-Commands are declared in groups. A group is a :class:`Group` (``dataforce-orm NAME``); each of
-its commands is a function taking a :class:`Context`, registered with the group's
-:meth:`Group.command` decorator together with its arguments. :func:`add_groups` turns every
-registered group into argparse subcommands, and :func:`run` runs the chosen command with one
-error policy for all (exit 1 and a one-line message; ``--debug`` shows the traceback). A group
-is a few declarations (here, or in a module this one imports); the artifacts group below is
-one::
-
-    artifacts = Group("artifacts", "list, upload, download and delete artifacts")
-
-    @artifacts.command("list", "list artifacts",
-                       arg("--collection", metavar="C", help="id or exact name"))
-    def _artifacts_list(ctx: Context) -> None:
-        collection = find_collection(ctx, ctx.args.collection)
-        ctx.show_list(list(collection.artifacts.all()), ARTIFACT_COLUMNS, "artifacts")
-
-Every command gets the same options (see ``_common_options``): ``--base-url``,
-``--organization``, ``--orbit``, ``--api-key-file``, ``--json``, ``--debug``. Unset, they come
-from the environment exactly as for ``Session()``. The API key is read from ``DFS_API_KEY`` /
-``LUML_API_KEY`` or from a file, never from an argument (arguments show in ``ps`` and in the
-shell's history).
+Models that have no group of their own are in :data:`NOT_NOUNS`, with the reason.
 """
 
 from __future__ import annotations
 
 import argparse
-import enum
+import getpass
 import json
-import logging
-import os
 import sys
-import traceback
-import unicodedata
-import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
-
-import attrs
-
-from ._artifacts import Artifact
-from ._errors import DataForceError
-from ._models import Collection, CollectionType, Orbit
-from ._session import Session
-
-__all__ = ["GROUPS", "Command", "Context", "Group", "add_groups", "arg", "run"]
-
-PROG = "dataforce-orm"
-MAX_LISTED = 10  # ids named in an "several match" error
-
-
-# -- the registry ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Argument:
-    """One ``parser.add_argument(*names, **options)``."""
-
-    names: tuple[str, ...]
-    options: dict[str, Any]
-
-
-def arg(*names: str, **options: Any) -> Argument:
-    """An argument of a command, given as to ``argparse.ArgumentParser.add_argument``."""
-    return Argument(names, options)
-
-
-Run = Callable[["Context"], int | None]
-# A column of a table: its header, and the field shown in it (or a function of the object
-# giving the cell's text).
-Column = tuple[str, str | Callable[[Any], str]]
-
-
-@dataclass(frozen=True)
-class Command:
-    """One command of a group: its name, help, arguments, and the function that runs it."""
-
-    name: str
-    help: str
-    arguments: tuple[Argument, ...]
-    run: Run
-
-
-@dataclass
-class Group:
-    """A command group, ``dataforce-orm NAME COMMAND ...``; registers itself in GROUPS."""
-
-    name: str
-    help: str
-    commands: dict[str, Command] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        GROUPS[self.name] = self
-
-    def command(self, name: str, help: str, *arguments: Argument) -> Callable[[Run], Run]:
-        """Register the decorated function as the command ``name`` of this group."""
-
-        def register(func: Run) -> Run:
-            self.commands[name] = Command(name, help, arguments, func)
-            return func
-
-        return register
-
-
-GROUPS: dict[str, Group] = {}
-
-
-class CLIError(Exception):
-    """A failure the command line reports as one line (exit status 1)."""
-
-
-class UsageError(Exception):
-    """Arguments argparse could not check alone (exit status 2, with the usage)."""
-
-
-class _RefuseKeyArgument(argparse.Action):
-    """``--api-key``: refused without echoing its value."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> NoReturn:
-        parser.error("the API key is never taken from an argument (it would show in ps and the "
-                     "shell's history): set DFS_API_KEY (or LUML_API_KEY), or pass "
-                     "--api-key-file PATH")
-
-
-def _common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    conn = common.add_argument_group(
-        "connection (default: the DFS_* / LUML_* environment, as for Session())")
-    conn.add_argument("--base-url", metavar="URL", help="the API's URL (DFS_BASE_URL)")
-    conn.add_argument("--organization", metavar="ID_OR_NAME",
-                      help="the organization (DFS_ORGANIZATION); auto-picked if there is one")
-    conn.add_argument("--orbit", metavar="ID_OR_NAME",
-                      help="the orbit (DFS_ORBIT); auto-picked if there is one")
-    conn.add_argument("--api-key-file", metavar="PATH",
-                      help="read the API key from this file ('-': standard input) instead of "
-                           "DFS_API_KEY / LUML_API_KEY")
-    conn.add_argument("--api-key", nargs="?", action=_RefuseKeyArgument, help=argparse.SUPPRESS)
-    out = common.add_argument_group("output")
-    out.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    out.add_argument("--debug", action="store_true",
-                     help="log each request, and show the traceback of an error")
-    return common
-
-
-def add_groups(subparsers: Any) -> None:
-    """Add every registered group and its commands to ``subparsers`` (from add_subparsers)."""
-    common = _common_options()
-    for group in GROUPS.values():
-        group_parser = subparsers.add_parser(group.name, help=group.help,
-                                             description=group.help, allow_abbrev=False)
-        commands = group_parser.add_subparsers(dest="subcommand", required=True,
-                                               metavar="COMMAND")
-        for command in group.commands.values():
-            parser = commands.add_parser(command.name, help=command.help,
-                                         description=command.help, parents=[common],
-                                         allow_abbrev=False)
-            for argument in command.arguments:
-                parser.add_argument(*argument.names, **argument.options)
-            parser.set_defaults(_command=command, _parser=parser)
-
-
-# -- running --------------------------------------------------------------------------------
-
-
-class Context:
-    """What a command runs with: its arguments, the session, and the output."""
-
-    def __init__(self, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
-        self.args = args
-        self.out, self.err = out, err
-        self._session: Session | None = None
-
-    @property
-    def session(self) -> Session:
-        """The session the options and the environment configure (made on first use)."""
-        if self._session is None:
-            self._session = Session(api_key=_api_key(self.args), base_url=self.args.base_url,
-                                    organization=self.args.organization, orbit=self.args.orbit)
-        return self._session
-
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-
-    def usage_error(self, message: str) -> NoReturn:
-        """Fail with exit status 2 and the command's usage, as argparse does."""
-        raise UsageError(message)
-
-    # -- output ------------------------------------------------------------------------
-
-    def show(self, obj: Any) -> None:
-        """One object: all its public fields, as a two-column table or a JSON object."""
-        if self.args.json:
-            self._json(public_fields(obj))
-            return
-        self._print(table(None, [(name, cell(getattr(obj, name), long_time=True))
-                                 for name in field_names(obj)]))
-
-    def show_list(self, objs: Sequence[Any], columns: Sequence[Column], what: str) -> None:
-        """Several objects: a table of ``columns``, or a JSON array."""
-        if self.args.json:
-            self._json([public_fields(obj) for obj in objs])
-            return
-        if not objs:
-            self._print(f"No {what}.")
-            return
-        self._print(_rows(objs, columns))
-
-    def show_row(self, obj: Any, columns: Sequence[Column]) -> None:
-        """One object as a row of a table of ``columns`` (with the headers), or a JSON
-        object."""
-        if self.args.json:
-            self._json(public_fields(obj))
-        else:
-            self._print(_rows([obj], columns))
-
-    def done(self, message: str, data: dict[str, Any]) -> None:
-        """The outcome of an action: ``message`` for people, ``data`` as JSON."""
-        if self.args.json:
-            self._json(data)
-        else:
-            self._print(message)
-
-    def confirm(self, action: str) -> None:
-        """Go on with ``action`` (e.g. "delete collection 'x' (id)") if ``--yes`` was given
-        or a person at the terminal answers yes to "Action? [y/N]"; else fail."""
-        if getattr(self.args, "yes", False):
-            return
-        stdin = sys.stdin
-        if stdin is None or not stdin.isatty():
-            raise CLIError(f"refusing to {action} without --yes (standard input is not a "
-                           "terminal to ask on)")
-        print(f"{action[:1].upper()}{action[1:]}? [y/N] ", end="", file=self.err, flush=True)
-        try:
-            answer = input()
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
-            raise CLIError(f"cancelled: did not {action}")
-
-    def _json(self, data: Any) -> None:
-        self._print(json.dumps(data, indent=2, ensure_ascii=False, default=_json_value))
-
-    def _print(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the command argparse chose: 0 on success, 1 on an error (one line on stderr)."""
-    out, err = sys.stdout, sys.stderr
-    ctx = Context(args, out, err)
-    command: Command = args._command
-    debug_log = _debug_logging(err) if args.debug else None
-    try:
-        return command.run(ctx) or 0
-    except UsageError as exc:
-        parser: argparse.ArgumentParser = args._parser
-        parser.print_usage(err)
-        print(f"{parser.prog}: error: {exc}", file=err)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=err)
-        return 130
-    except BrokenPipeError:  # the reader went away (e.g. `| head`)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
-        return 1
-    except Exception as exc:
-        if args.debug:
-            traceback.print_exc(file=err)
-        print(f"{PROG}: error: {_one_line(_describe(exc))}", file=err)
-        return 1
-    finally:
-        ctx.close()
-        if debug_log is not None:
-            logging.getLogger("dataforce_orm").removeHandler(debug_log[0])
-            logging.getLogger("dataforce_orm").setLevel(debug_log[1])
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, CLIError):
-        return str(exc)
-    name = type(exc).__name__
-    if isinstance(exc, DataForceError):
-        return f"{name}: {exc}"
-    return f"unexpected {name}: {exc} (run with --debug for the traceback)"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())
-
-
-def _debug_logging(err: TextIO) -> tuple[logging.Handler, int]:
-    logger = logging.getLogger("dataforce_orm")
-    handler = logging.StreamHandler(err)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    return handler, level
-
-
-def _api_key(args: argparse.Namespace) -> str | None:
-    """The key from --api-key-file (stripped), else None for Session() to read the environment."""
-    path: str | None = args.api_key_file
-    if path is None:
-        if not (os.environ.get("DFS_API_KEY") or os.environ.get("LUML_API_KEY")):
-            raise CLIError("no API key: set DFS_API_KEY (or LUML_API_KEY), or pass "
-                           "--api-key-file PATH")
-        return None
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise CLIError(f"cannot read the API key file {path}: {reason}") from None
-    key = text.strip()
-    if not key:
-        raise CLIError(f"the API key file {path} is empty")
-    return key
-
-
-# -- formatting -----------------------------------------------------------------------------
-
-
-def field_names(obj: Any) -> list[str]:
-    """A model's public fields, ``id`` first, the rest in their declared order."""
-    names = [a.name for a in attrs.fields(type(obj)) if not a.name.startswith("_")]
-    names.sort(key=lambda name: name != "id")  # (a stable sort)
-    return names
-
-
-def public_fields(obj: Any) -> dict[str, Any]:
-    """A model's public fields as JSON values (times in ISO-8601, enums as their values)."""
-    return {name: _json_value(getattr(obj, name)) for name in field_names(obj)}
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
-def _rows(objs: Sequence[Any], columns: Sequence[Column]) -> str:
-    rows = [tuple(cell(getattr(obj, show, None)) if isinstance(show, str) else show(obj)
-                  for _, show in columns) for obj in objs]
-    return table(tuple(header for header, _ in columns), rows)
-
-
-def human_size(n: int | None) -> str:
-    """A number of bytes for people: ``512 B``, ``1.5 KiB``, ``20.0 MiB``."""
-    if n is None:
-        return "-"
-    if n < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            break
-    return f"{value:.1f} {unit}"
-
-
-def cell(value: Any, long_time: bool = False) -> str:
-    """A value as one line of a table cell."""
-    if value is None or (isinstance(value, (list, tuple)) and not value):
-        return "-"
-    if isinstance(value, datetime):
-        text = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        return f"{text} UTC" if long_time else text
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if isinstance(value, (list, tuple)):
-        return ", ".join(cell(v) for v in value)
-    text = str(value)
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-
-
-def _width(text: str) -> int:
-    """Columns ``text`` takes in a terminal (wide East Asian characters take two)."""
-    if text.isascii():
-        return len(text)
-    return sum(0 if unicodedata.combining(ch) else
-               2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
-
-
-def table(headers: tuple[str, ...] | None, rows: Sequence[tuple[str, ...]]) -> str:
-    """Rows of cells in aligned columns, two spaces apart; no trailing spaces."""
-    lines = [headers, *rows] if headers is not None else list(rows)
-    widths = [max(_width(line[i]) for line in lines) for i in range(len(lines[0]))]
-    return "\n".join(
-        "  ".join(text + " " * (widths[i] - _width(text)) for i, text in enumerate(line))
-        .rstrip() for line in lines)
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
-
-
-def as_uuid(text: str) -> str | None:
-    """The canonical form of ``text`` if it is a UUID (then it means an id), else None."""
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return None
-
-
-def _several(kind: str, ref: str, ids: list[str]) -> CLIError:
-    shown = ", ".join(ids[:MAX_LISTED]) + (", ..." if len(ids) > MAX_LISTED else "")
-    return CLIError(f"{'more than ' if len(ids) > MAX_LISTED else ''}"
-                    f"{min(len(ids), MAX_LISTED)} {kind}s are named {ref!r}: {shown}; "
-                    "pass the id instead")
+from typing import Any
+
+from . import _config
+from ._artifacts import Artifact, ArtifactStatus, ArtifactType
+from ._cli_base import (
+    COMMANDS,
+    GROUPS,
+    MAX_LISTED,
+    CLIError,
+    Column,
+    Context,
+    Group,
+    NoConfig,
+    arg,
+    cell,
+    command,
+    find,
+    find_listed,
+    human_size,
+    main,
+    positive,
+    table,
+)
+from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
+
+__all__ = ["COMMANDS", "GROUPS", "NOT_NOUNS", "main"]
+
+# The public models and enums that are not nouns of the command line, and why.
+NOT_NOUNS = {
+    "CollectionType": "an enum: the choices of --type of the collections commands",
+    "ArtifactType": "an enum: the choices of --type of artifacts list",
+    "ArtifactStatus": "an enum: the choices of --status of artifacts list",
+}
+
+_YES = arg("--yes", "-y", action="store_true", help="do not ask")
+_MANY = 1000  # names read for a "did you mean" after a miss
+
+
+def _tags_change(ctx: Context) -> list[str] | None:
+    """The tags --tag / --clear-tags ask for (None: unchanged)."""
+    if ctx.args.tags is not None and ctx.args.clear_tags:
+        ctx.usage_error("--tag and --clear-tags cannot be used together")
+    return [] if ctx.args.clear_tags else ctx.args.tags
+
+
+_NEW_TAGS = (arg("--tag", dest="tags", action="append", metavar="TAG",
+                 help="the new tags, replacing the old ones (repeat for several)"),
+             arg("--clear-tags", action="store_true", help="remove every tag"))
 
 
 # -- collections ----------------------------------------------------------------------------
 
-collections = Group("collections", "list, show, create, update and delete collections")
+collections = Group("collections", "list, show, create, update and delete collections",
+                    model=Collection)
 
 COLLECTION_COLUMNS = (("ID", "id"), ("NAME", "name"), ("TYPE", "collection_type"),
                       ("TAGS", "tags"), ("ARTIFACTS", "total_artifacts"),
@@ -443,21 +76,18 @@ _REF = arg("ref", metavar="ID_OR_NAME", help="the collection's id, or its exact 
 
 
 def find_collection(ctx: Context, ref: str) -> Collection:
-    """The collection ``ref`` means in the session's orbit: an id if it is a UUID, else the
-    one collection with that exact name."""
+    """The collection ``ref`` (an id, or an exact name) means in the session's orbit."""
     objects = Collection.objects.using(ctx.session)
-    ident = as_uuid(ref)
-    if ident is not None:
+
+    def by_id(ident: str) -> Collection | None:
         try:
             return objects.get(id=ident)
         except Collection.DoesNotExist:
-            raise CLIError(f"no collection with id {ident}") from None
-    found = list(objects.filter(name=ref)[:MAX_LISTED + 1])
-    if not found:
-        raise CLIError(f"no collection named {ref!r}")
-    if len(found) > 1:
-        raise _several("collection", ref, [str(c.id) for c in found])
-    return found[0]
+            return None
+
+    return find("collection", ref, by_id=by_id,
+                by_name=lambda name: list(objects.filter(name=name)[:MAX_LISTED + 1]),
+                names=lambda: (c.name for c in objects.all()[:_MANY]))
 
 
 @collections.command(
@@ -467,7 +97,7 @@ def find_collection(ctx: Context, ref: str) -> Collection:
         help=f"only this type (repeat for several): {', '.join(_TYPES)}"),
     arg("--tag", dest="tags", action="append", metavar="TAG",
         help="only collections tagged TAG (repeat: tagged with all of them)"),
-    arg("--limit", type=_positive, metavar="N", help="at most N collections"),
+    arg("--limit", type=positive, metavar="N", help="at most N collections"),
 )
 def _collections_list(ctx: Context) -> None:
     args = ctx.args
@@ -490,10 +120,10 @@ def _collections_get(ctx: Context) -> None:
 
 @collections.command(
     "create", "create a collection",
-    arg("name", metavar="NAME"),
+    arg("name", metavar="NAME", help="its name (at most 100 characters)"),
     arg("--type", dest="collection_type", required=True, choices=_TYPES, metavar="TYPE",
         help=f"what it holds: {', '.join(_TYPES)}"),
-    arg("--description", default="", metavar="TEXT"),
+    arg("--description", default="", metavar="TEXT", help="what it is for"),
     arg("--tag", dest="tags", action="append", metavar="TAG", help="a tag (repeat for several)"),
 )
 def _collections_create(ctx: Context) -> None:
@@ -509,33 +139,25 @@ def _collections_create(ctx: Context) -> None:
     _REF,
     arg("--name", metavar="NAME", help="the new name"),
     arg("--description", metavar="TEXT", help="the new description"),
-    arg("--tag", dest="tags", action="append", metavar="TAG",
-        help="the new tags, replacing the old ones (repeat for several)"),
-    arg("--clear-tags", action="store_true", help="remove every tag"),
+    *_NEW_TAGS,
 )
 def _collections_update(ctx: Context) -> None:
     args = ctx.args
-    if args.tags is not None and args.clear_tags:
-        ctx.usage_error("--tag and --clear-tags cannot be used together")
-    if args.name is None and args.description is None and args.tags is None \
-            and not args.clear_tags:
+    tags = _tags_change(ctx)
+    if args.name is None and args.description is None and tags is None:
         ctx.usage_error("nothing to change: give --name, --description, --tag or --clear-tags")
     c = find_collection(ctx, args.ref)
     if args.name is not None:
         c.name = args.name
     if args.description is not None:
         c.description = args.description
-    if args.tags is not None or args.clear_tags:
-        c.tags = args.tags or []
+    if tags is not None:
+        c.tags = tags
     c.save()  # merged with the server's state; a field changed there too is a ConflictError
     ctx.show(c)
 
 
-@collections.command(
-    "delete", "delete a collection (asks first, unless --yes)",
-    _REF,
-    arg("--yes", "-y", action="store_true", help="do not ask"),
-)
+@collections.command("delete", "delete a collection (asks first, unless --yes)", _REF, _YES)
 def _collections_delete(ctx: Context) -> None:
     c = find_collection(ctx, ctx.args.ref)
     ident, name = c.id, c.name
@@ -547,38 +169,53 @@ def _collections_delete(ctx: Context) -> None:
 
 # -- artifacts ------------------------------------------------------------------------------
 
-artifacts = Group("artifacts", "list, upload, download and delete the artifacts of collections")
+artifacts = Group("artifacts", "list, show, upload, download, update and delete artifacts",
+                  model=Artifact)
 
 ARTIFACT_COLUMNS: tuple[Column, ...] = (
     ("ID", "id"), ("NAME", "name"), ("TYPE", "type"), ("STATUS", "status"),
     ("SIZE", lambda a: human_size(a.size)), ("CREATED (UTC)", "created_at"))
+_ARTIFACT_TYPES = [t.value for t in ArtifactType]
+_STATUSES = [s.value for s in ArtifactStatus]
+_SORTS = ("name", "created_at", "size", "type", "status", "description")
+_ARTIFACT = arg("ref", metavar="ID_OR_NAME", help="the artifact's id, or its exact name")
+_IN_COLLECTION = arg("--collection", metavar="C",
+                     help="look in this collection only (its id, or its exact name); "
+                          "default: the whole orbit")
 
 
-def _artifact_id(text: str) -> str:
-    ident = as_uuid(text)
-    if ident is None:
-        raise argparse.ArgumentTypeError(f"not an artifact id (a UUID): {text!r}")
-    return ident
+def _sort(text: str) -> str:
+    """``--sort``: a field, or ``metric:NAME``, ``-`` first for descending."""
+    field = text.removeprefix("-")
+    if field.startswith("metric:") and len(field) > len("metric:"):
+        return text[:len(text) - len(field)] + "extra_values__" + field[len("metric:"):]
+    if field not in _SORTS:
+        raise argparse.ArgumentTypeError(
+            f"not a sort key: {text!r} (one of {', '.join(_SORTS)}, or metric:NAME; "
+            "'-' first for descending)")
+    return text
 
 
-_IN_COLLECTION = arg("--collection", required=True, metavar="C",
-                     help="the collection holding it: its id, or its exact name")
-_ARTIFACT = arg("id", type=_artifact_id, metavar="ID", help="the artifact's id")
+def find_artifact(ctx: Context, ref: str, collection: str | None = None) -> Artifact:
+    """The artifact ``ref`` (an id, or an exact name) means, in ``collection`` (an id or
+    name) if given, else anywhere in the orbit (artifact ids are unique)."""
+    where = ""
+    if collection is not None:
+        c = find_collection(ctx, collection)
+        objects = c.artifacts.all()
+        where = f" in collection {c.name!r}"
+    else:
+        objects = Artifact.objects.using(ctx.session).all()
 
+    def by_id(ident: str) -> Artifact | None:
+        try:
+            return objects.get(id=ident)
+        except Artifact.DoesNotExist:
+            return None
 
-def find_artifact(collection: Collection, ident: str) -> Artifact:
-    """The artifact ``ident`` of ``collection``."""
-    try:
-        return collection.artifacts.get(id=ident)
-    except Artifact.DoesNotExist:
-        raise CLIError(f"no artifact with id {ident} in collection {collection.name!r}") \
-            from None
-
-
-def _progress(ctx: Context) -> bool | None:
-    """A progress bar (drawn by the library on stderr) only for a person watching it."""
-    isatty = getattr(ctx.err, "isatty", None)
-    return True if isatty is not None and isatty() else None
+    return find("artifact", ref, by_id=by_id, where=where,
+                by_name=lambda name: list(objects.filter(name=name)[:MAX_LISTED + 1]),
+                names=lambda: (a.name for a in objects[:_MANY]))
 
 
 @artifacts.command(
@@ -586,7 +223,17 @@ def _progress(ctx: Context) -> bool | None:
     arg("--collection", metavar="C",
         help="only this collection's (its id, or its exact name); default: every collection "
              "of the orbit"),
-    arg("--limit", type=_positive, metavar="N", help="at most N artifacts"),
+    arg("--search", metavar="TEXT", help="only names containing TEXT (any case)"),
+    arg("--type", dest="types", action="append", choices=_ARTIFACT_TYPES, metavar="TYPE",
+        help=f"only this type (repeat for several): {', '.join(_ARTIFACT_TYPES)}"),
+    arg("--status", dest="statuses", action="append", choices=_STATUSES, metavar="STATUS",
+        help=f"only this status (repeat for several): {', '.join(_STATUSES)}"),
+    arg("--tag", dest="tags", action="append", metavar="TAG",
+        help="only artifacts tagged TAG (repeat: tagged with all of them)"),
+    arg("--sort", type=_sort, metavar="KEY",
+        help=f"the order: {', '.join(_SORTS)}, or metric:NAME (a metric of extra_values); "
+             "descending with '-' first, written --sort=-KEY (default: -created_at)"),
+    arg("--limit", type=positive, metavar="N", help="at most N artifacts"),
 )
 def _artifacts_list(ctx: Context) -> None:
     args = ctx.args
@@ -594,24 +241,42 @@ def _artifacts_list(ctx: Context) -> None:
         qs = find_collection(ctx, args.collection).artifacts.all()
     else:
         qs = Artifact.objects.using(ctx.session).all()
+    if args.search:
+        qs = qs.filter(name__icontains=args.search)
+    if args.types:
+        qs = qs.filter(type__in=args.types)
+    if args.statuses:
+        qs = qs.filter(status__in=args.statuses)
+    if args.tags:
+        qs = qs.filter(tags__contains=args.tags)
+    if args.sort:
+        qs = qs.order_by(args.sort)
     if args.limit is not None:
         qs = qs[:args.limit]
     ctx.show_list(list(qs), ARTIFACT_COLUMNS, "artifacts")
 
 
+@artifacts.command("get", "show one artifact", _ARTIFACT, _IN_COLLECTION)
+def _artifacts_get(ctx: Context) -> None:
+    art = find_artifact(ctx, ctx.args.ref, ctx.args.collection)
+    art.refresh()  # the details (tracks, every deployment, the collection) come by id
+    ctx.show(art)
+
+
 @artifacts.command(
     "upload", "upload a .luml archive as a new artifact of a collection",
     arg("file", metavar="FILE", help="the .luml archive"),
-    _IN_COLLECTION,
+    arg("--collection", required=True, metavar="C",
+        help="the collection to hold it: its id, or its exact name"),
     arg("--name", metavar="NAME", help="its name (default: the file's name)"),
-    arg("--description", metavar="TEXT"),
+    arg("--description", metavar="TEXT", help="what it is"),
     arg("--tag", dest="tags", action="append", metavar="TAG", help="a tag (repeat for several)"),
 )
 def _artifacts_upload(ctx: Context) -> None:
     args = ctx.args
     collection = find_collection(ctx, args.collection)
     made = collection.artifacts.upload(args.file, name=args.name, description=args.description,
-                                       tags=args.tags, progress=_progress(ctx))
+                                       tags=args.tags, progress=ctx.progress)
     ctx.show_row(made, ARTIFACT_COLUMNS)
 
 
@@ -625,22 +290,46 @@ def _artifacts_upload(ctx: Context) -> None:
 )
 def _artifacts_download(ctx: Context) -> None:
     args = ctx.args
-    art = find_artifact(find_collection(ctx, args.collection), args.id)
-    path = art.download(args.output, progress=_progress(ctx))
+    art = find_artifact(ctx, args.ref, args.collection)
+    path = art.download(args.output, progress=ctx.progress)
     ctx.done(str(path), {"id": art.id, "name": art.name, "path": str(path), "size": art.size})
+
+
+@artifacts.command(
+    "update", "change an artifact's name, description or tags (the rest is kept)",
+    _ARTIFACT,
+    _IN_COLLECTION,
+    arg("--name", metavar="NAME", help="the new name"),
+    arg("--description", metavar="TEXT", help="the new description"),
+    *_NEW_TAGS,
+)
+def _artifacts_update(ctx: Context) -> None:
+    args = ctx.args
+    tags = _tags_change(ctx)
+    if args.name is None and args.description is None and tags is None:
+        ctx.usage_error("nothing to change: give --name, --description, --tag or --clear-tags")
+    art = find_artifact(ctx, args.ref, args.collection)
+    if args.name is not None:
+        art.name = args.name
+    if args.description is not None:
+        art.description = args.description
+    if tags is not None:
+        art.tags = tags
+    art.save()
+    ctx.show(art)
 
 
 @artifacts.command(
     "delete", "delete an artifact and its stored file (asks first, unless --yes)",
     _ARTIFACT,
     _IN_COLLECTION,
-    arg("--yes", "-y", action="store_true", help="do not ask"),
+    _YES,
     arg("--force", action="store_true",
         help="remove it whatever its status (e.g. a failed upload); the stored file is left"),
 )
 def _artifacts_delete(ctx: Context) -> None:
     args = ctx.args
-    art = find_artifact(find_collection(ctx, args.collection), args.id)
+    art = find_artifact(ctx, args.ref, args.collection)
     ident, name = art.id, art.name
     ctx.confirm(f"delete artifact {name!r} ({ident})")
     art.delete(force=args.force)
@@ -650,29 +339,19 @@ def _artifacts_delete(ctx: Context) -> None:
 
 # -- orbits ---------------------------------------------------------------------------------
 
-orbits = Group("orbits", "list and show the organization's orbits")
+orbits = Group("orbits", "list, show, create, rename and delete the organization's orbits",
+               model=Orbit)
 
 ORBIT_COLUMNS = (("ID", "id"), ("NAME", "name"), ("ROLE", "role"),
                  ("COLLECTIONS", "total_collections"), ("ARTIFACTS", "total_artifacts"),
                  ("MEMBERS", "total_members"))
+_ORBIT = arg("ref", metavar="ID_OR_NAME", help="the orbit's id, or its exact name")
+_ORBIT_SECRET_HELP = "the bucket secret storing its files: its id, or its exact bucket name"
 
 
 def find_orbit(ctx: Context, ref: str) -> Orbit:
-    """The orbit ``ref`` means: an id if it is a UUID, else the one orbit with that name."""
-    every = list(Orbit.objects.using(ctx.session).all())
-    ident = as_uuid(ref)
-    if ident is not None:
-        found = [o for o in every if o.id == ident]
-        if not found:
-            raise CLIError(f"no orbit with id {ident}")
-        return found[0]
-    found = [o for o in every if o.name == ref]
-    if not found:
-        names = ", ".join(repr(o.name) for o in every) or "none"
-        raise CLIError(f"no orbit named {ref!r}; the orbits: {names}")
-    if len(found) > 1:
-        raise _several("orbit", ref, [str(o.id) for o in found])
-    return found[0]
+    """The orbit ``ref`` (an id, or an exact name) means in the organization."""
+    return find_listed("orbit", ref, list(Orbit.objects.using(ctx.session).all()))
 
 
 @orbits.command("list", "list the orbits of the organization")
@@ -680,7 +359,272 @@ def _orbits_list(ctx: Context) -> None:
     ctx.show_list(list(Orbit.objects.using(ctx.session).all()), ORBIT_COLUMNS, "orbits")
 
 
-@orbits.command("get", "show one orbit",
-                arg("ref", metavar="ID_OR_NAME", help="the orbit's id, or its exact name"))
+@orbits.command("get", "show one orbit", _ORBIT)
 def _orbits_get(ctx: Context) -> None:
     ctx.show(find_orbit(ctx, ctx.args.ref))
+
+
+@orbits.command("create", "create an orbit",
+                arg("name", metavar="NAME", help="its name (at most 100 characters)"),
+                arg("--bucket-secret", required=True, metavar="ID_OR_BUCKET",
+                    help=_ORBIT_SECRET_HELP))
+def _orbits_create(ctx: Context) -> None:
+    secret = find_secret(ctx, ctx.args.bucket_secret)
+    orbit = Orbit(name=ctx.args.name, bucket_secret=secret)
+    orbit.save(using=ctx.session)
+    ctx.show(orbit)
+
+
+@orbits.command("update", "rename an orbit or change its bucket secret",
+                _ORBIT,
+                arg("--name", metavar="NAME", help="the new name"),
+                arg("--bucket-secret", metavar="ID_OR_BUCKET", help=_ORBIT_SECRET_HELP))
+def _orbits_update(ctx: Context) -> None:
+    args = ctx.args
+    if args.name is None and args.bucket_secret is None:
+        ctx.usage_error("nothing to change: give --name or --bucket-secret")
+    orbit = find_orbit(ctx, args.ref)
+    if args.name is not None:
+        orbit.name = args.name
+    if args.bucket_secret is not None:
+        orbit.bucket_secret = find_secret(ctx, args.bucket_secret)
+    orbit.save()
+    ctx.show(orbit)
+
+
+@orbits.command("delete", "delete an orbit and its collections (asks first, unless --yes)",
+                _ORBIT, _YES)
+def _orbits_delete(ctx: Context) -> None:
+    orbit = find_orbit(ctx, ctx.args.ref)
+    ident, name = orbit.id, orbit.name
+    ctx.confirm(f"delete orbit {name!r} ({ident}) and every collection in it")
+    orbit.delete()
+    ctx.done(f"Deleted orbit {name!r} ({ident}).", {"id": ident, "name": name, "deleted": True})
+
+
+# -- organizations --------------------------------------------------------------------------
+
+organizations = Group("organizations", "list and show the organizations the key's user is in "
+                                       "(read-only for an API key)", model=Organization)
+
+ORGANIZATION_COLUMNS = (("ID", "id"), ("NAME", "name"), ("ROLE", "role"),
+                        ("CREATED (UTC)", "created_at"))
+
+
+@organizations.command("list", "list the organizations the key's user belongs to")
+def _organizations_list(ctx: Context) -> None:
+    ctx.show_list(list(Organization.objects.using(ctx.session).all()), ORGANIZATION_COLUMNS,
+                  "organizations")
+
+
+@organizations.command("get", "show one organization",
+                       arg("ref", metavar="ID_OR_NAME",
+                           help="the organization's id, or its exact name"))
+def _organizations_get(ctx: Context) -> None:
+    every = list(Organization.objects.using(ctx.session).all())
+    ctx.show(find_listed("organization", ctx.args.ref, every))
+
+
+# -- bucket secrets -------------------------------------------------------------------------
+
+secrets = Group("bucket-secrets", "list, show, create, update and delete the organization's "
+                                  "bucket secrets (where orbits store files)",
+                model=BucketSecret)
+
+SECRET_COLUMNS = (("ID", "id"), ("TYPE", "type"), ("ENDPOINT", "endpoint"),
+                  ("BUCKET", "bucket_name"), ("REGION", "region"),
+                  ("CREATED (UTC)", "created_at"))
+_SECRET = arg("ref", metavar="ID_OR_BUCKET",
+              help="the bucket secret's id, or its exact bucket name")
+_KEYS = ("access_key", "secret_key", "session_token", "endpoint")
+_KEYS_FILE = arg("--keys-file", metavar="PATH",
+                 help="a JSON object with the secret parts: access_key, secret_key, "
+                      "session_token (S3), or endpoint (an Azure connection string); '-' "
+                      "reads standard input (never on the command line: it would show in ps)")
+
+
+def find_secret(ctx: Context, ref: str) -> BucketSecret:
+    """The bucket secret ``ref`` (an id, or an exact bucket name) means."""
+    every = list(BucketSecret.objects.using(ctx.session).all())
+    return find_listed("bucket secret", ref, every, name=lambda s: s.bucket_name)
+
+
+def _read_keys(path: str | None) -> dict[str, str | None]:
+    if path is None:
+        return {}
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CLIError(f"cannot read the keys file {path}: {reason}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise CLIError(f"the keys file {path} must hold a JSON object of strings")
+    unknown = sorted(set(data) - set(_KEYS))
+    if unknown:
+        raise CLIError(f"the keys file {path} has unknown keys {unknown} "
+                       f"(known: {', '.join(_KEYS)})")
+    return data
+
+
+def _secret_fields(args: Any) -> dict[str, Any]:
+    given = {"endpoint": args.endpoint, "bucket_name": args.bucket, "region": args.region,
+             "secure": args.secure, "cert_check": args.cert_check}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+_SECRET_OPTIONS = (
+    arg("--endpoint", metavar="HOST", help="the S3 endpoint, e.g. s3.amazonaws.com (an Azure "
+                                           "connection string goes in --keys-file)"),
+    arg("--bucket", metavar="NAME", help="the bucket (or Azure container) name"),
+    arg("--region", metavar="REGION", help="the S3 region, e.g. us-east-1"),
+    arg("--secure", action="store_true", default=None, help="use https to reach the endpoint"),
+    arg("--cert-check", action="store_true", default=None,
+        help="check the endpoint's TLS certificate"),
+    _KEYS_FILE,
+)
+
+
+@secrets.command("list", "list the organization's bucket secrets (their keys are never shown)")
+def _secrets_list(ctx: Context) -> None:
+    ctx.show_list(list(BucketSecret.objects.using(ctx.session).all()), SECRET_COLUMNS,
+                  "bucket secrets")
+
+
+@secrets.command("get", "show one bucket secret (its keys are never shown)", _SECRET)
+def _secrets_get(ctx: Context) -> None:
+    ctx.show(find_secret(ctx, ctx.args.ref))
+
+
+@secrets.command("create", "create a bucket secret",
+                 arg("--type", default="s3", choices=("s3", "azure"),
+                     help="s3 (the default) or azure"),
+                 *_SECRET_OPTIONS)
+def _secrets_create(ctx: Context) -> None:
+    fields = {**_secret_fields(ctx.args), **_read_keys(ctx.args.keys_file)}
+    secret = BucketSecret(type=ctx.args.type, **fields)
+    secret.save(using=ctx.session)
+    ctx.show(secret)
+
+
+@secrets.command("update", "change a bucket secret (--keys-file is required: the platform "
+                           "writes every field; a key the file leaves out is removed)",
+                 _SECRET, *_SECRET_OPTIONS)
+def _secrets_update(ctx: Context) -> None:
+    args = ctx.args
+    if args.keys_file is None:
+        ctx.usage_error("--keys-file is required: the platform writes every field of a bucket "
+                        "secret, and never returns its keys")
+    keys = _read_keys(args.keys_file)
+    secret = find_secret(ctx, args.ref)
+    if secret.type == "s3":  # the file states them all: one it leaves out is removed
+        keys = {"access_key": None, "secret_key": None, "session_token": None, **keys}
+    for name, value in {**_secret_fields(args), **keys}.items():
+        setattr(secret, name, value)
+    secret.save()
+    ctx.show(secret)
+
+
+@secrets.command("delete", "delete a bucket secret (asks first, unless --yes)", _SECRET, _YES)
+def _secrets_delete(ctx: Context) -> None:
+    secret = find_secret(ctx, ctx.args.ref)
+    ident, name = secret.id, secret.bucket_name
+    ctx.confirm(f"delete bucket secret {name!r} ({ident})")
+    secret.delete()
+    ctx.done(f"Deleted bucket secret {name!r} ({ident}).",
+             {"id": ident, "bucket_name": name, "deleted": True})
+
+
+# -- the account: login, logout, whoami -----------------------------------------------------
+
+
+@command("login", "check an API key and store it for the profile (read from a prompt, or "
+                  "from standard input; never from the command line)")
+def _login(ctx: Context) -> None:
+    args, profile = ctx.args, _config.profile_name(ctx.args.profile)
+    ctx.new_profile_ok = True
+    if args.api_key_file:
+        key = ctx.settings.api_key or ""
+    elif sys.stdin is not None and sys.stdin.isatty():
+        key = getpass.getpass(f"API key for profile {profile!r}: ").strip()
+    else:
+        key = (sys.stdin.readline() if sys.stdin is not None else "").strip()
+    if not key:
+        raise NoConfig("no API key given: type it at the prompt, or pipe it in "
+                       "(dataforce-orm login < key-file)")
+    session = ctx.make_session(key)
+    session.check()  # (nothing is written before the key is known to be good)
+    chosen = {"base_url": args.base_url, "organization": args.organization,
+              "orbit": args.orbit,
+              "allow_insecure_http": "true" if args.allow_insecure_http else None}
+    chosen = {k: v for k, v in chosen.items() if v is not None}
+    if chosen:
+        _config.write_profile(profile, chosen)
+    path = _config.store_key(profile, key)
+    ctx.done(f"The key is valid for {session.base_url}; stored for profile {profile!r} in "
+             f"{path}.", {"profile": profile, "base_url": session.base_url, "valid": True,
+                          "stored_in": str(path)})
+
+
+@command("logout", "forget the API key stored for the profile")
+def _logout(ctx: Context) -> None:
+    profile = _config.profile_name(ctx.args.profile)
+    forgot = _config.forget_key(profile)
+    message = (f"Forgot the key of profile {profile!r}." if forgot
+               else f"No key was stored for profile {profile!r}.")
+    ctx.done(message, {"profile": profile, "forgotten": forgot})
+
+
+@command("whoami", "check the API key, and show the organizations and orbits it sees")
+def _whoami(ctx: Context) -> None:
+    session = ctx.session
+    session.check()
+    orgs = []
+    for org in Organization.objects.using(session).all():
+        session.organization = org.id  # (each organization's orbits in turn)
+        seen = [{"id": o.id, "name": o.name} for o in Orbit.objects.using(session).all()]
+        orgs.append({"id": org.id, "name": org.name, "role": org.role, "orbits": seen})
+    settings = ctx.settings
+    if ctx.args.json:
+        ctx.done("", {"base_url": session.base_url, "profile": settings.profile, "valid": True,
+                      "key_from": settings.key_source, "organizations": orgs})
+        return
+    ctx.print(f"{session.base_url}: the API key (from {settings.key_source}) is valid")
+    if settings.profile:
+        ctx.print(f"profile: {settings.profile}")
+    ctx.print(table(("ORGANIZATION", "ROLE", "ORBITS"), [
+        (f"{o['name']} ({o['id']})", cell(o["role"]), cell(o["orbits"])) for o in orgs]))
+
+
+# -- completion, the local server, the demo -------------------------------------------------
+
+
+@command("completion", "print the shell completion script (bash, zsh or fish)",
+         arg("shell", choices=("bash", "zsh", "fish"), help="the shell: bash, zsh or fish"))
+def _completion(ctx: Context) -> None:
+    from ._completion import script
+
+    ctx.print(script(ctx.args.shell))
+
+
+@command("serve", "run the local DataForce server in the foreground",
+         arg("--host", default="127.0.0.1", help="the address to listen on (default: "
+                                                 "127.0.0.1)"),
+         arg("--port", type=int, default=8000, help="the port (default: 8000; 0 picks a free "
+                                                    "one)"),
+         arg("--db", default=None, metavar="FILE",
+             help="an SQLite file to keep the state in across restarts (default: in memory)"),
+         arg("--allow-remote", action="store_true",
+             help="allow a host that is not loopback (anyone who reaches it can use it)"))
+def _serve(ctx: Context) -> int:
+    from .testing._cli import serve_main
+
+    a = ctx.args
+    return serve_main(a.host, a.port, a.db, a.allow_remote)
+
+
+@command("demo", "a short tour of the library (on a LocalServer unless a key is configured)")
+def _demo(ctx: Context) -> int:
+    from ._demo import run_demo
+
+    return run_demo(ctx.out)

@@ -1,16 +1,16 @@
 """``dataforce-orm demo``: a short, readable tour of the library against a real server.
 
-With no API key configured (``DFS_API_KEY`` / ``LUML_API_KEY``) it starts a LocalServer in
-this process; with one it uses the configured platform (a :class:`Session` from the
-environment). Either way it only touches collections whose names start with its own random
-prefix (``dfo-demo-<random>-``), and deletes every one of them at the end, even on error.
+With no API key configured (``DFS_API_KEY`` / ``LUML_API_KEY``, or one stored for the
+profile by ``dataforce-orm login``) it starts a LocalServer in this process; with one it uses
+the configured platform (a :class:`Session` from the environment and the profile). Either
+way it only touches collections whose names start with its own random prefix
+(``dfo-demo-<random>-``), and deletes every one of them at the end, even on error.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import os
 import secrets
 import sys
 import textwrap
@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from ._config import resolve
 from ._errors import ConflictError, DataForceError, ValidationError
 from ._models import Collection, CollectionType
 from ._query import QuerySet
@@ -110,7 +111,8 @@ def _tags(tags: Iterable[str] | None) -> str:
 
 
 def _api_key_configured() -> bool:
-    return any(os.environ.get(k) for k in ("DFS_API_KEY", "LUML_API_KEY"))
+    """A key in the environment, or stored for the profile (as Session() would use)."""
+    return resolve().api_key is not None
 
 
 def run_demo(out: TextIO = sys.stdout) -> int:
@@ -140,8 +142,8 @@ def run_demo(out: TextIO = sys.stdout) -> int:
                                    organization=srv.organization_id, orbit=srv.orbit_id)
 
                 session = connect()
-                where = (f"no DFS_API_KEY / LUML_API_KEY set: using an in-process LocalServer "
-                         f"at {server.url}")
+                where = (f"no DFS_API_KEY / LUML_API_KEY set (nor a key stored by login): "
+                         f"using an in-process LocalServer at {server.url}")
         except DataForceError as exc:
             p.line(f"demo failed: {type(exc).__name__}: {exc}")
             return 1

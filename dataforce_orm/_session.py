@@ -8,7 +8,6 @@ set by :func:`configure`, else one built from the environment.
 from __future__ import annotations
 
 import math
-import os
 import re
 import threading
 import time
@@ -19,6 +18,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
+from ._config import resolve
 from ._errors import (
     APIError,
     ConfigurationError,
@@ -34,15 +34,12 @@ from ._protocol import Op, Request
 
 DEFAULT_BASE_URL = "https://api.luml.ai"
 DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
+VALIDATE_PATH = "/v1/auth/api-keys/validate"
 
 _stack: ContextVar[tuple[Session, ...]] = ContextVar("dataforce_orm_session", default=())
 _default: Session | None = None
 _from_env: Session | None = None
 _lock = threading.Lock()
-
-
-def _env(name: str) -> str | None:
-    return os.environ.get(f"DFS_{name}") or os.environ.get(f"LUML_{name}") or None
 
 
 _SCOPED = re.compile(r"/v1/organizations/([^/]+)(?:/orbits/([^/]+))?")
@@ -87,21 +84,27 @@ class Session:
         timeout: Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         *,
-        allow_insecure_http: bool = False,
+        allow_insecure_http: bool | None = None,
         verify: bool | str = True,
+        profile: str | None = None,
     ) -> None:
         for field, value in (("api_key", api_key), ("organization", organization),
-                             ("orbit", orbit), ("collection", collection)):
+                             ("orbit", orbit), ("collection", collection), ("profile", profile)):
             if value is not None and not isinstance(value, str):  # (never shows the value)
                 raise ValidationError(field, f"must be a string, not {type(value).__name__}")
-        key = api_key or _env("API_KEY")
-        self._key = _Secret(_check_api_key(key)) if key else None
-        del key, api_key
-        self.base_url = _check_base_url(base_url or _env("BASE_URL") or DEFAULT_BASE_URL,
-                                        allow_insecure_http)
-        self._organization = organization or _env("ORGANIZATION")
-        self._orbit = orbit or _env("ORBIT")
-        self.collection = collection or _env("COLLECTION")
+        cfg = resolve(api_key=api_key, base_url=base_url, organization=organization, orbit=orbit,
+                      collection=collection, allow_insecure_http=allow_insecure_http,
+                      profile=profile)
+        del api_key
+        self._key = _Secret(_check_api_key(cfg.api_key)) if cfg.api_key else None
+        self.profile = cfg.profile
+        self.key_source = cfg.key_source
+        self.base_url = _check_base_url(cfg.base_url or DEFAULT_BASE_URL,
+                                        cfg.allow_insecure_http)
+        self._organization = cfg.organization
+        self._orbit = cfg.orbit
+        self.collection = cfg.collection
+        del cfg
         self.timeout = _check_timeout(timeout)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry", f"must be a RetryPolicy, not {type(retry).__name__}")
@@ -127,7 +130,8 @@ class Session:
                         "that loaded them); pass one with .using(session) (or using=session), "
                         "or set a process-wide one with dfo.configure(...)")
             raise ConfigurationError(
-                "no API key: pass Session(api_key='dfs_...') or set DFS_API_KEY (or LUML_API_KEY)"
+                "no API key: pass Session(api_key='dfs_...'), set DFS_API_KEY (or LUML_API_KEY), "
+                "or store one with 'dataforce-orm login'"
                 + hint
             )
         return f"Bearer {self._key.reveal()}"
@@ -154,6 +158,17 @@ class Session:
         key = "set" if self._key else "missing"
         return (f"Session(base_url={self.base_url!r}, organization={self._organization!r}, "
                 f"orbit={self._orbit!r}, api_key=<{key}>)")
+
+    # -- the key check ---------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Check the API key with one cheap request that needs no organization
+        (``GET /v1/auth/api-keys/validate``); an invalid key raises AuthenticationError."""
+        self.driver.send(Request("GET", VALIDATE_PATH))
+
+    async def acheck(self) -> None:
+        """:meth:`check`, async."""
+        await self.async_driver.send(Request("GET", VALIDATE_PATH))
 
     # -- organization and orbit resolution -------------------------------------------------
 

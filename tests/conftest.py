@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -14,6 +17,13 @@ from dataforce_orm import RetryPolicy, Session
 from dataforce_orm.testing import LocalServer
 
 _orbits = itertools.count()
+
+# The tests never read the profiles of the user running them (DFS_CONFIG_FILE moves the
+# configuration file; this one does not exist).
+os.environ["DFS_CONFIG_FILE"] = str(Path(tempfile.gettempdir()) / f"dfo-tests-{os.getpid()}"
+                                    / "none.ini")
+for _name in ("DFS_PROFILE", "DFS_ALLOW_INSECURE_HTTP"):
+    os.environ.pop(_name, None)
 
 
 class Sleeps(list[float]):

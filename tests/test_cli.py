@@ -82,7 +82,6 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ["collections"],                                  # no command
     ["collections", "frobnicate"],
     ["collections", "get"],                           # ID_OR_NAME missing
     ["collections", "create", "x"],                   # --type is required
@@ -94,13 +93,21 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     ["collections", "update", "x", "--tag", "a", "--clear-tags"],
     ["orbits", "get"],
     ["collections", "list", "--jso"],                 # no abbreviations
-    ["artifacts"],
     ["artifacts", "list", "--limit", "0"],
+    ["artifacts", "list", "--sort", "bogus"],
+    ["artifacts", "list", "--type", "models"],
+    ["artifacts", "update", "x"],                    # nothing to change
+    ["orbits", "update", "x"],
+    ["orbits", "create", "x"],                       # --bucket-secret is required
+    ["collections", "list", "--quiet", "--verbose"],
+    ["--quiet", "collections", "list", "--debug"],
+    ["completion", "tcsh"],
+    ["bucket-secrets", "update", "x"],               # --keys-file is required
+    ["completion"],
     ["artifacts", "upload", "model.luml"],           # --collection is required
     ["artifacts", "upload", "--collection", "c"],    # FILE missing
-    ["artifacts", "download", "not-an-id", "--collection", "c"],
-    ["artifacts", "download", NO_ID],                # --collection is required
-    ["artifacts", "delete", "--collection", "c"],    # ID missing
+    ["artifacts", "download"],                       # ID_OR_NAME missing
+    ["artifacts", "delete", "--collection", "c"],
     ["artifacts", "delete", NO_ID, "--collection", "c", "--forc"],
 ])
 def test_usage_errors_exit_2_before_any_request(
@@ -188,10 +195,13 @@ def test_get_by_id_or_exact_name(capsys: pytest.CaptureFixture[str], env: str,
     assert run_json(capsys, "collections", "get", "exact")["id"] == c.id
     assert run_json(capsys, "collections", "get", str(c.id).upper())["id"] == c.id  # any UUID form
     code, out, err = cli(capsys, "collections", "get", "EXACT")
-    assert (code, out) == (1, "")
-    assert err == "dataforce-orm: error: no collection named 'EXACT'\n"
+    assert (code, out) == (6, "")
+    assert err == "dataforce-orm: error: no collection named 'EXACT'; did you mean 'exact'?\n"
+    code, out, err = cli(capsys, "collections", "get", "nothing alike at all")
+    assert (code, err) == (6, "dataforce-orm: error: no collection named "
+                              "'nothing alike at all'\n")
     code, out, err = cli(capsys, "collections", "get", "00000000-0000-4000-8000-000000000000")
-    assert (code, err) == (1, "dataforce-orm: error: no collection with id "
+    assert (code, err) == (6, "dataforce-orm: error: no collection with id "
                               "00000000-0000-4000-8000-000000000000\n")
 
 
@@ -201,7 +211,7 @@ def test_a_name_several_collections_have_is_refused_naming_their_ids(
     for command in (["get", "twin"], ["update", "twin", "--name", "x"],
                     ["delete", "twin", "--yes"]):
         code, out, err = cli(capsys, "collections", *command)
-        assert (code, out) == (1, "")
+        assert (code, out) == (7, "")
         assert err.startswith("dataforce-orm: error: 2 collections are named 'twin': ")
         assert all(i in err for i in ids) and err.count("\n") == 1
     assert Collection.objects.using(other).filter(name="twin").count() == 2
@@ -237,7 +247,7 @@ def test_create_refuses_bad_input_with_one_line(capsys: pytest.CaptureFixture[st
                                                 server: LocalServer) -> None:
     server.reset_request_log()
     code, out, err = cli(capsys, "collections", "create", "x" * 101, "--type", "model")
-    assert (code, out) == (1, "")
+    assert (code, out) == (9, "")
     assert err == ("dataforce-orm: error: ValidationError: name: must be at most 100 "
                    "characters (got 101)\n")
     assert not [m for m, _ in server.request_log if m == "POST"]
@@ -411,7 +421,8 @@ def test_artifacts_list_a_collection_or_the_whole_orbit(
     assert ids("--limit", "2") == [d.id, b.id]
     assert ids("--collection", "models", "--limit", "1") == [b.id]
     code, out, err = cli(capsys, "artifacts", "list", "--collection", "Models")
-    assert (code, out, err) == (1, "", "dataforce-orm: error: no collection named 'Models'\n")
+    assert (code, out, err) == (6, "", "dataforce-orm: error: no collection named 'Models'; "
+                                       "did you mean 'models'?\n")
 
 
 def test_artifacts_download_into_a_directory_to_a_file_or_here(
@@ -443,7 +454,7 @@ def test_artifacts_download_into_a_directory_to_a_file_or_here(
 
     code, out, err = cli(capsys, "artifacts", "download", a.id, "--collection", "models",
                          "-o", str(tmp_path / "no" / "such" / "dir" / "x.luml"))
-    assert (code, out) == (1, "")
+    assert (code, out) == (9, "")
     assert err.startswith("dataforce-orm: error: ValidationError: path: no such directory")
     assert err.count("\n") == 1
 
@@ -479,13 +490,13 @@ def test_artifacts_upload_refuses_a_bad_file_with_one_line(
     aserver.reset_request_log()
     for bad in (not_an_archive, tmp_path / "missing.luml"):
         code, out, err = cli(capsys, "artifacts", "upload", str(bad), "--collection", c.id)
-        assert (code, out) == (1, "")
+        assert (code, out) == (9, "")
         assert err.startswith("dataforce-orm: error: ValidationError: path: ")
         assert err.count("\n") == 1 and "Traceback" not in err
     assert not [m for m, _ in aserver.request_log if m != "GET"]  # only the collection looked up
     code, _, err = cli(capsys, "artifacts", "upload", str(not_an_archive), "--collection",
                        c.id, "--debug")
-    assert code == 1 and "Traceback (most recent call last)" in err
+    assert code == 9 and "Traceback (most recent call last)" in err
     assert c.artifacts.count() == 0
 
 
@@ -499,7 +510,7 @@ def test_artifacts_quota_is_one_line(
                              "--collection", "models")
     finally:
         aserver.set_organization_limits(aserver.organization_id, artifacts=1000)
-    assert (code, out) == (1, "")
+    assert (code, out) == (8, "")
     assert err.startswith("dataforce-orm: error: ConflictError: 409 POST http") and "/v1/" in err
     assert "maximum number of artifacts" in err and err.count("\n") == 1
     assert c.artifacts.count() == 0
@@ -514,7 +525,7 @@ def test_artifacts_unknown_id(
         for command in (["download", ident, "--collection", "models"],
                         ["delete", ident, "--collection", "models", "--yes"]):
             code, out, err = cli(capsys, "artifacts", *command)
-            assert (code, out, err) == (1, "", f"dataforce-orm: error: no artifact with id "
+            assert (code, out, err) == (6, "", f"dataforce-orm: error: no artifact with id "
                                                f"{ident} in collection 'models'\n")
     assert c.artifacts.count() == 0 and elsewhere.artifacts.count() == 1
 
@@ -582,7 +593,7 @@ def test_artifacts_delete_of_an_artifact_in_a_track_is_one_line(
     aserver.add_track(a.id)
     code, out, err = cli(capsys, "artifacts", "delete", a.id, "--collection", "models",
                          "--yes")
-    assert (code, out) == (1, "")
+    assert (code, out) == (8, "")
     assert err.startswith("dataforce-orm: error: ConflictError: 409 ") and "tracks" in err
     assert err.count("\n") == 1
     assert c.artifacts.filter(id=a.id).exists()
@@ -607,15 +618,18 @@ def test_orbits(capsys: pytest.CaptureFixture[str], env: str, server: LocalServe
     assert datetime.fromisoformat(by_name["created_at"]).tzinfo is not None
     assert run_json(capsys, "orbits", "get", env)["id"] == env
     code, out, err = cli(capsys, "orbits", "get", "Nowhere")
-    assert (code, out) == (1, "")
-    assert err.startswith("dataforce-orm: error: no orbit named 'Nowhere'; the orbits: ")
+    assert (code, out, err) == (6, "", "dataforce-orm: error: no orbit named 'Nowhere'\n")
+    code, out, err = cli(capsys, "orbits", "get", "default orbit")
+    assert (code, out) == (6, "")
+    assert err == ("dataforce-orm: error: no orbit named 'default orbit'; did you mean "
+                   "'Default Orbit'?\n")
 
 
 def test_orbits_sharing_a_name_are_refused_naming_their_ids(
         capsys: pytest.CaptureFixture[str], env: str, server: LocalServer) -> None:
     ids = [server.add_orbit(server.organization_id, "Twin orbit") for _ in range(2)]
     code, _, err = cli(capsys, "orbits", "get", "Twin orbit")
-    assert code == 1 and "2 orbits are named 'Twin orbit'" in err
+    assert code == 7 and "2 orbits are named 'Twin orbit'" in err
     assert all(i in err for i in ids)
 
 
@@ -637,7 +651,7 @@ def test_the_key_file_overrides_the_environment(capsys: pytest.CaptureFixture[st
                                                 server: LocalServer, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DFS_API_KEY", "dfs_wrong")
-    assert cli(capsys, "orbits", "list")[0] == 1
+    assert cli(capsys, "orbits", "list")[0] == 4
     key_file = tmp_path / "key"
     key_file.write_text(f"  {server.api_key}\r\n\n")
     assert cli(capsys, "orbits", "list", "--api-key-file", str(key_file))[0] == 0
@@ -656,7 +670,8 @@ def test_luml_spellings(capsys: pytest.CaptureFixture[str], no_config: None,
 
 
 @pytest.mark.parametrize(("setup", "message"), [
-    ("none", "no API key: set DFS_API_KEY (or LUML_API_KEY), or pass --api-key-file PATH"),
+    ("none", "no API key: set DFS_API_KEY, pass --api-key-file PATH, or store one with "
+             "'dataforce-orm login'"),
     ("missing", "cannot read the API key file {path}: No such file or directory"),
     ("empty", "the API key file {path} is empty"),
 ])
@@ -670,7 +685,7 @@ def test_no_usable_key(capsys: pytest.CaptureFixture[str], no_config: None,
         args += ["--api-key-file", str(path)]
     server.reset_request_log()
     code, out, err = cli(capsys, *args)
-    assert (code, out) == (1, "")
+    assert (code, out) == (3, "")
     assert err == f"dataforce-orm: error: {message.format(path=path)}\n"
     assert server.request_log == []
 
@@ -690,18 +705,18 @@ def test_errors_are_one_line_and_debug_shows_the_traceback(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DFS_API_KEY", "dfs_wrong_key")
     code, out, err = cli(capsys, "collections", "list")
-    assert (code, out) == (1, "")
+    assert (code, out) == (4, "")
     assert err.startswith("dataforce-orm: error: AuthenticationError: 401 GET http")
-    assert "/v1/" in err
+    assert "/v1/" in err and err.endswith("; the key came from DFS_API_KEY\n")
     assert err.count("\n") == 1 and "Traceback" not in err
     code, out, err = cli(capsys, "collections", "list", "--debug")
-    assert code == 1 and "Traceback (most recent call last)" in err
+    assert code == 4 and "Traceback (most recent call last)" in err
     assert "DEBUG dataforce_orm: GET /v1/" in err  # each request logged
     assert err.splitlines()[-1].startswith("dataforce-orm: error: AuthenticationError: 401")
     assert "dfs_wrong_key" not in err
     monkeypatch.setenv("DFS_API_KEY", server.api_key)
     code, _, err = cli(capsys, "collections", "list", "--orbit", "No such orbit")
-    assert code == 1 and err.startswith(
+    assert code == 3 and err.startswith(
         "dataforce-orm: error: ConfigurationError: orbit: no orbit named 'No such orbit'")
 
 
@@ -711,7 +726,7 @@ def test_a_server_that_is_not_there(capsys: pytest.CaptureFixture[str], env: str
         url = gone.url
     monkeypatch.setenv("DFS_BASE_URL", url)
     code, out, err = cli(capsys, "orbits", "list")
-    assert (code, out) == (1, "")
+    assert (code, out) == (10, "")
     assert err.startswith("dataforce-orm: error: TransportError: ") and err.count("\n") == 1
 
 
@@ -773,5 +788,16 @@ def test_artifacts_list_as_a_subprocess(aserver: LocalServer, aenv: str, aother:
     refused = run("delete", a.id, "--collection", "models")  # stdin is not a terminal
     assert refused.returncode == 1 and refused.stdout == ""
     assert refused.stderr.startswith("dataforce-orm: error: refusing to delete artifact")
-    usage = run("download", "x", "--collection", "models")
+    usage = run("download")
     assert usage.returncode == 2 and "usage:" in usage.stderr
+
+
+def test_warnings_show_unless_quiet(capsys: pytest.CaptureFixture[str], env: str,
+                                    server: LocalServer,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DFS_BASE_URL", server.url + "/v1")  # the library warns and drops it
+    code, out, err = cli(capsys, "orbits", "list", "--json")
+    assert code == 0 and json.loads(out)
+    assert err.startswith("WARNING dataforce_orm: base_url ") and err.count("\n") == 1
+    code, out, err = cli(capsys, "-q", "orbits", "list", "--json")
+    assert (code, err) == (0, "") and json.loads(out)

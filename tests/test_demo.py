@@ -67,8 +67,8 @@ def test_demo_without_a_key_uses_an_in_process_local_server(no_config: None) -> 
     level = logging.getLogger("dataforce_orm").level
     assert run_demo(out) == 0
     text = out.getvalue()
-    assert "no DFS_API_KEY / LUML_API_KEY set: using an in-process LocalServer at " \
-           "http://127.0.0.1:" in text
+    assert "no DFS_API_KEY / LUML_API_KEY set (nor a key stored by login): using an " \
+           "in-process LocalServer at http://127.0.0.1:" in text
     for step in STEPS:
         assert step in text
     assert logging.getLogger("dataforce_orm").level == level  # the request counter is gone
