@@ -20,11 +20,12 @@ from ._errors import (
     ValidationError,
 )
 from ._http import Timeout
+from ._ids import as_uuid
 from ._models import BucketSecret, Collection, CollectionType, Orbit
 from ._protocol import Op
 from ._query import QuerySet, collect
 from ._resource import Model
-from ._session import DEFAULT_TIMEOUT, Session, as_uuid
+from ._session import DEFAULT_TIMEOUT, Session
 
 __all__ = ["ArtifactResource", "AsyncArtifactResource", "AsyncBucketSecretResource",
            "AsyncCollectionResource", "AsyncDataForceClient", "AsyncOrbitResource",

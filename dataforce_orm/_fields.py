@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from ._errors import ValidationError
-from ._session import as_uuid
+from ._ids import as_uuid
 from ._wire import converter, format_time, loading
 
 SPEC = "dataforce_orm"  # the attrs metadata key

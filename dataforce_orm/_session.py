@@ -11,9 +11,6 @@ import math
 import os
 import re
 import threading
-import time
-import uuid
-from collections import OrderedDict
 from collections.abc import Generator
 from contextvars import ContextVar
 from types import TracebackType
@@ -30,6 +27,8 @@ from ._http import AsyncDriver, RetryPolicy, SyncDriver, Timeout, Transport
 from ._http import check_api_key as _check_api_key
 from ._http import check_base_url as _check_base_url
 from ._http import check_verify as _check_verify
+from ._ids import as_uuid
+from ._outcomes import Claims
 from ._protocol import Op, Request
 
 DEFAULT_BASE_URL = "https://api.luml.ai"
@@ -46,17 +45,6 @@ def _env(name: str) -> str | None:
 
 
 _SCOPED = re.compile(r"/v1/organizations/([^/]+)(?:/orbits/([^/]+))?")
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def as_uuid(value: str) -> str | None:
-    """The canonical form of ``value`` if it is a UUID, else None."""
-    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
-        return value  # already canonical (as ids from the server are): no parse needed
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        return None
 
 
 class _Secret:
@@ -114,7 +102,7 @@ class Session:
                               _check_verify(verify), self._explain_op)
         self.driver = SyncDriver(transport, self.retry)
         self.async_driver = AsyncDriver(transport, self.retry)
-        self._created: OrderedDict[str, float] = OrderedDict()  # ids its creates took
+        self.claims = Claims()  # the ids its creates took (see _outcomes)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -202,25 +190,6 @@ class Session:
                 raise ConfigurationError(
                     f"{kind}: no {kind} with id {ident!r} is visible to this API key{where} "
                     f"(the server answered {exc.status}); it can see: {names}")
-
-    def claim_created(self, object_id: str, since: float) -> bool:
-        """Take an id for one create of this session; False if another create took it first.
-
-        ``since`` is the earliest time (``time.time()``) the taker's own row can date from.
-        Claims make a lost-create lookup never hand out the same row twice.
-        """
-        with _lock:
-            if object_id in self._created:
-                return False
-            self._created[object_id] = since
-            while len(self._created) > 10_000:
-                self._created.popitem(last=False)
-        return True
-
-    def claimed_since(self, collection_id: str) -> float:
-        """The ``since`` its taker claimed ``collection_id`` with (now, if unclaimed)."""
-        with _lock:
-            return self._created.get(collection_id, time.time())
 
     # -- lifecycle -----------------------------------------------------------------------
 
