@@ -1,5 +1,5 @@
-"""The command line: ``dataforce-orm serve``, ``demo``, and the commands of :mod:`._cli`
-(``collections``, ``orbits``)."""
+"""The ``dataforce-orm`` command: ``serve`` (the local server), ``demo``, and the command
+groups of ``_cli`` (the platform's objects: collections, orbits, artifacts, ...)."""
 
 from __future__ import annotations
 

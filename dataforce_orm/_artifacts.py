@@ -23,9 +23,10 @@ from xml.sax.saxutils import escape
 import attrs
 
 from . import _errors as errors
+from ._archive_reader import archive_body
+from ._capabilities import CursorPages
 from ._errors import DataForceError, ValidationError
 from ._fields import WireEnum, check_str, check_tags, field
-from ._luml import archive_body
 from ._outcomes import create_artifact_op, patch_status_op
 from ._protocol import Local, Op, Request
 from ._query import QuerySet
@@ -62,7 +63,7 @@ ProgressArg = bool | Callable[[int, int], None] | None
 
 
 @attrs.define(slots=True, eq=False, repr=False)
-class Artifact(Model):
+class Artifact(CursorPages, Model):
     """A model, dataset or experiment stored in a collection, with its file.
 
     Made by ``collection.artifacts.upload(path)``; ``save()`` after changing ``name``,
@@ -71,7 +72,6 @@ class Artifact(Model):
 
     _path = "/v1/organizations/{organization}/orbits/{orbit}/collections/{collection}/artifacts"
     _list_path = "/v1/organizations/{organization}/orbits/{orbit}/artifacts"
-    _paged = True
     _default_order = ("-created_at",)
     _aliases: ClassVar[dict[str, str]] = {"collection": "collection_id"}
     _parent_fields: ClassVar[dict[str, str]] = {"collection": "collection_id"}

@@ -307,12 +307,7 @@ def settle_update_op(obj: Model, session: Session, path: str, changed: list[str]
                 "refresh() and re-apply, or save(force=True) to overwrite", fields=clash)
         if isinstance(exc, TimeoutError):
             continue  # still in flight, perhaps: wait for it
-        if obj._partial:
-            body = {obj._specs[f].key: values[f] for f in pending}
-        else:
-            body = obj._update_body({
-                s.key: values[n] if n in changed else server.get(n)
-                for n, s in ((n, obj._specs[n]) for n in obj._editable)})
+        body = obj._resend_body(pending, changed, values, server)
         again_req = Request("PATCH", path, json=body)
         try:
             updated = (yield again_req).data

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 import attrs
 
 from . import _errors as errors
-from ._errors import ConflictError, ValidationError
+from ._errors import ValidationError
 from ._listing import Pager
-from ._model import _UNKNOWN, MODELS, ModelBase, load_one, wire_error
+from ._model import MODELS, ModelBase, load_one, wire_error
 from ._outcomes import create_op, send_update_op
 from ._protocol import Op, Request
 from ._query import ManagerDescriptor
@@ -58,16 +58,26 @@ class Model(ModelBase):
         if not changed:
             return  # nothing to send, nothing to check
         self._validate(creating=False, only=changed if blind else None)
-        if self._partial:
-            body = {self._specs[f].key: self._local(f) for f in changed}
-            path = yield from self._own_path_op(session)
-            req = Request("PATCH", path, json=body)
-            data = yield from send_update_op(self, session, req, changed,
-                                             {f: self._local(f) for f in changed}, snap,
-                                             force or blind)
-            self._absorb(req, data, session)
-            return
-        yield from self._full_write_op(session, force and not blind, changed, snap, blind)
+        yield from self._update_op(session, force, changed, snap, blind)
+
+    def _update_op(self, session: Session, force: bool, changed: list[str],
+                   snap: dict[str, Any], blind: bool) -> Op[None]:
+        """The update of the ``changed`` fields: a PATCH of those fields only (the platform's
+        partial update; a model whose PATCH writes every field picks ``MergedUpdate``).
+        ``blind``: the object was never loaded."""
+        body = {self._specs[f].key: self._local(f) for f in changed}
+        path = yield from self._own_path_op(session)
+        req = Request("PATCH", path, json=body)
+        data = yield from send_update_op(self, session, req, changed,
+                                         {f: self._local(f) for f in changed}, snap,
+                                         force or blind)
+        self._absorb(req, data, session)
+
+    def _resend_body(self, pending: list[str], changed: list[str], values: dict[str, Any],
+                     server: dict[str, Any]) -> dict[str, Any]:
+        """What an update sends again for the ``pending`` fields that did not land (see
+        ``_outcomes.settle_update_op``)."""
+        return {self._specs[f].key: values[f] for f in pending}
 
     def _given_fields(self) -> list[str]:
         """On an object never loaded: the editable fields given to its constructor, or set
@@ -83,65 +93,6 @@ class Model(ModelBase):
                     not spec.secret and self._local(a.name) != spec.to_wire(default)):
                 out.append(a.name)
         return out
-
-    def _full_write_op(self, session: Session, force: bool, changed: list[str],
-                       snap: dict[str, Any], blind: bool = False) -> Op[None]:
-        """An update where the server writes every field: the fields not changed here are
-        taken from the server's current state, and a field changed on both sides since
-        loading is a conflict (unless ``force``: then the object's own values are written).
-        ``blind``: the object was never loaded, so there is no base to conflict with (the
-        fields not in ``changed`` take the server's values)."""
-        sent = self._update_body({self._specs[n].key: None for n in self._editable})
-        missing = [n for n in self._editable if self._specs[n].secret
-                   and self._specs[n].key in sent and not self._holds(n)]
-        if missing:
-            raise ValidationError(", ".join(missing), (
-                f"not held by this object (the server never returns them), and the {self._noun} "
-                "update writes every field: saving would erase them on the server; set them "
-                "first"))
-        path = yield from self._own_path_op(session)
-        values = {n: self._local(n) for n in self._editable}
-        pending = {n: getattr(self, n) for n in self._editable
-                   if n not in changed and values[n] != snap.get(n, _UNKNOWN)
-                   and not self._specs[n].secret and not blind}
-        current: dict[str, Any] = {}
-        server = snap
-        if blind:
-            current = yield from self._get_data_op(Request("GET", path), self.pk)
-            server = self._snapshot_of(current)
-        elif not force:
-            current = yield from self._get_data_op(Request("GET", path), self.pk)
-            server = self._snapshot_of(current)
-            clash = [f for f in changed if f in server and server[f] != snap.get(f)
-                     and server[f] != values[f]]
-            if clash:
-                raise ConflictError(
-                    409, "PATCH", path,
-                    f"changed on the server since loaded, and here: {', '.join(clash)}; "
-                    "refresh() and re-apply, or save(force=True) to overwrite",
-                    fields=clash,
-                )
-        body = {s.key: values[n] if (n in changed or s.secret) else server.get(n)
-                for n, s in ((n, self._specs[n]) for n in self._editable)}
-        body = self._update_body(body)
-        req = Request("PATCH", path, json=body)
-        if current and all(body[s.key] == server.get(n) for n, s in self._specs.items()
-                           if s.key in body and n in server) \
-                and not any(s.secret for s in self._specs.values() if s.key in body):
-            updated = current  # the server already holds these values
-        else:
-            updated = yield from send_update_op(self, session, req, changed, values, snap,
-                                                force or blind)
-            if not isinstance(updated, dict) or updated.get("id") != self.pk:
-                raise wire_error(req, f"expected the updated {self._noun}")
-        self._absorb(req, {**current, **updated}, session)
-        self._remember_secrets()
-        for f, v in pending.items():  # edits left out by update_fields stay pending
-            object.__setattr__(self, f, v)
-
-    def _update_body(self, body: dict[str, Any]) -> dict[str, Any]:
-        """A full-write update's body, as the model sends it (a hook for models to adjust)."""
-        return body
 
     def _create_body(self) -> dict[str, Any]:
         return {s.key: self._local(n) for n, s in self._specs.items() if s.create}

@@ -27,9 +27,10 @@ from ._http import AsyncDriver, RetryPolicy, SyncDriver, Timeout, Transport
 from ._http import check_api_key as _check_api_key
 from ._http import check_base_url as _check_base_url
 from ._http import check_verify as _check_verify
-from ._ids import as_uuid
+from ._ids import as_uuid, path_id
 from ._outcomes import Claims
 from ._protocol import Op, Request
+from ._routes import ORBITS, ORGANIZATIONS
 
 DEFAULT_BASE_URL = "https://api.luml.ai"
 DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
@@ -153,12 +154,12 @@ class Session:
         if self._scope is not None:
             return self._scope
         org_id = self._org_id or (yield from _pick(
-            self._organization, "organization", Request("GET", "/v1/users/me/organizations")))
+            self._organization, "organization", Request("GET", ORGANIZATIONS)))
         self._org_id = org_id
         if not orbit:
             return org_id, ""
-        orbit_id = yield from _pick(self._orbit, "orbit",
-                                    Request("GET", f"/v1/organizations/{org_id}/orbits"))
+        orbits = ORBITS.format(organization=path_id(org_id, "organization"))
+        orbit_id = yield from _pick(self._orbit, "orbit", Request("GET", orbits))
         self._scope = (org_id, orbit_id)
         return self._scope
 
@@ -172,8 +173,8 @@ class Session:
         org, orbit = m[1], m[2]
         given = {as_uuid(v) for v in (self._organization, self._orbit) if v}
         for kind, ident, listing in (
-                ("organization", org, "/v1/users/me/organizations"),
-                ("orbit", orbit, f"/v1/organizations/{org}/orbits")):
+                ("organization", org, ORGANIZATIONS),
+                ("orbit", orbit, ORBITS.format(organization=org))):
             if ident is None or ident in self._visible or ident not in given:
                 continue
             try:
