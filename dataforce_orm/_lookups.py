@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from ._errors import ValidationError
-from ._fields import SURROGATE, Spec, check_enum, unsendable
+from ._fields import SURROGATE, Kind, Spec, check_enum, unsendable
 from ._ids import as_uuid
 from ._wire import parse_time
 
@@ -27,7 +27,7 @@ _REGISTRY: dict[str, dict[str, Callable[[Any], Test]]] = {}
 def lookup(kinds: str, *ops: str) -> Callable[[Callable[[Any], Test]], Callable[[Any], Test]]:
     """Register a test factory for ``ops`` on each of the space-separated ``kinds``."""
     def register(factory: Callable[[Any], Test]) -> Callable[[Any], Test]:
-        for kind in kinds.split():
+        for kind in map(Kind.of, kinds.split()):  # (a misspelt kind fails at import)
             for op in ops:
                 _REGISTRY.setdefault(kind, {})[op] = factory
         return factory
@@ -345,7 +345,7 @@ def compile_lookup(fields: dict[str, Spec], key: str, value: Any) -> Lookup:
     part, _, rest = op.partition("__")
     if kind == "time" and part in TRANSFORMS:
         transform, op = part, rest or "exact"
-        kind = TRANSFORMS[part][0]
+        kind = Kind.of(TRANSFORMS[part][0])
     tests = _REGISTRY[kind]
     if op not in tests:
         raise ValidationError(key, f"unsupported lookup {op!r} on {name}; "
