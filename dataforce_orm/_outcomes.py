@@ -30,15 +30,16 @@ LOST_CREATE_WAITS = (0.5, 1.0, 2.0)  # seconds between looks for an artifact cre
 # -- the rule: may a failed try have been applied, may it be sent again? ----------------------
 
 
-def maybe_applied(req: Request, exc: BaseException, *, server_errors: bool) -> bool:
-    """Whether a failed try of ``req`` may have taken effect (or still may) on the server.
+def maybe_applied(method: str, exc: BaseException, *, server_errors: bool) -> bool:
+    """Whether a failed try of a ``method`` request may have taken effect (or still may) on
+    the server.
 
     Never for a GET. A TransportError when the request may have been sent (a timeout after
     sending, a connection closed mid-answer). With ``server_errors`` a 5xx answer counts too
     (the retry engine's view: a gateway error can hide a commit); without it, it does not (the
     write operations' view: a write the server answered was settled by the retry engine).
     """
-    if req.method == "GET":
+    if method == "GET":
         return False
     if isinstance(exc, TransportError):
         return exc.maybe_sent
@@ -133,7 +134,7 @@ def create_op(obj: Model, session: Session) -> Op[None]:
             if not (exc.maybe_sent or gateway):
                 object.__setattr__(obj, "_maybe_created_at", None)  # refused: none made
                 raise
-            if not maybe_applied(req, exc, server_errors=False):
+            if not maybe_applied(req.method, exc, server_errors=False):
                 exc.instance = obj  # its save() looks for what this made first
                 raise
             # The POST may still be in flight: watch for what it makes until the deadline.
@@ -260,7 +261,7 @@ def send_update_op(obj: Model, session: Session, req: Request, changed: list[str
     try:
         return (yield req).data
     except (TransportError, APIError) as exc:
-        if not maybe_applied(req, exc, server_errors=False):
+        if not maybe_applied(req.method, exc, server_errors=False):
             raise
         return (yield from settle_update_op(obj, session, req.path, changed, values, snap,
                                             force, started, exc))
@@ -308,11 +309,10 @@ def settle_update_op(obj: Model, session: Session, path: str, changed: list[str]
         if isinstance(exc, TimeoutError):
             continue  # still in flight, perhaps: wait for it
         body = obj._resend_body(pending, changed, values, server)
-        again_req = Request("PATCH", path, json=body)
         try:
-            updated = (yield again_req).data
+            updated = (yield Request("PATCH", path, json=body)).data
         except (TransportError, APIError) as again:
-            if not maybe_applied(again_req, again, server_errors=False):
+            if not maybe_applied("PATCH", again, server_errors=False):
                 raise
             exc = again
             continue
@@ -346,8 +346,7 @@ def create_artifact_op(model: type[Artifact], session: Session, collection_id: s
     try:
         return (yield from model._create_row_op(session, collection_id, body, recover))
     except (TransportError, APIError) as exc:
-        post = Request("POST", "")
-        if exc.maybe_sent or maybe_applied(post, exc, server_errors=True):
+        if exc.maybe_sent or maybe_applied("POST", exc, server_errors=True):
             # The create may still be running on the server: look a few times.
             with contextlib.suppress(DataForceError):  # the create's own error is reported
                 for wait in (0.0, *LOST_CREATE_WAITS):

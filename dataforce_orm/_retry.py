@@ -171,7 +171,7 @@ class RetryPolicy:
         state = tenacity.RetryCallState(retrying, fn=None, args=(), kwargs={})
         state.start_time = started  # the deadline counts from the first send
         state.set_exception((type(first_error), first_error, first_error.__traceback__))
-        applied = maybe_applied(req, first_error, server_errors=True)
+        applied = maybe_applied(req.method, first_error, server_errors=True)
         while True:
             try:
                 action = retrying.iter(state)
@@ -183,7 +183,7 @@ class RetryPolicy:
             if isinstance(action, tenacity.DoSleep):
                 last = state.outcome.exception() if state.outcome else None
                 if req.recover is not None and last is not None \
-                        and maybe_applied(req, last, server_errors=True):
+                        and maybe_applied(req.method, last, server_errors=True):
                     found = yield from req.recover()
                     if found is not None:
                         return Response(200, {}, found)
@@ -193,7 +193,7 @@ class RetryPolicy:
                 try:
                     resp = yield attempt
                 except (APIError, TransportError) as exc:
-                    applied = applied or maybe_applied(req, exc, server_errors=True)
+                    applied = applied or maybe_applied(req.method, exc, server_errors=True)
                     state.set_exception((type(exc), exc, exc.__traceback__))
                 else:
                     state.set_result(resp)

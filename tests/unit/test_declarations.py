@@ -74,13 +74,13 @@ def test_maybe_applied_counts_a_5xx_only_where_asked() -> None:
     gateway = ServerError(502, "POST", "/x", "bad gateway")
     sent = TransportError("reset mid-answer")
     unsent = _unsent()
-    assert maybe_applied(POST, gateway, server_errors=True)  # the retry engine's view
-    assert not maybe_applied(POST, gateway, server_errors=False)  # the write operations'
+    assert maybe_applied("POST", gateway, server_errors=True)  # the retry engine's view
+    assert not maybe_applied("POST", gateway, server_errors=False)  # the write operations'
     for server_errors in (True, False):
-        assert maybe_applied(PATCH, sent, server_errors=server_errors)
-        assert not maybe_applied(PATCH, unsent, server_errors=server_errors)
-        assert not maybe_applied(GET, sent, server_errors=server_errors)
-        assert not maybe_applied(POST, APIError(409, "POST", "/x", "conflict"),
+        assert maybe_applied("PATCH", sent, server_errors=server_errors)
+        assert not maybe_applied("PATCH", unsent, server_errors=server_errors)
+        assert not maybe_applied("GET", sent, server_errors=server_errors)
+        assert not maybe_applied("POST", APIError(409, "POST", "/x", "conflict"),
                                  server_errors=server_errors)
 
 
