@@ -3,7 +3,9 @@ identity, its loaded state and changes, the paths of its requests, and its copie
 
 A model states its path template (``{organization}``, ``{orbit}`` and the parents it lives in,
 such as ``{collection}``, each named in ``_parent_fields``), and its fields once (see
-``_fields``). Every tables the operations use is derived here when the class is declared.
+``_fields``). The tables the operations use are derived here when the class is declared;
+what differs between models (``_partial``, ``_paged``, ...) is set by the capabilities a
+declaration picks (``_capabilities``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import attrs
 
 from . import _errors as errors
 from ._errors import APIError, DataForceError, ValidationError
-from ._fields import Spec, specs
+from ._fields import Kind, Spec, specs
 from ._ids import path_id
 from ._protocol import Op, Request
 from ._session import Session
@@ -53,16 +55,17 @@ class ModelBase:
     _list_path: ClassVar[str | None] = None  # the listing's path, where it is not _path
     _aliases: ClassVar[dict[str, str]] = {}  # lookup names for fields (collection=...)
     _metrics: ClassVar[str | None] = None  # a dict field order_by may sort by a key of
-    _paged: ClassVar[bool] = False  # keyset cursor pages (else the listing is a bare array)
-    _partial: ClassVar[bool] = True  # the PATCH writes only the fields sent
-    _read_only: ClassVar[str | None] = None  # why writes are refused, for a read-only model
-    _gettable_by_id: ClassVar[bool] = True  # GET f"{_path}/{id}" exists
+    # -- set by the capabilities a declaration picks (see _capabilities) --
+    _paged: ClassVar[bool] = False  # keyset cursor pages (CursorPages; else a bare array)
+    _partial: ClassVar[bool] = True  # the PATCH writes only the fields sent (not MergedUpdate)
+    _read_only: ClassVar[str | None] = None  # why writes are refused (ReadOnly)
+    _gettable_by_id: ClassVar[bool] = True  # GET f"{_path}/{id}" exists (not NoGetById)
     _default_order: ClassVar[tuple[str, ...]] = ()  # the listing's own order
     _noun: ClassVar[str] = ""  # how messages name it (default: the class name, lower case)
     # -- derived from the field declarations --
     _specs: ClassVar[dict[str, Spec]] = {}
     _filterable: ClassVar[dict[str, Spec]] = {}  # what lookups and order_by take
-    _fields: ClassVar[dict[str, str]] = {}  # filterable field -> lookup kind
+    _fields: ClassVar[dict[str, Kind]] = {}  # filterable field -> its kind
     _sort_keys: ClassVar[dict[str, str]] = {}  # fields the server sorts by -> its sort_by
     _editable: ClassVar[tuple[str, ...]] = ()
     _wire_names: ClassVar[dict[str, str]] = {}  # every loaded attribute -> its wire name
