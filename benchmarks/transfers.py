@@ -60,7 +60,7 @@ from typing import Any
 import requests
 
 from dataforce_orm import Artifact, Collection, Session
-from dataforce_orm._luml import archive_body
+from dataforce_orm._archive_reader import archive_body
 from dataforce_orm.testing import LocalServer, make_luml_archive
 from dataforce_orm.testing._storage import part_size_for
 

@@ -3,7 +3,8 @@
 ``Artifact`` is declared on the resource layer like every model (its PATCH is partial; it
 lists orbit-wide with ``collection_ids``); the upload, download and delete flows are
 operations here, written once: API requests go through the retry engine, storage transfers
-are :class:`Local` steps the sync or async driver runs (``_transfer``).
+are :class:`Local` steps the sync or async driver runs (``_transfer``); what a lost create or
+status change did is settled by ``_outcomes``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import parse_qs, urlsplit
@@ -23,13 +23,14 @@ from xml.sax.saxutils import escape
 import attrs
 
 from . import _errors as errors
-from ._errors import DataForceError, TransportError, ValidationError
+from ._archive_reader import archive_body
+from ._capabilities import CursorPages
+from ._errors import DataForceError, ValidationError
 from ._fields import WireEnum, check_str, check_tags, field
-from ._lookups import search_escape
-from ._luml import archive_body
-from ._protocol import Local, Op, Request, Sleep
+from ._outcomes import create_artifact_op, patch_status_op
+from ._protocol import Local, Op, Request
 from ._query import QuerySet
-from ._resource import MODELS, Model, clock_skew, load_one, wire_error
+from ._resource import MODELS, Model, load_one, wire_error
 from ._session import Session, current_session
 from ._transfer import Call, Fetch, Open, Progress, Put, PutParts, is_sha256
 
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from ._models import Collection
 
 MULTIPART_URLS = "/v1/bucket-secrets/upload/multipart"
-LOST_CREATE_WAITS = (0.5, 1.0, 2.0)  # seconds between looks for a create that timed out
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
@@ -63,7 +63,7 @@ ProgressArg = bool | Callable[[int, int], None] | None
 
 
 @attrs.define(slots=True, eq=False, repr=False)
-class Artifact(Model):
+class Artifact(CursorPages, Model):
     """A model, dataset or experiment stored in a collection, with its file.
 
     Made by ``collection.artifacts.upload(path)``; ``save()`` after changing ``name``,
@@ -72,9 +72,9 @@ class Artifact(Model):
 
     _path = "/v1/organizations/{organization}/orbits/{orbit}/collections/{collection}/artifacts"
     _list_path = "/v1/organizations/{organization}/orbits/{orbit}/artifacts"
-    _paged = True
     _default_order = ("-created_at",)
     _aliases: ClassVar[dict[str, str]] = {"collection": "collection_id"}
+    _parent_fields: ClassVar[dict[str, str]] = {"collection": "collection_id"}
     _metrics = "extra_values"  # order_by("-extra_values__<key>") sorts by a metric
 
     id: str | None = field("id")
@@ -129,45 +129,20 @@ class Artifact(Model):
         info: dict[str, Any] = yield Local(lambda: archive_body(source))
         body = {**info, "name": info["file_name"] if name is None else name,
                 "description": description, "tags": tag_list}
-        base = yield from cls._path_op(session, {"collection": collection_id})
-        started = time.time()
-
-        def remove_lost() -> Op[bool]:
-            # A create whose answer was lost may have made a row; its upload URLs were lost
-            # with the answer, so that row is removed (and the create sent again, if retried).
-            lost = yield from cls._find_lost_op(session, base, collection_id, body, started)
-            if lost is not None:
-                yield Request("DELETE", f"{base}/{lost.id}/force")
-            return lost is not None
-
-        def recover() -> Op[None]:  # (None: the create is sent again)
-            yield from remove_lost()
-
-        try:
-            made = yield from cls._create_row_op(session, collection_id, body, recover)
-        except (TransportError, errors.APIError) as exc:
-            if exc.maybe_sent or isinstance(exc, errors.ServerError):
-                # The create may still be running on the server: look a few times, so it is
-                # not left pending_upload for ever (a row counts against the quota).
-                with contextlib.suppress(DataForceError):  # the create's own error is reported
-                    for wait in (0.0, *LOST_CREATE_WAITS):
-                        yield Sleep(wait)
-                        if (yield from remove_lost()):
-                            break
-            raise
+        made = yield from create_artifact_op(cls, session, collection_id, body)
         art, details = made.artifact, made.upload_details
         meter = Progress(int(info["size"]), progress, f"upload {info['file_name']}") \
             if progress else None
         try:
             yield from art._send_file_op(session, source, int(info["size"]), details, meter,
                                          concurrency)
-            yield from art._patch_status_op(session, ArtifactStatus.UPLOADED)
+            yield from patch_status_op(art, session, ArtifactStatus.UPLOADED)
         except GeneratorExit:
             raise
         except BaseException:
             if art.status is not ArtifactStatus.UPLOADED:
                 with contextlib.suppress(DataForceError):  # the upload's own error is reported
-                    yield from art._patch_status_op(session, ArtifactStatus.UPLOAD_FAILED)
+                    yield from patch_status_op(art, session, ArtifactStatus.UPLOAD_FAILED)
             raise
         return art
 
@@ -182,30 +157,6 @@ class Artifact(Model):
             raise wire_error(req, "expected {'artifact': ..., 'upload_details': ...}")
         art = load_one(cls, req, answer.get("artifact"), session)
         return CreatedArtifact(art, answer["upload_details"])
-
-    @classmethod
-    def _find_lost_op(cls, session: Session, base: str, collection_id: str,
-                      body: dict[str, Any], started: float) -> Op[Artifact | None]:
-        """The row a create whose answer was lost made, if any: the same file and name,
-        still ``pending_upload``, made since the create began, and not claimed by another
-        create of this session."""
-        pager = yield from cls._pager_op(session, [
-            ("collection_ids", collection_id), ("sort_by", "created_at"), ("order", "desc"),
-            ("search", search_escape(body["name"]))], 100)
-        req = pager.next_request()
-        assert req is not None
-        resp = yield req
-        since = datetime.fromtimestamp(started, timezone.utc) + clock_skew(resp) \
-            - timedelta(seconds=2)
-        for art in pager.feed(req, resp):
-            if art.created_at is not None and art.created_at < since:
-                break
-            if (art.file_hash, art.file_name, art.size, art.name, art.status) == (
-                    body["file_hash"], body["file_name"], body["size"], body["name"],
-                    ArtifactStatus.PENDING_UPLOAD) and session.claim_created(str(art.id),
-                                                                             started):
-                return art  # type: ignore[no-any-return]
-        return None
 
     def _send_file_op(self, session: Session, source: str, size: int,
                       details: dict[str, Any], meter: Progress | None,
@@ -253,22 +204,6 @@ class Artifact(Model):
             raise DataForceError("storage did not complete the multipart upload: "
                                  + done.body.decode("utf-8", "replace")[:300])
 
-    def _patch_status_op(self, session: Session, status: ArtifactStatus) -> Op[None]:
-        path = yield from self._own_path_op(session)
-        req = Request("PATCH", path, json={"status": status.value})
-        try:
-            data = (yield req).data
-        except (errors.APIError, TransportError) as exc:
-            # The answer may have been lost after the server applied it (a re-sent PATCH is
-            # then an invalid transition): what does the server hold?
-            data = yield from self._get_data_op(Request("GET", path), self.pk)
-            if data.get("status") != status.value:
-                if not (isinstance(exc, TransportError) and exc.maybe_sent
-                        and not isinstance(exc, errors.TimeoutError)):
-                    raise
-                data = (yield req).data  # the connection closed before it was applied
-        self._absorb(req, data, session)
-
     # -- download, open, delete ----------------------------------------------------------------
 
     def _url_op(self, session: Session, what: str) -> Op[str]:
@@ -303,7 +238,7 @@ class Artifact(Model):
             except errors.NotFoundError:
                 pass  # nothing stored under it: nothing to delete
             except DataForceError:
-                yield from self._patch_status_op(session, ArtifactStatus.DELETION_FAILED)
+                yield from patch_status_op(self, session, ArtifactStatus.DELETION_FAILED)
                 raise
         try:
             yield Request("DELETE", f"{path}/force" if force else path)

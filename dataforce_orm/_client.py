@@ -1,8 +1,9 @@
-"""The seed SDK's client, as a thin facade over the ORM.
+"""The clients: ``DataForceClient`` and its async twin, a thin facade over the ORM.
 
-``DataForceClient(...).collections.get/list/create/update/delete`` and the async twin keep the
-documented signatures and behaviour, and return the ORM's own :class:`Collection` objects. Each
-client owns a :class:`Session`; every call runs on it explicitly (never on the current one).
+``client.collections``, ``.orbits``, ``.bucket_secrets`` and ``.artifacts`` keep the documented
+signatures of the platform's earlier SDKs and return the ORM's own objects. Each call is
+composed from the operation API (``_operations``) and run on the client's own
+:class:`Session` (never on the current one).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import _operations as ops
 from ._artifacts import Artifact, CreatedArtifact
 from ._errors import (
     ConfigurationError,
@@ -20,11 +22,12 @@ from ._errors import (
     ValidationError,
 )
 from ._http import Timeout
+from ._ids import as_uuid
 from ._models import BucketSecret, Collection, CollectionType, Orbit
 from ._protocol import Op
-from ._query import QuerySet, collect
+from ._query import QuerySet
 from ._resource import Model
-from ._session import DEFAULT_TIMEOUT, Session, as_uuid
+from ._session import DEFAULT_TIMEOUT, Session
 
 __all__ = ["ArtifactResource", "AsyncArtifactResource", "AsyncBucketSecretResource",
            "AsyncCollectionResource", "AsyncDataForceClient", "AsyncOrbitResource",
@@ -183,7 +186,7 @@ class _ResourceBase:
     @staticmethod
     def _new(description: str, name: str, collection_type: CollectionType | str,
              tags: builtins.list[str] | None) -> Collection:
-        kind = Collection._specs["collection_type"].check(collection_type)
+        kind = ops.check_field(Collection, "collection_type", collection_type)
         return Collection(name=name, description=description, collection_type=kind, tags=tags)
 
     @staticmethod
@@ -193,7 +196,7 @@ class _ResourceBase:
         edits = {k: v for k, v in (("name", name), ("description", description), ("tags", tags))
                  if v is not None}
         for field, value in edits.items():
-            edits[field] = Collection._specs[field].check(value)
+            edits[field] = ops.check_field(Collection, field, value)
         if name == "":
             raise ValidationError("name", "must not be empty")
         return edits
@@ -205,8 +208,9 @@ class _ResourceBase:
             self._client._pinned = None
 
 
-class _Operations(_ResourceBase):
-    """Each call once, as a sans-I/O operation: the sync and async resources only run them."""
+class _CollectionCalls(_ResourceBase):
+    """Each ``client.collections`` call once, as an operation: the sync and async resources
+    only run them."""
 
     def _session(self) -> Session:
         return self._client.session
@@ -214,11 +218,11 @@ class _Operations(_ResourceBase):
     def _get_op(self, ref: _Ref) -> Op[Collection | None]:
         objects, session = self._objects(), self._session()
         if ref.id is not None:
-            found = yield from objects.filter(id=ref.id)._first_op(session)
+            found = yield from ops.first(objects.filter(id=ref.id), session)
             if found is not None:
                 return self._found(ref, found)
         try:
-            obj = yield from objects.filter(name=ref.value)._get_op(session)
+            obj = yield from ops.get(objects.filter(name=ref.value), session)
         except Collection.DoesNotExist:
             return None
         except Collection.MultipleObjectsReturned:
@@ -226,14 +230,14 @@ class _Operations(_ResourceBase):
         return self._found(ref, obj)
 
     def _list_op(self) -> Op[builtins.list[Collection]]:
-        found: builtins.list[Collection] = yield from collect(
-            self._objects()._rows_op(self._session()))
+        found: builtins.list[Collection] = yield from ops.rows(self._objects(),
+                                                                self._session())
         return found
 
     def _create_op(self, description: str, name: str, collection_type: CollectionType | str,
                    tags: builtins.list[str] | None) -> Op[Collection]:
         obj = self._new(description, name, collection_type, tags)
-        yield from obj._save_op(self._session(), False, None)
+        yield from ops.save(obj, self._session())
         return obj
 
     def _update_op(self, name: str | None, description: str | None,
@@ -246,14 +250,14 @@ class _Operations(_ResourceBase):
         for field, value in edits.items():
             setattr(obj, field, value)
         # Just read: the fields not given keep the server's values.
-        yield from obj._save_op(self._session(), True, None)
+        yield from ops.save(obj, self._session(), force=True)
         return obj
 
     def _delete_op(self, collection_id: str | None) -> Op[None]:
         ref = self._ref(collection_id, "collection_id")
         if ref.id is not None:
             try:
-                yield from Collection(id=ref.id)._delete_op(self._session())
+                yield from ops.delete(Collection(id=ref.id), self._session())
             except Collection.DoesNotExist:
                 pass
             else:
@@ -263,11 +267,11 @@ class _Operations(_ResourceBase):
         if obj is None:
             raise self._missing(ref)
         deleted = obj.id
-        yield from obj._delete_op(self._session())
+        yield from ops.delete(obj, self._session())
         self._deleted(deleted)
 
 
-class CollectionResource(_Operations):
+class CollectionResource(_CollectionCalls):
     """``client.collections`` on :class:`DataForceClient`."""
 
     def get(self, collection_value: str | None = None) -> Collection | None:
@@ -301,7 +305,7 @@ class CollectionResource(_Operations):
         self._session().driver.run(self._delete_op(collection_id))
 
 
-class AsyncCollectionResource(_Operations):
+class AsyncCollectionResource(_CollectionCalls):
     """``client.collections`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
 
     async def get(self, collection_value: str | None = None) -> Collection | None:
@@ -335,7 +339,7 @@ class AsyncCollectionResource(_Operations):
         await self._session().async_driver.run(self._delete_op(collection_id))
 
 
-class _Lookups(_ResourceBase):
+class _ModelCalls(_ResourceBase):
     """``client.orbits``, ``client.bucket_secrets`` and ``client.organizations``: each call
     once, as an operation over the models' own; the sync and async classes only run them."""
 
@@ -353,25 +357,25 @@ class _Lookups(_ResourceBase):
         objects = QuerySet(model, session)
         ident = as_uuid(value)
         if ident is not None:
-            found = yield from objects.filter(id=ident)._first_op(session)
+            found = yield from ops.first(objects.filter(id=ident), session)
             if found is not None:
                 return found
         try:
-            obj = yield from objects.filter(**{name_field: value})._get_op(session)
+            obj = yield from ops.get(objects.filter(**{name_field: value}), session)
         except model.DoesNotExist:
             return None
         except model.MultipleObjectsReturned:
             raise model.MultipleObjectsReturned(
-                f"several {model._noun}s have {name_field} {value!r}; use its id") from None
+                f"several {ops.noun(model)}s have {name_field} {value!r}; use its id") from None
         return obj
 
     def _all_op(self, model: type[_M]) -> Op[builtins.list[_M]]:
-        found: builtins.list[_M] = yield from collect(
-            QuerySet(model, self._session())._rows_op(self._session()))
+        found: builtins.list[_M] = yield from ops.rows(QuerySet(model, self._session()),
+                                                       self._session())
         return found
 
     def _save_new_op(self, obj: _M) -> Op[_M]:
-        yield from obj._save_op(self._session(), False, None)
+        yield from ops.save(obj, self._session())
         return obj
 
     def _edit_op(self, model: type[_M], ident: str, field: str,
@@ -379,14 +383,14 @@ class _Lookups(_ResourceBase):
         """Read the object, set the given fields, write it (the rest kept as just read)."""
         canon = _id(ident, field)
         model(**edits)  # checks every given value before any request
-        found: _M = yield from model._get_by_id_op(self._session(), canon)
+        found: _M = yield from ops.get_by_id(model, self._session(), canon)
         for name, value in edits.items():
             setattr(found, name, value)
-        yield from found._save_op(self._session(), True, None)
+        yield from ops.save(found, self._session(), force=True)
         return found
 
     def _delete_by_id_op(self, model: type[_M], ident: str, field: str) -> Op[None]:
-        yield from model(**{"id": _id(ident, field)})._delete_op(self._session())
+        yield from ops.delete(model(**{"id": _id(ident, field)}), self._session())
 
 
 def _id(value: object, field: str) -> str:
@@ -400,7 +404,7 @@ def _given(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-class _OrbitOps(_Lookups):
+class _OrbitOps(_ModelCalls):
     def _get_op(self, orbit_value: str | None) -> Op[Orbit | None]:
         value = orbit_value if orbit_value is not None else self._client.orbit
         if value is None:
@@ -417,7 +421,7 @@ class _OrbitOps(_Lookups):
             raise Orbit.DoesNotExist(f"{target!r} matches no orbit (by id or exact name)")
         for field, value in _given(name=name, bucket_secret=bucket_secret_id).items():
             setattr(orbit, field, value)
-        yield from orbit._save_op(self._session(), False, None)  # partial: sends what changed
+        yield from ops.save(orbit, self._session())  # partial: sends what changed
         return orbit
 
 
@@ -484,7 +488,7 @@ def _new_secret(endpoint: str, bucket_name: str, region: str | None, type: str,
 _KEYS = ("access_key", "secret_key", "session_token")
 
 
-class _SecretOps(_Lookups):
+class _SecretOps(_ModelCalls):
     def _get_op(self, secret_value: str) -> Op[BucketSecret | None]:
         return (yield from self._by_id_or(BucketSecret, secret_value, "secret_value",
                                           "bucket_name"))
@@ -584,7 +588,7 @@ class AsyncBucketSecretResource(_SecretOps):
 
 
 
-class _ArtifactOps(_Lookups):
+class _ArtifactOps(_ModelCalls):
     """Each ``client.artifacts`` call once, as an operation; the classes below only run it."""
 
     def _collection_id(self, collection_id: str | None) -> Op[str]:
@@ -601,22 +605,22 @@ class _ArtifactOps(_Lookups):
 
     def _artifact_op(self, artifact_id: str, collection_id: str | None) -> Op[Artifact]:
         cid = yield from self._collection_id(collection_id)
-        art: Artifact = yield from Artifact._get_by_id_op(
-            self._session(), _id(artifact_id, "artifact_id"), {"collection": cid})
+        art: Artifact = yield from ops.get_by_id(
+            Artifact, self._session(), _id(artifact_id, "artifact_id"), {"collection": cid})
         return art
 
     def _get_op(self, value: str, collection_id: str | None) -> Op[Artifact | None]:
         cid = yield from self._collection_id(collection_id)
         if as_uuid(value) is not None:
             try:
-                found: Artifact = yield from Artifact._get_by_id_op(
-                    self._session(), as_uuid(value) or value, {"collection": cid})
+                found: Artifact = yield from ops.get_by_id(
+                    Artifact, self._session(), as_uuid(value) or value, {"collection": cid})
                 return found
             except Artifact.DoesNotExist:
                 pass
         qs = QuerySet(Artifact, self._session()).filter(collection_id=cid, name=value)
         try:
-            return (yield from qs._get_op(self._session()))
+            return (yield from ops.get(qs, self._session()))
         except Artifact.DoesNotExist:
             return None
         except Artifact.MultipleObjectsReturned:
@@ -628,8 +632,7 @@ class _ArtifactOps(_Lookups):
                  search: str | None) -> Op[builtins.list[Artifact]]:
         cid = yield from self._collection_id(collection_id)
         qs = self._query(cid, sort_by, order, types, search)
-        found: builtins.list[Artifact] = yield from collect(qs._rows_op(self._session()),
-                                                           limit=limit)
+        found: builtins.list[Artifact] = yield from ops.rows(qs, self._session(), limit)
         return found
 
     def _query(self, cid: str, sort_by: str | None, order: str,
@@ -642,44 +645,44 @@ class _ArtifactOps(_Lookups):
         if search:
             qs = qs.filter(name__icontains=search)
         key = sort_by or "created_at"
-        if key not in Artifact._fields:
+        if key not in ops.lookup_fields(Artifact):
             key = f"extra_values__{key}"  # a metric, as the official SDK's sort_by takes it
         return qs.order_by(("-" if order == "desc" else "") + key)
 
     def _create_op(self, collection_id: str | None, body: dict[str, Any]
                    ) -> Op[CreatedArtifact]:
         cid = yield from self._collection_id(collection_id)
-        return (yield from Artifact._create_row_op(self._session(), cid, body))
+        return (yield from ops.register_artifact(self._session(), cid, body))
 
     def _update_op(self, artifact_id: str, name: str | None, description: str | None,
                    tags: builtins.list[str] | None, collection_id: str | None) -> Op[Artifact]:
         art = yield from self._artifact_op(artifact_id, collection_id)
         for field, value in _given(name=name, description=description, tags=tags).items():
             setattr(art, field, value)
-        yield from art._save_op(self._session(), False, None)
+        yield from ops.save(art, self._session())
         return art
 
     def _upload_op(self, file_path: str, name: str | None, description: str | None,
                    tags: builtins.list[str] | None, collection_id: str | None,
                    on_progress: Any) -> Op[Artifact]:
         cid = yield from self._collection_id(collection_id)
-        return (yield from Artifact._upload_op(self._session(), cid, file_path, name,
-                                               description, tags, on_progress, 4))
+        return (yield from ops.upload(self._session(), cid, file_path, name, description, tags,
+                                      on_progress, 4))
 
     def _download_op(self, artifact_id: str, file_path: str | None,
                      collection_id: str | None) -> Op[Path]:
         art = yield from self._artifact_op(artifact_id, collection_id)
-        return (yield from art._download_op(self._session(), file_path, None))
+        return (yield from ops.download(art, self._session(), file_path))
 
     def _url_op(self, artifact_id: str, what: str, collection_id: str | None
                 ) -> Op[dict[str, str]]:
         art = yield from self._artifact_op(artifact_id, collection_id)
-        url = yield from art._url_op(self._session(), what)
+        url = yield from ops.artifact_url(art, self._session(), what)
         return {"url": url}
 
     def _delete_op(self, artifact_id: str, collection_id: str | None, force: bool) -> Op[None]:
         art = yield from self._artifact_op(artifact_id, collection_id)
-        yield from art._delete_op(self._session(), force)
+        yield from ops.delete_artifact(art, self._session(), force)
 
 
 class ArtifactResource(_ArtifactOps):

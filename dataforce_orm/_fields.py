@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from ._errors import ValidationError
-from ._session import as_uuid
+from ._ids import as_uuid
 from ._wire import converter, format_time, loading
 
 SPEC = "dataforce_orm"  # the attrs metadata key
@@ -93,11 +93,43 @@ def check_enum(field: str, enum_type: type[enum.Enum], value: object) -> Any:
         raise ValidationError(field, f"must be one of {allowed}; got {value!r}") from None
 
 
+class Kind(WireEnum):
+    """A field's kind: which values it takes, how they are checked, and which lookups it has
+    (each kind's lookups are registered under it in ``_lookups``). Equal to its name as text,
+    so ``field("str")`` and ``Kind.STR`` are one kind, and a misspelt kind fails when the model
+    is declared."""
+
+    ID = "id"
+    STR = "str"
+    ENUM = "enum"
+    TAGS = "tags"
+    NUM = "num"
+    TIME = "time"
+    BOOL = "bool"
+    DATE = "date"  # (a time field's ``__date`` part; no field is declared with it)
+    JSON = "json"  # a structure kept as loaded: no lookups
+
+    __hash__ = str.__hash__  # (found in dicts keyed by the plain text too)
+
+    @classmethod
+    def of(cls, kind: object) -> Kind:
+        """``kind`` as a Kind; a TypeError naming the kinds otherwise."""
+        try:
+            return cls(kind)
+        except ValueError:
+            raise TypeError(f"unknown field kind {kind!r}; kinds: "
+                            f"{', '.join(k.value for k in cls)}") from None
+
+
+def _to_kind(value: object) -> Kind:
+    return Kind.of(value)
+
+
 @attrs.define(eq=False)
 class Spec:
     """One field's facts. ``name`` is filled in when the model class is declared."""
 
-    kind: str  # lookup kind: id, str, enum, tags, num, time, bool
+    kind: Kind = attrs.field(converter=_to_kind)  # see Kind
     wire: str | None = None  # the wire name (default: the field name)
     create: bool = False  # sent when creating
     editable: bool = False  # changed by save() (and sent in an update)
@@ -185,7 +217,7 @@ class Spec:
         return repr(self.to_wire(value))
 
 
-def field(kind: str, *, default: Any = None, factory: Callable[[], Any] | None = None,
+def field(kind: Kind | str, *, default: Any = None, factory: Callable[[], Any] | None = None,
           checked: bool | None = None, **facts: Any) -> Any:
     """Declare a model field of lookup ``kind`` (see :class:`Spec` for ``facts``).
 

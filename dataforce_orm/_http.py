@@ -1,10 +1,11 @@
-"""The retry policy, and the sync and async drivers that run operations.
+"""The sync and async drivers that run operations, and the checks of a session's connection
+settings (base URL, API key, TLS verification).
 
 Operations elsewhere are sans-I/O generators: they yield :class:`Request` objects (or
 :class:`Batch` results when they stream) and receive :class:`Response` objects. A driver runs
-them: :class:`SyncDriver` on ``requests`` (one ``requests.Session`` per thread),
-:class:`AsyncDriver` on ``httpx.AsyncClient``. Both send each request under the same
-:class:`RetryPolicy` (tenacity underneath) and map every failure into the error tree.
+them: :class:`SyncDriver` on ``requests``, :class:`AsyncDriver` on ``httpx.AsyncClient``. Both
+send each request under the session's :class:`RetryPolicy` (``_retry``) and map every failure
+into the error tree. (``RetryPolicy`` is importable from here too.)
 """
 
 from __future__ import annotations

@@ -2,9 +2,8 @@
 
 Each lookup is a small function registered under ``(kind, op)`` that takes the normalised
 value and returns a test of an attribute value; adding one touches one place. Lookups are
-compiled (and their values checked) when ``filter()``/``exclude()`` is called. The server
-narrowing derived from them (``search``, list parameters such as ``types``) only ever shrinks
-a listing without losing a match; every lookup is still checked exactly on the client.
+compiled (and their values checked) when ``filter()``/``exclude()`` is called; the listing
+narrows on the server with what they allow (``_listing``) and checks them all on the client.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ from typing import Any
 import attrs
 
 from ._errors import ValidationError
-from ._fields import SURROGATE, Spec, check_enum, unsendable
-from ._session import as_uuid
+from ._fields import SURROGATE, Kind, Spec, check_enum, unsendable
+from ._ids import as_uuid
 from ._wire import parse_time
 
 Test = Callable[[Any], bool]
@@ -28,7 +27,7 @@ _REGISTRY: dict[str, dict[str, Callable[[Any], Test]]] = {}
 def lookup(kinds: str, *ops: str) -> Callable[[Callable[[Any], Test]], Callable[[Any], Test]]:
     """Register a test factory for ``ops`` on each of the space-separated ``kinds``."""
     def register(factory: Callable[[Any], Test]) -> Callable[[Any], Test]:
-        for kind in kinds.split():
+        for kind in map(Kind.of, kinds.split()):  # (a misspelt kind fails at import)
             for op in ops:
                 _REGISTRY.setdefault(kind, {})[op] = factory
         return factory
@@ -346,7 +345,7 @@ def compile_lookup(fields: dict[str, Spec], key: str, value: Any) -> Lookup:
     part, _, rest = op.partition("__")
     if kind == "time" and part in TRANSFORMS:
         transform, op = part, rest or "exact"
-        kind = TRANSFORMS[part][0]
+        kind = Kind.of(TRANSFORMS[part][0])
     tests = _REGISTRY[kind]
     if op not in tests:
         raise ValidationError(key, f"unsupported lookup {op!r} on {name}; "
@@ -378,81 +377,6 @@ def positive_lookups(node: Node | None) -> Iterator[Lookup]:
             yield from positive_lookups(child)
 
 
-# -- narrowing on the server ------------------------------------------------------------------
-
-
 def search_escape(text: str) -> str:
     """``text`` for the server's ``search``, where ``%``, ``_`` and ``\\`` are live."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _search_term(lk: Lookup) -> str | None:
-    """A text every match's searched wire text must contain (case-insensitively), if any."""
-    if not lk.spec.search:
-        return None
-    if lk.spec.kind == "str":
-        if lk.op == "in":
-            only = next(iter(lk.value)) if len(lk.value) == 1 else None
-            return only if isinstance(only, str) else None
-        if lk.op in ("isnull", "range") or lk.transform is not None:
-            return None
-        term: str = lk.value
-        # The server folds case for ASCII only on some databases: i-lookups narrow on ASCII.
-        return term if (not lk.op.startswith("i") or term.isascii()) else None
-    if lk.spec.kind == "tags" and lk.op in ("contains", "overlap") and (
-            lk.op == "contains" or len(lk.value) == 1):
-        # the tag is searched inside the stored JSON text: only plain printable ASCII is safe
-        safe = [t for t in lk.value if t.isascii() and t.isprintable() and not set(t) & {'"', "\\"}]
-        return max(safe, key=len, default=None)
-    return None
-
-
-def narrowing(node: Node | None) -> list[tuple[str, str]]:
-    """Server-side parameters (``search``, list filters) that cannot drop a match of ``node``."""
-    params: list[tuple[str, str]] = []
-    lookups = list(positive_lookups(node))
-    terms = [t for t in map(_search_term, lookups) if t]
-    if terms:
-        params.append(("search", search_escape(max(terms, key=len))))
-    used: set[str] = set()
-    for lk in lookups:
-        param = lk.spec.server_filter
-        if param is None or param in used or lk.op not in ("exact", "in") \
-                or (lk.op == "in" and None in lk.value):
-            continue
-        values = {_wire_value(lk.value)} if lk.op == "exact" else set(map(_wire_value, lk.value))
-        allowed = lk.spec.server_values
-        if values and (allowed is None or values <= allowed):
-            params.extend((param, v) for v in sorted(values))
-            used.add(param)
-    return params
-
-
-def _wire_value(value: Any) -> str:
-    return str(getattr(value, "value", value))
-
-
-def wire_prefilter(node: Node | None) -> Callable[[Any], bool] | None:
-    """A check of raw page items against the lookups every match must pass on fields whose wire
-    value is the attribute value (strings and tags under their own name), so most
-    non-matches are dropped before an object is built for them. Objects are still checked."""
-    lookups = [lk for lk in positive_lookups(node)
-               if lk.spec.kind in ("str", "tags") and lk.spec.key == lk.field]
-    if not lookups:
-        return None
-
-    def keep(item: Any) -> bool:
-        try:
-            return all(lk.test_value(item.get(lk.field)) for lk in lookups)
-        except (TypeError, AttributeError):  # a malformed item: loading it reports the error
-            return True
-
-    return keep
-
-
-def exact_id(node: Node | None) -> str | None:
-    """The id an ``id=...`` lookup every match must have, if there is one."""
-    for lk in positive_lookups(node):
-        if lk.field == "id" and lk.op == "exact":
-            return str(lk.value)
-    return None

@@ -9,9 +9,11 @@ from typing import Any
 import attrs
 
 from ._artifacts import ArtifactManager
+from ._capabilities import CursorPages, MergedUpdate, NoGetById, ReadOnly
 from ._errors import ValidationError
 from ._fields import WireEnum, field
 from ._resource import Model
+from ._routes import ORBITS, ORGANIZATIONS
 
 
 class CollectionType(WireEnum):
@@ -31,7 +33,7 @@ FILTERABLE_TYPES = frozenset({"model", "dataset", "experiment", "mixed"})
 
 
 @attrs.define(slots=True, eq=False, repr=False)
-class Collection(Model):
+class Collection(MergedUpdate, CursorPages, Model):
     """A collection of artifacts in an orbit, as an active record.
 
     ``save()`` creates or updates (writing only what changed, merged with the server's
@@ -40,8 +42,6 @@ class Collection(Model):
     """
 
     _path = "/v1/organizations/{organization}/orbits/{orbit}/collections"
-    _paged = True
-    _partial = False
     _default_order = ("-created_at",)
 
     id: str | None = field("id")
@@ -75,11 +75,10 @@ class Collection(Model):
 
 
 @attrs.define(slots=True, eq=False, repr=False)
-class Organization(Model):
+class Organization(ReadOnly, NoGetById, Model):
     """An organization the API key's user belongs to (read-only)."""
 
-    _path = "/v1/users/me/organizations"
-    _gettable_by_id = False
+    _path = ORGANIZATIONS
     _read_only = ("organizations are created and changed with a browser sign-in (JWT); "
                   "the platform refuses those writes to an API key")
 
@@ -100,7 +99,7 @@ class Orbit(Model):
     after a rename or a change of ``bucket_secret`` sends only what changed.
     """
 
-    _path = "/v1/organizations/{organization}/orbits"
+    _path = ORBITS
 
     id: str | None = field("id")
     name: str = field("str", default="", create=True, editable=True, required=True,
@@ -147,7 +146,7 @@ def _mask_key(endpoint: Any) -> str:
 
 
 @attrs.define(slots=True, eq=False, repr=False)
-class BucketSecret(Model):
+class BucketSecret(MergedUpdate, Model):
     """Where an organization's orbits store artifact files: an S3 bucket or Azure container.
 
     The server never returns the keys, and its update writes every field: ``save()`` of a
@@ -155,7 +154,6 @@ class BucketSecret(Model):
     """
 
     _path = "/v1/organizations/{organization}/bucket-secrets"
-    _partial = False
     _noun = "bucket secret"
 
     id: str | None = field("id")

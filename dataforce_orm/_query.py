@@ -1,8 +1,8 @@
 """QuerySet and Manager: lazy, chainable queries over any model.
 
 Lookups (``_lookups``) are checked when ``filter()``/``exclude()`` is called. When run, a
-QuerySet narrows the listing with the server's parameters where that can only shrink the
-result without losing a match, then checks every lookup exactly on the client.
+QuerySet walks the model's listing (``_listing``): narrowed by the server's parameters where
+that can only shrink the result without losing a match, every lookup checked on the client.
 """
 
 from __future__ import annotations
@@ -14,37 +14,17 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from ._errors import DataForceError, ObjectDoesNotExist, ValidationError
-from ._lookups import (
-    Node,
-    Q,
-    compile_lookup,
-    compile_q,
-    exact_id,
-    narrowing,
-    positive_lookups,
-    wire_prefilter,
-)
+from ._ids import as_uuid
+from ._listing import PAGE, by_id_op, count_op, exact_id, parents_of, rows_op
+from ._lookups import Node, Q, compile_lookup, compile_q
 from ._protocol import Batch, Op, Stepper
-from ._session import Session, as_uuid, current_session
+from ._session import Session, current_session
 
 if TYPE_CHECKING:
     from ._resource import Model
 
 M = TypeVar("M", bound="Model")
 R = TypeVar("R")
-
-PAGE = 100  # the largest page the server gives
-
-
-def _seen_key(pk: Any) -> Any:
-    """A compact key for an id already yielded (a UUID as an int: ~40 bytes, not ~85)."""
-    if isinstance(pk, str) and len(pk) == 36:
-        try:
-            return int(pk.replace("-", ""), 16)
-        except ValueError:
-            pass
-    return pk
-
 
 # -- aggregates ------------------------------------------------------------------------------
 
@@ -146,36 +126,6 @@ def collect(op: Op[Any], limit: int | None = None) -> Op[list[Any]]:
 
     yield from relay(op, take)
     return out[:limit] if limit is not None else out
-
-
-def _sort_key(field: str) -> Callable[[Any], Any]:
-    base, _, metric = field.partition("__")
-    if metric:  # a key of a dict field: numbers only, others count as missing
-        def by_metric(obj: Any) -> Any:
-            v = (getattr(obj, base) or {}).get(metric)
-            number = isinstance(v, (int, float)) and not isinstance(v, bool)
-            return (not number, v if number else 0)
-
-        return by_metric
-
-    def key(obj: Any) -> Any:
-        v = getattr(obj, field)
-        if isinstance(v, list):
-            v = tuple(v)
-        return (v is None, "" if v is None else v)
-
-    return key
-
-
-def client_sort(items: list[Any], order: tuple[str, ...]) -> None:
-    """Sort in place by ``order`` (``-`` for descending), ties by id in the first key's way."""
-    first_desc = order[0].startswith("-")
-    items.sort(key=lambda o: o.pk or "", reverse=first_desc)
-    for spec in reversed(order):
-        field = spec.lstrip("-")
-        desc = spec.startswith("-")
-        key = _sort_key(field)
-        items.sort(key=key, reverse=desc)  # nulls last ascending, first descending
 
 
 class QuerySet(Generic[M]):
@@ -376,75 +326,12 @@ class QuerySet(Generic[M]):
 
     # -- the operations (sans-I/O) -------------------------------------------------------
 
-    def _server_order(self) -> tuple[list[tuple[str, str]], bool]:
-        """Sort parameters, and whether the client must sort instead."""
-        order = self._order
-        if not order:
-            return [], False
-        keys = self.model._sort_keys
-        if len(order) == 1 and order[0].lstrip("-") in keys:
-            field = order[0].lstrip("-")
-            return [("sort_by", keys[field]),
-                    ("order", "desc" if order[0].startswith("-") else "asc")], False
-        return [], True
-
     def _rows_op(self, session: Session) -> Op[None]:
         """Stream the matching objects, in order, sliced, as batches."""
-        test = self._where.test if self._where is not None else None
-        high = self._high
-        if self._empty or (high is not None and high <= self._low):
+        if self._empty:
             return
-        ident = exact_id(self._where)
-        if ident is not None and self.model._can_get(self._parents()):
-            obj = yield from self._by_id_op(session, ident)
-            if obj is not None and self._low == 0:
-                yield Batch([obj])
-            return
-        sort_params, sort_here = self._server_order()
-        sort_here = sort_here or self._rev
-        limit = self._chunk
-        if test is None and high is not None and not sort_here:
-            limit = max(1, min(limit, high))
-        pager = yield from self.model._pager_op(
-            session, [*sort_params, *narrowing(self._where)], limit)
-        skip, left = self._low, (None if high is None else high - self._low)
-        matched: list[M] = []
-        keep = wire_prefilter(self._where)
-        # Keyset pages follow the sort key's values: a row the caller changes while iterating
-        # (a rename under order_by("name")) can come round again on a later page. Each row is
-        # yielded at most once (the ids seen are kept, compactly); rows that do not move keep
-        # their place after the cursor, so none is missed.
-        seen: set[Any] = set()
-        while (req := pager.next_request()) is not None:
-            page = pager.feed(req, (yield req), keep=keep)
-            items = [o for o in page if test(o)] if test is not None else page
-            if pager.paged:
-                fresh = []
-                for o in items:
-                    k = _seen_key(o.pk)
-                    if k not in seen:
-                        seen.add(k)
-                        fresh.append(o)
-                items = fresh
-            if sort_here:
-                matched.extend(items)
-                continue
-            if skip:
-                dropped = min(skip, len(items))
-                items, skip = items[dropped:], skip - dropped
-            if left is not None:
-                items = items[:left]
-                left -= len(items)
-            if items:
-                yield Batch(items)
-            if left == 0:
-                return
-        if sort_here:
-            if self._rev:
-                matched.reverse()
-            else:
-                client_sort(matched, self._order)
-            yield Batch(matched[self._low:high])
+        yield from rows_op(self.model, session, self._where, self._order, self._low,
+                           self._high, self._rev, self._chunk)
 
     def _count_op(self, session: Session) -> Op[int]:
         n = 0
@@ -452,10 +339,7 @@ class QuerySet(Generic[M]):
             return 0
         if self._where is None and not self._low and self._high is None:
             # Nothing to test or slice: count the listing's items without making objects.
-            pager = yield from self.model._pager_op(session, [], PAGE)
-            while (req := pager.next_request()) is not None:
-                n += len(pager.feed(req, (yield req), load=False))
-            return n
+            return (yield from count_op(self.model, session))
 
         def add(items: list[Any]) -> bool:
             nonlocal n
@@ -467,19 +351,13 @@ class QuerySet(Generic[M]):
 
     def _parents(self) -> dict[str, str]:
         """Parent ids every match shares (``collection`` from an exact ``collection_id``)."""
-        needs = self.model._needs
-        if not needs:
-            return {}
-        return {lk.field[:-3]: str(lk.value) for lk in positive_lookups(self._where)
-                if lk.op == "exact" and lk.field[:-3] in needs and lk.field.endswith("_id")}
+        return parents_of(self.model, self._where)
 
     def _by_id_op(self, session: Session, ident: str) -> Op[M | None]:
         """The object a query with an exact id lookup matches (one GET), or None."""
-        try:
-            obj = yield from self.model._get_by_id_op(session, ident, self._parents())
-        except ObjectDoesNotExist:
-            return None
-        return obj if self._where is None or self._where.test(obj) else None
+        obj: M | None = yield from by_id_op(self.model, session, ident, self._parents(),
+                                            self._where)
+        return obj
 
     def _get_op(self, session: Session) -> Op[M]:
         ident = exact_id(self._where)

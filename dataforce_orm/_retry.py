@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 import attrs
 import tenacity
 
-from ._errors import APIError, TimeoutError, TransportError, ValidationError
+from ._errors import APIError, TransportError, ValidationError
+from ._outcomes import may_resend, maybe_applied
 from ._protocol import (
     RETRY_STATUSES,
-    UNPROCESSED_STATUSES,
     Attempt,
     Op,
     Request,
@@ -76,22 +76,7 @@ class RetryPolicy:
 
     def should_retry(self, req: Request, exc: BaseException) -> bool:
         """Whether ``exc`` from sending ``req`` is transient and safe to re-send blindly."""
-        if isinstance(exc, TransportError):
-            if not exc.maybe_sent:
-                return True
-            # A PATCH that may have been sent is never re-sent blindly: if the copy stalled, it
-            # could land after a newer write (the update settles it by reading back first).
-            # A create that timed out may still be running: no lookup can rule it out.
-            if req.method == "PATCH":
-                return False
-            if isinstance(exc, TimeoutError):
-                return req.idempotent
-            return req.idempotent or req.recover is not None
-        if isinstance(exc, APIError) and exc.status in self.statuses:
-            # A create answered 502/503/504 may have been committed: re-sent only after a
-            # lookup for what it made (``req.recover``).
-            return req.idempotent or exc.status in UNPROCESSED_STATUSES or req.recover is not None
-        return False
+        return may_resend(req, exc, self.statuses)
 
     def backoff_for(self, attempt: int, exc: BaseException | None, elapsed: float = 0.0) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (``elapsed`` seconds in).
@@ -186,18 +171,19 @@ class RetryPolicy:
         state = tenacity.RetryCallState(retrying, fn=None, args=(), kwargs={})
         state.start_time = started  # the deadline counts from the first send
         state.set_exception((type(first_error), first_error, first_error.__traceback__))
-        maybe_applied = _ambiguous(req, first_error)
+        applied = maybe_applied(req.method, first_error, server_errors=True)
         while True:
             try:
                 action = retrying.iter(state)
             except (APIError, TransportError) as exc:  # stopped: the last error, reraised
                 exc.attempts = state.attempt_number
-                if maybe_applied and not exc.maybe_sent:
+                if applied and not exc.maybe_sent:
                     exc.maybe_sent = True
                 raise
             if isinstance(action, tenacity.DoSleep):
                 last = state.outcome.exception() if state.outcome else None
-                if req.recover is not None and last is not None and _ambiguous(req, last):
+                if req.recover is not None and last is not None \
+                        and maybe_applied(req.method, last, server_errors=True):
                     found = yield from req.recover()
                     if found is not None:
                         return Response(200, {}, found)
@@ -207,21 +193,12 @@ class RetryPolicy:
                 try:
                     resp = yield attempt
                 except (APIError, TransportError) as exc:
-                    maybe_applied = maybe_applied or _ambiguous(req, exc)
+                    applied = applied or maybe_applied(req.method, exc, server_errors=True)
                     state.set_exception((type(exc), exc, exc.__traceback__))
                 else:
                     state.set_result(resp)
             else:
                 return action  # type: ignore[no-any-return]
-
-
-def _ambiguous(req: Request, exc: BaseException) -> bool:
-    """Whether a failed try of a write may have taken effect on the server."""
-    if req.method == "GET":
-        return False
-    if isinstance(exc, TransportError):
-        return exc.maybe_sent
-    return isinstance(exc, APIError) and 500 <= exc.status < 600
 
 
 def _retry_clock() -> float:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import math
 import re
 import threading
-import time
-import uuid
-from collections import OrderedDict
 from collections.abc import Generator
 from contextvars import ContextVar
 from types import TracebackType
@@ -30,7 +27,10 @@ from ._http import AsyncDriver, RetryPolicy, SyncDriver, Timeout, Transport
 from ._http import check_api_key as _check_api_key
 from ._http import check_base_url as _check_base_url
 from ._http import check_verify as _check_verify
+from ._ids import as_uuid, path_id
+from ._outcomes import Claims
 from ._protocol import Op, Request
+from ._routes import ORBITS, ORGANIZATIONS
 
 DEFAULT_BASE_URL = "https://api.luml.ai"
 DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
@@ -43,17 +43,6 @@ _lock = threading.Lock()
 
 
 _SCOPED = re.compile(r"/v1/organizations/([^/]+)(?:/orbits/([^/]+))?")
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def as_uuid(value: str) -> str | None:
-    """The canonical form of ``value`` if it is a UUID, else None."""
-    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
-        return value  # already canonical (as ids from the server are): no parse needed
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        return None
 
 
 class _Secret:
@@ -117,7 +106,7 @@ class Session:
                               _check_verify(verify), self._explain_op)
         self.driver = SyncDriver(transport, self.retry)
         self.async_driver = AsyncDriver(transport, self.retry)
-        self._created: OrderedDict[str, float] = OrderedDict()  # ids its creates took
+        self.claims = Claims()  # the ids its creates took (see _outcomes)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -180,12 +169,12 @@ class Session:
         if self._scope is not None:
             return self._scope
         org_id = self._org_id or (yield from _pick(
-            self._organization, "organization", Request("GET", "/v1/users/me/organizations")))
+            self._organization, "organization", Request("GET", ORGANIZATIONS)))
         self._org_id = org_id
         if not orbit:
             return org_id, ""
-        orbit_id = yield from _pick(self._orbit, "orbit",
-                                    Request("GET", f"/v1/organizations/{org_id}/orbits"))
+        orbits = ORBITS.format(organization=path_id(org_id, "organization"))
+        orbit_id = yield from _pick(self._orbit, "orbit", Request("GET", orbits))
         self._scope = (org_id, orbit_id)
         return self._scope
 
@@ -199,8 +188,8 @@ class Session:
         org, orbit = m[1], m[2]
         given = {as_uuid(v) for v in (self._organization, self._orbit) if v}
         for kind, ident, listing in (
-                ("organization", org, "/v1/users/me/organizations"),
-                ("orbit", orbit, f"/v1/organizations/{org}/orbits")):
+                ("organization", org, ORGANIZATIONS),
+                ("orbit", orbit, ORBITS.format(organization=org))):
             if ident is None or ident in self._visible or ident not in given:
                 continue
             try:
@@ -217,25 +206,6 @@ class Session:
                 raise ConfigurationError(
                     f"{kind}: no {kind} with id {ident!r} is visible to this API key{where} "
                     f"(the server answered {exc.status}); it can see: {names}")
-
-    def claim_created(self, object_id: str, since: float) -> bool:
-        """Take an id for one create of this session; False if another create took it first.
-
-        ``since`` is the earliest time (``time.time()``) the taker's own row can date from.
-        Claims make a lost-create lookup never hand out the same row twice.
-        """
-        with _lock:
-            if object_id in self._created:
-                return False
-            self._created[object_id] = since
-            while len(self._created) > 10_000:
-                self._created.popitem(last=False)
-        return True
-
-    def claimed_since(self, collection_id: str) -> float:
-        """The ``since`` its taker claimed ``collection_id`` with (now, if unclaimed)."""
-        with _lock:
-            return self._created.get(collection_id, time.time())
 
     # -- lifecycle -----------------------------------------------------------------------
 

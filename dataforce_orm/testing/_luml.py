@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._luml import REGISTRY_METRICS_TAG, archive_body
+from .._archive_reader import REGISTRY_METRICS_TAG, archive_body
 
 PRODUCER_NAME = "luml.ai"
 PRODUCER_VERSION = "0.1.0"

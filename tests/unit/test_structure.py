@@ -60,3 +60,44 @@ def test_the_protocol_module_is_standard_library_only() -> None:
             continue
         for name in names:
             assert name in sys.stdlib_module_names or name == "__future__", name
+
+
+# The rooms of docs/architecture.md, lowest first: a module imports (when it runs) only
+# modules of its own room or of rooms below it.
+ROOMS: dict[str, tuple[str, ...]] = {
+    "foundation": ("_errors", "_protocol", "_ids", "_routes", "_wire", "_version"),
+    "fields and lookups": ("_fields", "_lookups"),
+    "write outcomes": ("_outcomes",),
+    "transport": ("_retry", "_transfer", "_http"),
+    "session": ("_session",),
+    "model layer": ("_model", "_listing", "_query", "_resource", "_capabilities"),
+    "declarations": ("_archive_reader", "_artifacts", "_models"),
+    "facade": ("_operations", "_client", "_cli", "_demo", "__init__", "__main__"),
+}
+RANK = {m: i for i, mods in enumerate(ROOMS.values()) for m in mods}
+
+
+def test_every_module_has_a_room() -> None:
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    assert modules == set(RANK), "place new modules in ROOMS and docs/architecture.md: " \
+        f"{sorted(modules ^ set(RANK))}"
+
+
+def test_no_module_imports_from_a_room_above_its_own() -> None:
+    rooms = list(ROOMS)
+    for path in PACKAGE.glob("*.py"):
+        mine = RANK[path.stem]
+        for dep in _runtime_imports(path):
+            if dep == "testing":
+                assert path.stem in ("_demo", "__main__"), f"{path.stem} imports the testing kit"
+                continue
+            assert RANK[dep] <= mine, (f"{path.stem} ({rooms[mine]}) imports {dep} "
+                                       f"({rooms[RANK[dep]]})")
+
+
+def test_the_architecture_page_lists_every_room_and_module() -> None:
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    for room, modules in ROOMS.items():
+        assert room in text, room
+        for module in modules:
+            assert f"`{module}`" in text, module
