@@ -77,6 +77,8 @@ class RetryPolicy:
     def should_retry(self, req: Request, exc: BaseException) -> bool:
         """Whether ``exc`` from sending ``req`` is transient and safe to re-send blindly."""
         if isinstance(exc, TransportError):
+            if not exc.transient:
+                return False
             if not exc.maybe_sent:
                 return True
             # A PATCH that may have been sent is never re-sent blindly: if the copy stalled, it
