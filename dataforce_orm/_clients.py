@@ -92,6 +92,10 @@ class _WatchedIO(io.RawIOBase):
         start = time.monotonic()
         try:
             n: int = self._raw.readinto(buffer)  # type: ignore[assignment]
+        except TimeoutError:
+            self._watch.got(0, time.monotonic() - start)
+            self._watch.wait()  # (which trips it, if its time ran out)
+            raise
         finally:
             self._sock.settimeout(before)
         self._watch.got(n or 0, time.monotonic() - start)

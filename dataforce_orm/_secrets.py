@@ -41,11 +41,15 @@ def register(value: object) -> None:
         _pattern = re.compile("|".join(map(re.escape, sorted(_known, key=len, reverse=True))))
 
 
-def register_sent(body: Any) -> None:
-    """Register the values of secret fields (``SecretStr``) found in a request body."""
-    from ._fields import SecretStr
+def is_secret(value: object) -> bool:
+    """Whether ``value`` is a secret field's value: a string whose repr hides it (as the
+    fields' ``SecretStr`` does), so that no module here needs to import the fields."""
+    return isinstance(value, str) and type(value) is not str and repr(value) == "'***'"
 
-    if isinstance(body, SecretStr):
+
+def register_sent(body: Any) -> None:
+    """Register the values of secret fields found in a request body."""
+    if is_secret(body):
         register(body)
     elif isinstance(body, dict):
         for value in body.values():

@@ -587,11 +587,10 @@ class SyncStorage:
             tmp.unlink(missing_ok=True)
             self._retried("GET", step.url, attempt)
             _finish(tmp, target, step.size, step.sha256, state)
-        except OSError as exc:
+        except BaseException as exc:
             tmp.unlink(missing_ok=True)
-            raise _file_error(exc) from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and not isinstance(exc, DataForceError):
+                raise _file_error(exc) from None  # (a full disk, a file name refused)
             raise
         return str(target)
 
@@ -849,11 +848,10 @@ class AsyncStorage:
             await asyncio.to_thread(tmp.unlink, True)
             await self._retried("GET", step.url, attempt)
             await asyncio.to_thread(_finish, tmp, target, step.size, step.sha256, state)
-        except OSError as exc:
+        except BaseException as exc:
             await asyncio.to_thread(tmp.unlink, True)
-            raise _file_error(exc) from None
-        except BaseException:
-            await asyncio.to_thread(tmp.unlink, True)
+            if isinstance(exc, OSError) and not isinstance(exc, DataForceError):
+                raise _file_error(exc) from None  # (a full disk, a file name refused)
             raise
         return str(target)
 
@@ -876,10 +874,12 @@ class AsyncStorage:
                 buf += chunk
                 if len(buf) >= CHUNK:
                     await flush()
-            if buf:
-                await flush()
         finally:
-            await asyncio.to_thread(out.close)
+            try:
+                if buf:  # what came before a failure too: the next try resumes after it
+                    await flush()
+            finally:
+                await asyncio.to_thread(out.close)
 
     async def _open(self, step: Open) -> AsyncReader:
         return await self._retried("GET", step.url, lambda: self._reader(step.url))  # type: ignore[no-any-return]
