@@ -614,7 +614,7 @@ def _next(steps: Stepper, transport: Transport
     try:
         return steps.next()
     except (APIError, TransportError) as exc:
-        if not exc.base_url:
+        if not exc.base_url and "://" not in exc.url:  # (a storage error names its own URL)
             exc.base_url = transport.base_url
         raise
 

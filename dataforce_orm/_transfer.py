@@ -270,8 +270,6 @@ def _not_sent(exc: BaseException) -> bool:
         return True
     # requests' ConnectionError wraps urllib3's MaxRetryError, whose reason says why; only a
     # NewConnectionError (refused, unreachable) proves nothing was sent.
-    import urllib3.exceptions
-
     reason = getattr(exc.args[0] if exc.args else None, "reason", None)
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
