@@ -7,6 +7,7 @@ connections behind) or by ``close()``, which closes the sockets at once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import io
@@ -22,6 +23,7 @@ import requests
 import requests.adapters
 import urllib3.connection
 import urllib3.connectionpool
+import urllib3.exceptions
 
 from ._errors import ConfigurationError
 from ._limits import Deadline, Stall
@@ -55,6 +57,20 @@ def import_httpx() -> Any:
 def loaded_httpx() -> Any:
     """httpx if :func:`import_httpx` has brought it (else None), without importing it."""
     return _httpx
+
+
+# What the clients raise for a failed request or a broken answer (a bad Location header is a
+# ValueError); the drivers re-raise the library's own errors before mapping these.
+SYNC_FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError,
+                 http.client.HTTPException, OSError, ValueError)
+
+
+def async_failures() -> tuple[type[BaseException], ...]:
+    """The same for httpx (and a read watch running out: asyncio.TimeoutError, which is not
+    an OSError before Python 3.11)."""
+    httpx = import_httpx()
+    return (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, OSError, ValueError,
+            asyncio.TimeoutError)
 
 
 # -- read watches on requests' sockets -------------------------------------------------------

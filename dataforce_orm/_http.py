@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import http.client
 import ipaddress
 import os
 import re
@@ -39,7 +38,15 @@ import requests
 import requests.auth
 import urllib3.exceptions
 
-from ._clients import ThreadSessions, import_httpx, loaded_httpx, new_session, watching
+from ._clients import (
+    SYNC_FAILURES,
+    ThreadSessions,
+    async_failures,
+    import_httpx,
+    loaded_httpx,
+    new_session,
+    watching,
+)
 from ._errors import (
     APIError,
     ConfigurationError,
@@ -337,12 +344,6 @@ def _late(req: Request) -> TimeoutError:
     return TimeoutError("the answer was not complete by the deadline", req.method, req.path)
 
 
-# What the sync client raises for a failed request or a broken answer (a bad Location header
-# is a ValueError); the library's own errors are re-raised before these are mapped.
-_SYNC_FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError,
-                  http.client.HTTPException, OSError, ValueError)
-
-
 def _read_capped(r: requests.Response, req: Request, cap: int) -> bytes:
     """A streamed answer's body, read as it arrives (each read bounded by the thread's watch)
     and decoded here, at most ``cap`` bytes of it."""
@@ -395,7 +396,7 @@ class SyncDriver:
                     body = _read_capped(r, req, self.transport.limits.max_answer)
         except DataForceError:
             raise
-        except _SYNC_FAILURES as exc:
+        except SYNC_FAILURES as exc:
             err = _transport_error(req, exc)
             if err.maybe_sent and end is not None and time.monotonic() >= end:
                 err = _late(req)  # the watch cut a read short at the deadline
@@ -488,7 +489,6 @@ class AsyncDriver:
     async def send_once(self, req: Request, end: float | None = None) -> Response:
         """One attempt; with ``end`` (see :meth:`Transport.end`) the answer must be complete
         by then."""
-        httpx = import_httpx()
         start = time.perf_counter()
         if req.json is not None:
             register_sent(req.json)
@@ -501,8 +501,7 @@ class AsyncDriver:
             raise
         except asyncio.TimeoutError:  # the deadline's (httpx's own are HTTPErrors)
             raise _late(req) from None
-        except (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, OSError,
-                ValueError) as exc:
+        except async_failures() as exc:
             raise _transport_error(req, exc) from None
         finally:
             entry.busy -= 1

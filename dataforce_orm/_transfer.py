@@ -19,7 +19,6 @@ import asyncio
 import builtins
 import contextlib
 import hashlib
-import http.client
 import io
 import logging
 import os
@@ -45,7 +44,14 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
-from ._clients import ThreadSessions, import_httpx, new_session, watching
+from ._clients import (
+    SYNC_FAILURES,
+    ThreadSessions,
+    async_failures,
+    import_httpx,
+    new_session,
+    watching,
+)
 from ._errors import (
     APIError,
     DataForceError,
@@ -65,9 +71,6 @@ ProgressFn = Callable[[int, int], None]
 T = TypeVar("T")
 
 
-# The network failures of the sync client (our own errors are re-raised before these).
-_SYNC_FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError,
-                  http.client.HTTPException, OSError, ValueError)
 _STORAGE_HEADERS = {"Accept-Encoding": "identity"}  # bodies as stored: nothing to inflate
 
 
@@ -486,7 +489,7 @@ class SyncStorage:
                     return r, self._small(r, method, url)
         except DataForceError:
             raise
-        except _SYNC_FAILURES as exc:
+        except SYNC_FAILURES as exc:
             raise _transport(method, url, exc, watch) from None
 
     def _small(self, r: requests.Response, method: str, url: str) -> bytes:
@@ -575,7 +578,7 @@ class SyncStorage:
                                     progress.add(len(chunk))
             except DataForceError:
                 raise
-            except _SYNC_FAILURES as exc:
+            except SYNC_FAILURES as exc:
                 if isinstance(exc, OSError) and exc.filename is not None:
                     raise _file_error(exc) from None
                 raise _transport("GET", step.url, exc, stall) from None
@@ -608,7 +611,7 @@ class SyncStorage:
                                r.headers)
         except DataForceError:
             raise
-        except _SYNC_FAILURES as exc:
+        except SYNC_FAILURES as exc:
             raise _transport("GET", url, exc, stall) from None
         r.stall = stall  # type: ignore[attr-defined]
         return r
@@ -752,7 +755,7 @@ class AsyncStorage:
             return r, await self._small(r, method, url, watch)
         except DataForceError:
             raise
-        except _async_failures() as exc:
+        except async_failures() as exc:
             raise _transport(method, url, exc, watch) from None
 
     async def _put(self, put: Put, progress: Progress | None) -> Answer:
@@ -836,7 +839,7 @@ class AsyncStorage:
                     await r.aclose()
             except DataForceError:
                 raise
-            except _async_failures() as exc:
+            except async_failures() as exc:
                 if isinstance(exc, OSError) and exc.filename is not None:
                     raise _file_error(exc) from None
                 raise _transport("GET", step.url, exc, stall) from None
@@ -891,15 +894,9 @@ class AsyncStorage:
                        r.headers)
         except DataForceError:
             raise
-        except _async_failures() as exc:
+        except async_failures() as exc:
             raise _transport("GET", url, exc, stall) from None
         return AsyncReader(r, url, stall)
-
-
-def _async_failures() -> tuple[type[BaseException], ...]:
-    """The network failures of the async client (our own errors are re-raised first)."""
-    httpx = import_httpx()
-    return (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, OSError, ValueError)
 
 
 class AsyncReader:
@@ -923,7 +920,7 @@ class AsyncReader:
             return None
         try:
             chunk = await _next_chunk(self._chunks, self._stall)
-        except _async_failures() as exc:
+        except async_failures() as exc:
             raise _transport("GET", self._url, exc, self._stall) from None
         if chunk is None:
             self._eof = True
