@@ -313,7 +313,7 @@ class _Partial:
 
 def _call_watch(storage: SyncStorage | AsyncStorage) -> Deadline | Stall:
     """A small call's watch (initiate, complete, delete): its answer is due by the retry
-    deadline plus one read timeout (the stall rule, without a deadline)."""
+    deadline plus one read timeout (with no retry deadline: the stall rule)."""
     if storage.policy.deadline is None:
         return storage.limits.watch()
     t = storage.timeout
