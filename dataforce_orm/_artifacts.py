@@ -376,13 +376,40 @@ def _block_id(part: dict[str, Any]) -> str:
 
 def _target(path: str | os.PathLike[str] | None, stored: str, ident: str) -> Path:
     """Where a download goes: a file path as given, or the stored name inside a directory
-    (the name reduced to its last component, so it cannot escape)."""
+    (the name reduced to its last component, so it cannot escape; the artifact's id, reduced
+    the same way, when there is no name)."""
     if path is not None and not Path(path).is_dir():
         target = Path(path)
         if not target.parent.is_dir():
             raise ValidationError("path", f"no such directory: {str(target.parent)!r}")
         return target
+    base = _safe_name(stored)
+    if base is None:
+        base = _safe_name(f"{ident}.luml") or "artifact.luml"
+    return Path(path if path is not None else ".") / base
+
+
+# A name's longest length in bytes: most file systems allow 255, and ".part" is added while
+# the download is under way.
+MAX_NAME_BYTES = 250
+
+
+def _safe_name(stored: object) -> str | None:
+    """A server-supplied name as a file name inside a directory: its last component, or None
+    if nothing usable is left. A name with a control character (a NUL, a newline) or longer
+    than a file system allows is a ValidationError saying to pass a file path."""
+    if not isinstance(stored, str):
+        return None
     base = posixpath.basename(stored.replace("\\", "/"))
     if base in ("", ".", ".."):
-        base = f"{ident}.luml"
-    return Path(path if path is not None else ".") / base
+        return None
+    bad = next((ch for ch in base if ord(ch) < 0x20 or ord(ch) == 0x7F), None)
+    if bad is not None:
+        raise ValidationError("file_name", f"the stored name {stored[:80]!r} holds the "
+                                           f"control character {bad!r}, which cannot be in a "
+                                           "file name; pass download() a file path")
+    if len(base.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise ValidationError("file_name", f"the stored name {stored[:80]!r}... is longer "
+                                           f"than {MAX_NAME_BYTES} bytes, too long for a file "
+                                           "name; pass download() a file path")
+    return base

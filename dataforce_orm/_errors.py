@@ -21,7 +21,9 @@
 
 Errors from a request carry ``method``, ``url`` (the path sent), ``base_url`` (scheme, host
 and port), ``full_url`` (the two together: what was requested, never credentials or the query)
-and ``attempts`` (how many times it was sent).
+and ``attempts`` (how many times it was sent). A storage error's ``url`` is the storage URL
+(absolute, without its query, which holds the signature): ``full_url`` is then that URL alone.
+Every secret the library knows (see ``_secrets``) is masked in an error's text and repr.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from typing import Any
+
+from ._secrets import mask
 
 __all__ = [
     "APIError",
@@ -53,6 +57,17 @@ __all__ = [
 
 class DataForceError(Exception):
     """Base of every error the library raises."""
+
+    def __str__(self) -> str:
+        return mask(super().__str__())
+
+    def __repr__(self) -> str:
+        return mask(super().__repr__())
+
+
+def _joined(base_url: str, url: str) -> str:
+    """What was requested: the base URL and the path, or an absolute (storage) URL alone."""
+    return url if "://" in url else base_url + url
 
 
 class ConfigurationError(DataForceError):
@@ -97,6 +112,8 @@ class TransportError(DataForceError):
         self.base_url = ""  # set by the driver that sent it
         # True when the request may have reached the server (it was sent, the answer was lost).
         self.maybe_sent = True
+        # False when sending it again cannot help (an answer over the size cap, say).
+        self.transient = True
         # For a write whose outcome the library could not settle: the object it was saving,
         # whose save() finishes the job without a duplicate (None otherwise).
         self.instance: Any = None
@@ -104,7 +121,7 @@ class TransportError(DataForceError):
     @property
     def full_url(self) -> str:
         """The URL requested: base URL and path (no query, never credentials)."""
-        return self.base_url + self.url
+        return _joined(self.base_url, self.url)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.args[0], self.method, self.url, self.attempts), self.__dict__
@@ -112,7 +129,7 @@ class TransportError(DataForceError):
     def __str__(self) -> str:
         where = f" ({self.method} {self.full_url})" if self.method else ""
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
-        return f"{self.args[0]}{where}{tries}"
+        return mask(f"{self.args[0]}{where}{tries}")
 
 
 class TimeoutError(TransportError, builtins.TimeoutError):
@@ -133,12 +150,13 @@ class APIError(DataForceError):
         attempts: int = 1,
         retry_after: float | None = None,
     ) -> None:
+        detail = mask(detail)
         super().__init__(detail)
         self.status = status
         self.method = method
         self.url = url
         self.detail = detail
-        self.errors = list(errors)
+        self.errors = [(mask(where), mask(message)) for where, message in errors]
         self.attempts = attempts
         self.retry_after = retry_after
         self.base_url = ""  # set by the driver that sent it
@@ -152,12 +170,12 @@ class APIError(DataForceError):
 
     def __str__(self) -> str:
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
-        return f"{self.status} {self.method} {self.full_url}: {self.detail}{tries}"
+        return mask(f"{self.status} {self.method} {self.full_url}: {self.detail}{tries}")
 
     @property
     def full_url(self) -> str:
         """The URL requested: base URL and path (no query, never credentials)."""
-        return self.base_url + self.url
+        return _joined(self.base_url, self.url)
 
 
 class AuthenticationError(APIError):

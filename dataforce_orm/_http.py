@@ -3,9 +3,13 @@ settings (base URL, API key, TLS verification).
 
 Operations elsewhere are sans-I/O generators: they yield :class:`Request` objects (or
 :class:`Batch` results when they stream) and receive :class:`Response` objects. A driver runs
-them: :class:`SyncDriver` on ``requests``, :class:`AsyncDriver` on ``httpx.AsyncClient``. Both
-send each request under the session's :class:`RetryPolicy` (``_retry``) and map every failure
-into the error tree. (``RetryPolicy`` is importable from here too.)
+them: :class:`SyncDriver` on ``requests`` (one ``requests.Session`` per thread),
+:class:`AsyncDriver` on ``httpx.AsyncClient``. Both send each request under the same
+:class:`RetryPolicy` (tenacity underneath) and map every failure into the error tree.
+
+Every answer is read whole by the attempt's end (status line, headers and body: no read
+waits past it) and at most the session's cap on answers (``Limits.max_answer``, counted after
+decompression, which the drivers do themselves so that no more is ever inflated).
 """
 
 from __future__ import annotations
@@ -17,14 +21,12 @@ import os
 import re
 import socket
 import ssl
-import sys
 import threading
 import time
 import unicodedata
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
-    Awaitable,
     Callable,
     Generator,
     Iterator,
@@ -37,12 +39,23 @@ import requests
 import requests.auth
 import urllib3.exceptions
 
+from ._clients import (
+    SYNC_FAILURES,
+    ThreadSessions,
+    async_failures,
+    import_httpx,
+    loaded_httpx,
+    new_session,
+    watching,
+)
 from ._errors import (
     APIError,
     ConfigurationError,
+    DataForceError,
     TimeoutError,
     TransportError,
 )
+from ._limits import ACCEPT_ENCODING, CappedBody, Deadline, Limits, within
 from ._protocol import (
     REQUEST_LOG,
     Attempt,
@@ -57,7 +70,8 @@ from ._protocol import (
     read_response,
 )
 from ._retry import RetryPolicy
-from ._transfer import AsyncStorage, SyncStorage, ThreadSessions, import_httpx
+from ._secrets import register_sent
+from ._transfer import AsyncStorage, SyncStorage
 
 __all__ = ["AsyncDriver", "RetryPolicy", "SyncDriver", "Timeout", "Transport"]
 
@@ -218,8 +232,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 
 def _httpx_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """httpx's (not-sent, timeout) exception types, if httpx is loaded (else empty)."""
-    httpx: Any = sys.modules.get("httpx")
+    """httpx's (not-sent, timeout) exception types, if the async driver has loaded httpx
+    (else empty: only its requests raise httpx's errors)."""
+    httpx: Any = loaded_httpx()
     if httpx is None:
         return (), ()
     return ((httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout),
@@ -281,13 +296,15 @@ class Transport:
     # After an APIError escaping an operation: an operation that may raise a clearer error
     # in its place (see Session._explain_op).
     explain: Callable[[APIError], Op[None]] | None = attrs.field(default=None, repr=False)
+    limits: Limits = attrs.field(factory=Limits)
 
     def url(self, req: Request) -> str:
         return self.base_url + req.path
 
     def headers(self) -> dict[str, str]:
         """A client's default headers; the key is not one (see :class:`_BearerAuth`)."""
-        return {"Accept": "application/json", "User-Agent": "dataforce-orm/0.1"}
+        return {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING,
+                "User-Agent": "dataforce-orm/0.1"}
 
     @property
     def read_timeout(self) -> float:
@@ -328,24 +345,15 @@ def _late(req: Request) -> TimeoutError:
     return TimeoutError("the answer was not complete by the deadline", req.method, req.path)
 
 
-def _read_by(r: requests.Response, req: Request, end: float) -> bytes:
-    """A streamed answer's body, read as it arrives; TimeoutError if it takes past ``end``."""
-    read1 = getattr(r.raw, "read1", None)
-    if read1 is None:  # pragma: no cover - urllib3 < 2: per-read timeouts only
-        return r.content
-    chunks: list[bytes] = []
-    try:
-        while True:
-            if time.monotonic() > end:
-                r.close()
-                raise _late(req)
-            chunk = read1(65536, decode_content=True)
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-    except urllib3.exceptions.HTTPError as exc:  # a read timeout, a cut or undecodable body
-        r.close()
-        raise _transport_error(req, exc) from None
+def _read_capped(r: requests.Response, req: Request, cap: int) -> bytes:
+    """A streamed answer's body, read as it arrives (each read bounded by the thread's watch)
+    and decoded here, at most ``cap`` bytes of it."""
+    body = CappedBody(cap, r.headers.get("content-encoding"), req.method, req.path)
+    body.declared(r.headers.get("content-length"))
+    read = getattr(r.raw, "read1", r.raw.read)
+    while chunk := read(65536, decode_content=False):
+        body.feed(chunk)
+    return body.result()
 
 
 def _elapsed_ms(start: float) -> float:
@@ -358,15 +366,15 @@ class SyncDriver:
     def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
         self.transport = transport
         self.policy = policy
-        self.storage = SyncStorage(policy, transport.timeout, transport.verify)
+        self.storage = SyncStorage(policy, transport.timeout, transport.verify,
+                                   transport.limits)
         self._pool = ThreadSessions(self._new_session)
 
     def _new_session(self) -> requests.Session:
-        http = requests.Session()
+        http = new_session()
         http.headers.update(self.transport.headers())
         http.auth = _BearerAuth(self.transport.auth)
         http.verify = self.transport.verify
-        http.trust_env = False
         return http
 
     def _http(self) -> requests.Session:
@@ -376,15 +384,24 @@ class SyncDriver:
         """One attempt; with ``end`` (see :meth:`Transport.end`) the answer must be complete
         by then."""
         start = time.perf_counter()
+        if req.json is not None:
+            register_sent(req.json)
         try:
-            r = self._http().request(
-                req.method, self.transport.url(req), params=req.params or None,
-                json=req.json, timeout=self.transport.timeout, stream=end is not None,
-                allow_redirects=_follows(req),
-            )
-            body = r.content if end is None else _read_by(r, req, end)
-        except (requests.RequestException, ValueError) as exc:  # ValueError: a bad Location
-            raise _transport_error(req, exc) from None
+            with watching(None if end is None else Deadline(end)):
+                r = self._http().request(
+                    req.method, self.transport.url(req), params=req.params or None,
+                    json=req.json, timeout=self.transport.timeout, stream=True,
+                    allow_redirects=_follows(req),
+                )
+                with r:
+                    body = _read_capped(r, req, self.transport.limits.max_answer)
+        except DataForceError:
+            raise
+        except SYNC_FAILURES as exc:
+            err = _transport_error(req, exc)
+            if err.maybe_sent and end is not None and time.monotonic() >= end:
+                err = _late(req)  # the watch cut a read short at the deadline
+            raise err from None
         log.debug(REQUEST_LOG, req.method, req.path, r.status_code, _elapsed_ms(start))
         return read_response(req, r.status_code, r.headers, body)
 
@@ -441,7 +458,8 @@ class AsyncDriver:
     def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
         self.transport = transport
         self.policy = policy
-        self.storage = AsyncStorage(policy, transport.timeout, _ssl_verify(transport.verify))
+        self.storage = AsyncStorage(policy, transport.timeout, _ssl_verify(transport.verify),
+                                    transport.limits)
         # A client's connections refer to their loop, so a weak mapping would never let go:
         # entries of closed loops are dropped when the next client is made.
         self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
@@ -472,24 +490,39 @@ class AsyncDriver:
     async def send_once(self, req: Request, end: float | None = None) -> Response:
         """One attempt; with ``end`` (see :meth:`Transport.end`) the answer must be complete
         by then."""
-        httpx = import_httpx()
         start = time.perf_counter()
+        if req.json is not None:
+            register_sent(req.json)
         entry = await self._entry()
         entry.busy += 1  # one loop: no lock needed
         try:
-            call = entry.client.request(
-                req.method, self.transport.url(req), params=list(req.params) or None,
-                json=req.json, follow_redirects=_follows(req),
-            )
-            r = await (call if end is None else _within(call, end - time.monotonic()))
-        except httpx.HTTPError as exc:
-            raise _transport_error(req, exc) from None
-        except asyncio.TimeoutError:  # wait_for's (httpx's own are HTTPErrors)
+            call = self._answer(entry.client, req)
+            r, body = await (call if end is None else within(call, end - time.monotonic()))
+        except DataForceError:
+            raise
+        except asyncio.TimeoutError:  # the deadline's (httpx's own are HTTPErrors)
             raise _late(req) from None
+        except async_failures() as exc:
+            raise _transport_error(req, exc) from None
         finally:
             entry.busy -= 1
         log.debug(REQUEST_LOG, req.method, req.path, r.status_code, _elapsed_ms(start))
-        return read_response(req, r.status_code, r.headers, r.content)
+        return read_response(req, r.status_code, r.headers, body)
+
+    async def _answer(self, client: httpx.AsyncClient, req: Request) -> tuple[Any, bytes]:
+        """Send ``req``; the answer and its body (raw, decoded here within the cap)."""
+        request = client.build_request(req.method, self.transport.url(req),
+                                       params=list(req.params) or None, json=req.json)
+        r = await client.send(request, stream=True, follow_redirects=_follows(req))
+        try:
+            body = CappedBody(self.transport.limits.max_answer,
+                              r.headers.get("content-encoding"), req.method, req.path)
+            body.declared(r.headers.get("content-length"))
+            async for chunk in r.aiter_raw():
+                body.feed(chunk)
+        finally:
+            await r.aclose()
+        return r, body.result()
 
     async def send(self, req: Request) -> Response:
         """Send one request under the retry policy."""
@@ -562,15 +595,6 @@ async def _close_at_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, 
         await client.aclose()
 
 
-async def _within(call: Awaitable[T], seconds: float) -> T:
-    """``await call``, or asyncio.TimeoutError after ``seconds``. On 3.11+ through a timeout
-    scope: wait_for runs the call in a task of its own, about 10 us more per request."""
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(max(0.0, seconds)):
-            return await call
-    return await asyncio.wait_for(call, max(0.0, seconds))  # pragma: no cover - 3.10
-
-
 def _explained(op: Op[T], explain: Callable[[APIError], Op[None]] | None) -> Op[T]:
     """``op``, with ``explain`` run on an APIError escaping it (which may raise a clearer
     one instead)."""
@@ -590,7 +614,7 @@ def _next(steps: Stepper, transport: Transport
     try:
         return steps.next()
     except (APIError, TransportError) as exc:
-        if not exc.base_url:
+        if not exc.base_url and "://" not in exc.url:  # (a storage error names its own URL)
             exc.base_url = transport.base_url
         raise
 

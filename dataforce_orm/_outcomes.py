@@ -50,6 +50,8 @@ def may_resend(req: Request, exc: BaseException, statuses: frozenset[int]) -> bo
     """Whether ``exc`` from sending ``req`` is transient and safe to send again blindly
     (``statuses``: the answers the retry policy retries)."""
     if isinstance(exc, TransportError):
+        if not exc.transient:
+            return False
         if not exc.maybe_sent:
             return True
         # A PATCH that may have been sent is never re-sent blindly: if the copy stalled, it

@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from ._errors import APIError
 from ._errors import error_class as _error_class
+from ._secrets import mask
 
 log = logging.getLogger("dataforce_orm")
 # The DEBUG record logged for every answered request: method, path, status, milliseconds.
@@ -105,19 +106,21 @@ def log_retry(req: Request, exc: BaseException | None, attempt: int, attempts: i
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
-    if not value:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None for
+    anything else (``²``, a negative number, an impossible date): the usual backoff then."""
+    if not value or not isinstance(value, str):
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # ("²".isdigit() is True; float() refuses it)
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return max(0.0, seconds)
 
 
 # The first element of a 422 ``loc`` says where the field was; the rest is its path.
@@ -166,7 +169,7 @@ def read_response(req: Request, status: int, headers: Mapping[str, str], body: b
         detail = f"redirected to {where[:200]}; only reads follow redirects" + (
             f": {detail}" if body else "")
     err = _error_class(status)(status, req.method, req.path, detail)
-    err.errors = errors
+    err.errors = [(mask(where), mask(message)) for where, message in errors]
     err.retry_after = parse_retry_after(headers.get("retry-after"))
     raise err
 

@@ -28,9 +28,11 @@ from ._http import check_api_key as _check_api_key
 from ._http import check_base_url as _check_base_url
 from ._http import check_verify as _check_verify
 from ._ids import as_uuid, path_id
+from ._limits import DEFAULT_MAX_ANSWER, DEFAULT_STALL, Limits, check_limits
 from ._outcomes import Claims
 from ._protocol import Op, Request
 from ._routes import ORBITS, ORGANIZATIONS
+from ._secrets import register as register_secret
 
 DEFAULT_BASE_URL = "https://api.luml.ai"
 DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
@@ -46,12 +48,13 @@ _SCOPED = re.compile(r"/v1/organizations/([^/]+)(?:/orbits/([^/]+))?")
 
 
 class _Secret:
-    """Holds the API key; its repr never shows it."""
+    """Holds the API key; its repr never shows it, nor any text the library shows."""
 
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register_secret(value)
 
     def reveal(self) -> str:
         return self._value
@@ -61,7 +64,15 @@ class _Secret:
 
 
 class Session:
-    """Connection settings and state shared by every call made through it. Thread-safe."""
+    """Connection settings and state shared by every call made through it. Thread-safe.
+
+    What a server may cost is bounded: ``max_answer_size`` is the most bytes an API answer
+    may have, decompressed (default 16 MiB; a bigger one is a TransportError naming the cap);
+    ``stall`` = (bytes, seconds) is the stall rule for storage transfers: a body (up or down)
+    that moves fewer bytes than that in that many seconds of waiting fails with a
+    TimeoutError, and is retried (a download resumes) under ``retry`` (default 64 KiB in
+    10 s). A download is also capped at the artifact's declared size.
+    """
 
     def __init__(
         self,
@@ -76,6 +87,8 @@ class Session:
         allow_insecure_http: bool | None = None,
         verify: bool | str = True,
         profile: str | None = None,
+        max_answer_size: int = DEFAULT_MAX_ANSWER,
+        stall: tuple[int, float] = DEFAULT_STALL,
     ) -> None:
         for field, value in (("api_key", api_key), ("organization", organization),
                              ("orbit", orbit), ("collection", collection), ("profile", profile)):
@@ -102,8 +115,9 @@ class Session:
         self._org_id: str | None = None
         self._depth = threading.local()  # nesting of `with self:` blocks, per thread
         self._visible: set[str] = set()  # organization/orbit ids seen in the key's listings
+        self.limits: Limits = check_limits(max_answer_size, stall)
         transport = Transport(self.base_url, self._authorization, timeout,
-                              _check_verify(verify), self._explain_op)
+                              _check_verify(verify), self._explain_op, self.limits)
         self.driver = SyncDriver(transport, self.retry)
         self.async_driver = AsyncDriver(transport, self.retry)
         self.claims = Claims()  # the ids its creates took (see _outcomes)

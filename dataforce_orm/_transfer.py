@@ -6,21 +6,30 @@ Storage URLs carry their own signature: they are sent without the API key, on cl
 own. Bodies stream from the file in chunks (memory is bounded by the chunk size times the parts
 in flight, never the file), each part is retried alone under the session's RetryPolicy, and
 progress is reported as bytes are sent or received.
+
+What storage sends is bounded: every body by the session's stall rule (``Limits.stall``), a
+download by the size the artifact declares, a resumed download by a check that the answer
+starts at the byte asked for, and a small answer (or an error's body) by the cap on answers.
+Bodies are taken as stored (``Accept-Encoding: identity``, nothing decoded).
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import hashlib
 import io
 import logging
 import os
+import re
 import sys
 import threading
+import time
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
+    Awaitable,
     Callable,
     Generator,
     Iterator,
@@ -29,20 +38,29 @@ from collections.abc import (
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 
+from ._clients import (
+    SYNC_FAILURES,
+    ThreadSessions,
+    async_failures,
+    import_httpx,
+    new_session,
+    watching,
+)
 from ._errors import (
     APIError,
-    ConfigurationError,
     DataForceError,
     IntegrityError,
     TimeoutError,
     TransportError,
 )
 from ._errors import error_class as _error_class
+from ._limits import CappedBody, Deadline, Limits, Stall, within
 from ._protocol import Request, parse_retry_after
 from ._retry import RetryPolicy
 
@@ -50,17 +68,10 @@ log = logging.getLogger("dataforce_orm")
 CHUNK = 1024 * 1024  # bytes read from a file (or the network) at a time
 
 ProgressFn = Callable[[int, int], None]
+T = TypeVar("T")
 
 
-def import_httpx() -> Any:
-    """httpx, or a ConfigurationError saying which extra brings it."""
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - depends on the install
-        raise ConfigurationError(
-            "async calls need httpx: pip install 'dataforce-orm[async]'"
-        ) from None
-    return httpx
+_STORAGE_HEADERS = {"Accept-Encoding": "identity"}  # bodies as stored: nothing to inflate
 
 
 def _where(url: str) -> str:
@@ -201,16 +212,31 @@ def _reader(path: str, offset: int, length: int, sent: _Sent) -> Generator[bytes
 
 class _Body:
     """A file range as a body ``requests`` streams with a Content-Length: it has ``read``
-    and ``__len__`` only (with ``__iter__`` or ``tell``, requests would send it chunked)."""
+    and ``__len__`` only (with ``__iter__`` or ``tell``, requests would send it chunked).
+    The time between reads is the time the last bytes took to send: ``stall`` judges it."""
 
-    def __init__(self, chunks: Iterator[bytes], length: int) -> None:
-        self._chunks, self._length = chunks, length
+    def __init__(self, chunks: Iterator[bytes], length: int, stall: Stall | None = None
+                 ) -> None:
+        self._chunks, self._length, self._stall = chunks, length, stall
         self._buf, self._pos = b"", 0
+        self._last: tuple[float, int] | None = None  # when the last read was, what it gave
 
     def __len__(self) -> int:
         return self._length
 
     def read(self, size: int = -1) -> bytes:
+        if self._stall is not None:
+            now = time.monotonic()
+            if self._last is not None:
+                self._stall.got(self._last[1], now - self._last[0])
+            if self._stall.wait() <= 0:
+                raise builtins.TimeoutError(self._stall.rule)
+        out = self._read(size)
+        if self._stall is not None:
+            self._last = (time.monotonic(), len(out))
+        return out
+
+    def _read(self, size: int) -> bytes:
         if self._pos >= len(self._buf):
             self._buf, self._pos = next(self._chunks, b""), 0
         end = len(self._buf) if size < 0 else self._pos + size
@@ -247,13 +273,16 @@ def _not_sent(exc: BaseException) -> bool:
         return True
     # requests' ConnectionError wraps urllib3's MaxRetryError, whose reason says why; only a
     # NewConnectionError (refused, unreachable) proves nothing was sent.
-    import urllib3.exceptions
-
     reason = getattr(exc.args[0] if exc.args else None, "reason", None)
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
-def _transport(method: str, url: str, exc: BaseException) -> TransportError:
+def _transport(method: str, url: str, exc: BaseException,
+               watch: Deadline | Stall | None = None) -> TransportError:
+    if watch is not None and watch.tripped:
+        rule = watch.rule if isinstance(watch, Stall) else \
+            "storage's answer was not complete by the deadline"
+        return TimeoutError(rule, method, _where(url))
     name = type(exc).__name__
     cls = TimeoutError if "Timeout" in name else TransportError
     err = cls(f"{name}: storage did not answer", method, _where(url))
@@ -280,6 +309,82 @@ class _Partial:
 
     def restart(self) -> None:
         self.written, self.digest, self.hashed = 0, hashlib.sha256(), 0
+
+
+def _call_watch(storage: SyncStorage | AsyncStorage) -> Deadline | Stall:
+    """A small call's watch (initiate, complete, delete): its answer is due by the retry
+    deadline plus one read timeout (with no retry deadline: the stall rule)."""
+    if storage.policy.deadline is None:
+        return storage.limits.watch()
+    t = storage.timeout
+    return Deadline(time.monotonic() + storage.policy.deadline + (t[1] if isinstance(t, tuple)
+                                                                   else t))
+
+
+def _range_headers(state: _Partial) -> dict[str, str]:
+    if not state.written:
+        return _STORAGE_HEADERS
+    return {**_STORAGE_HEADERS, "Range": f"bytes={state.written}-"}
+
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.ASCII)
+
+
+def _resumable(step: Fetch, status: int, headers: Mapping[str, str], state: _Partial
+               ) -> tuple[bool, TransportError | None]:
+    """Whether what came so far must be dropped (a 200 to a range request: the whole file
+    again), and the error to raise if the answer cannot be used: a 206 whose Content-Range
+    does not start at the byte asked for, or is of a file of another size (the download then
+    starts over on the next try)."""
+    if status != 206:
+        return status == 200 and state.written > 0, None
+    given = headers.get("content-range") or ""
+    m = _CONTENT_RANGE.fullmatch(given.strip())
+    problem = None
+    if m is None:
+        problem = f"a 206 answer without a usable Content-Range ({given[:80]!r})"
+    elif int(m[1]) != state.written:
+        problem = (f"the 206 answer starts at byte {int(m[1])}, not at byte {state.written} "
+                   "as asked")
+    elif step.size is not None and m[3] != "*" and int(m[3]) != step.size:
+        problem = (f"the 206 answer is of a {int(m[3])}-byte file, the artifact's size is "
+                   f"{step.size}")
+    if problem is None:
+        return False, None
+    return True, TransportError(f"{problem}; the download starts over", "GET",
+                                _where(step.url))
+
+
+def _restart(state: _Partial, progress: Progress | None) -> None:
+    if progress is not None and state.written:
+        progress.add(-state.written)
+    state.restart()
+
+
+def _within_size(chunks: Iterator[bytes], state: _Partial, size: int | None
+                 ) -> Iterator[bytes]:
+    """The chunks, refused (IntegrityError, nothing kept) once they pass ``size``."""
+    for chunk in chunks:
+        _admit(state.written + len(chunk), size)
+        yield chunk
+
+
+def _admit(total: int, size: int | None) -> None:
+    """Refuse a download that has passed its declared size (IntegrityError, not retried)."""
+    if size is not None and total > size:
+        raise IntegrityError(f"storage sent more than the artifact's size of {size} bytes; "
+                             "nothing was kept")
+
+
+def _ended(step: Fetch, state: _Partial) -> None:
+    """A try that ended early is a TransportError (the next one resumes)."""
+    if step.size is not None and state.written < step.size:
+        raise _transport("GET", step.url, EOFError("the answer ended early"))
+
+
+def _file_error(exc: OSError) -> DataForceError:
+    return DataForceError(f"cannot write the download to {exc.filename!r}: "
+                          f"{exc.strerror or exc}")
 
 
 def _finish(tmp: Path, target: Path, size: int | None, sha256: str | None,
@@ -337,49 +442,17 @@ def is_sha256(text: object) -> bool:
 # -- sync ------------------------------------------------------------------------------------
 
 
-class ThreadSessions:
-    """One ``requests.Session`` per thread, made by ``make`` on first use; ``close()`` ends
-    every thread's, or only the calling thread's."""
-
-    def __init__(self, make: Callable[[], requests.Session]) -> None:
-        self._make = make
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._sessions: list[requests.Session] = []
-
-    def get(self) -> requests.Session:
-        http: requests.Session | None = getattr(self._local, "http", None)
-        if http is None:
-            http = self._make()
-            self._local.http = http
-            with self._lock:
-                self._sessions.append(http)
-        return http
-
-    def close(self, current_thread_only: bool = False) -> None:
-        with self._lock:
-            if current_thread_only:
-                http = self._local.__dict__.pop("http", None)
-                targets = [http] if http is not None else []
-                self._sessions = [h for h in self._sessions if h is not http]
-            else:
-                targets, self._sessions = self._sessions, []
-                self._local = threading.local()
-        for http in targets:
-            http.close()
-
-
 class SyncStorage:
     """Runs storage steps on ``requests`` (a client per thread, without the API key)."""
 
     def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
-                 verify: bool | str = True) -> None:
+                 verify: bool | str = True, limits: Limits | None = None) -> None:
         self.policy, self.timeout, self.verify = policy, timeout, verify
+        self.limits = limits or Limits()
         self._pool = ThreadSessions(self._new_session)
 
     def _new_session(self) -> requests.Session:
-        http = requests.Session()
-        http.trust_env = False
+        http = new_session()
         http.verify = self.verify
         return http
 
@@ -404,21 +477,36 @@ class SyncStorage:
     def _retried(self, method: str, url: str, fn: Callable[[], Any]) -> Any:
         return self.policy.call(Request(method, _where(url)), fn)
 
-    def _send(self, method: str, url: str, **kw: Any) -> requests.Response:
+    def _send(self, method: str, url: str, watch: Deadline | Stall, **kw: Any
+              ) -> tuple[requests.Response, bytes]:
+        """Send, and read the (small) answer whole, under ``watch`` and the cap."""
+        headers = {**_STORAGE_HEADERS, **kw.pop("headers", {})}
         try:
-            return self._http().request(method, url, timeout=self.timeout,
-                                        allow_redirects=False, **kw)
-        except requests.RequestException as exc:
-            raise _transport(method, url, exc) from None
+            with watching(watch):
+                r = self._http().request(method, url, timeout=self.timeout, headers=headers,
+                                         allow_redirects=False, stream=True, **kw)
+                with r:
+                    return r, self._small(r, method, url)
+        except DataForceError:
+            raise
+        except SYNC_FAILURES as exc:
+            raise _transport(method, url, exc, watch) from None
+
+    def _small(self, r: requests.Response, method: str, url: str) -> bytes:
+        body = CappedBody(self.limits.max_answer, None, method, _where(url))
+        for chunk in r.raw.stream(65536, decode_content=False):
+            body.feed(chunk)
+        return body.result()
 
     def _put(self, put: Put, progress: Progress | None) -> Answer:
         length = _length(put)
         sent = _Sent(progress)
         chunks = _reader(put.path, put.offset, length, sent)
+        stall = self.limits.watch()
         try:
-            r = self._send("PUT", put.url, data=_Body(chunks, length),
-                           headers={**put.headers, "Content-Length": str(length)})
-            _check("PUT", put.url, r.status_code, r.content, r.headers)
+            r, body = self._send("PUT", put.url, stall, data=_Body(chunks, length, stall),
+                                 headers={**put.headers, "Content-Length": str(length)})
+            _check("PUT", put.url, r.status_code, body, r.headers)
         except DataForceError:
             sent.undo()
             raise
@@ -452,47 +540,58 @@ class SyncStorage:
         return [r for r in results if r is not None]
 
     def _call(self, call: Call) -> Answer:
-        r = self._send(call.method, call.url, data=call.body or None, headers=dict(call.headers))
-        _check(call.method, call.url, r.status_code, r.content, r.headers)
-        return Answer(r.status_code, dict(r.headers), r.content)
+        r, body = self._send(call.method, call.url, _call_watch(self),
+                             data=call.body or None, headers=dict(call.headers))
+        _check(call.method, call.url, r.status_code, body, r.headers)
+        return Answer(r.status_code, dict(r.headers), body)
 
     def _fetch(self, step: Fetch, progress: Progress | None) -> str:
         target = Path(step.target)
         tmp = target.with_name(target.name + ".part")
-        tmp.unlink(missing_ok=True)
         state = _Partial(0)
 
         def attempt() -> None:
-            headers = {"Range": f"bytes={state.written}-"} if state.written else {}
+            stall = self.limits.watch()
             try:
-                with self._http().get(step.url, headers=headers, stream=True,
-                                      timeout=self.timeout) as r:
-                    if r.status_code == 200 and state.written:  # no range support: restart
+                with watching(stall), self._http().get(
+                        step.url, headers=_range_headers(state), stream=True,
+                        timeout=self.timeout, allow_redirects=False) as r:
+                    if not 200 <= r.status_code < 300:
+                        _check("GET", step.url, r.status_code,
+                               self._small(r, "GET", step.url), r.headers)
+                    over, problem = _resumable(step, r.status_code, r.headers, state)
+                    if over:
                         tmp.unlink(missing_ok=True)
-                        if progress is not None:
-                            progress.add(-state.written)
-                        state.restart()
-                    _check("GET", step.url, r.status_code, b"" if r.ok else r.content,
-                           r.headers)
+                        _restart(state, progress)
+                    if problem is not None:
+                        raise problem
+                    chunks = _within_size(r.raw.stream(CHUNK, decode_content=False), state,
+                                          step.size)
                     with open(tmp, "ab") as out:
                         if step.sha256:
-                            _write_hashing(r.iter_content(CHUNK), out, state, progress)
+                            _write_hashing(chunks, out, state, progress)
                         else:
-                            for chunk in r.iter_content(CHUNK):
+                            for chunk in chunks:
                                 out.write(chunk)
                                 state.written += len(chunk)
                                 if progress is not None:
                                     progress.add(len(chunk))
-            except requests.RequestException as exc:
-                raise _transport("GET", step.url, exc) from None
-            if step.size is not None and state.written < step.size:
-                raise _transport("GET", step.url, EOFError("the answer ended early"))
+            except DataForceError:
+                raise
+            except SYNC_FAILURES as exc:
+                if isinstance(exc, OSError) and exc.filename is not None:
+                    raise _file_error(exc) from None
+                raise _transport("GET", step.url, exc, stall) from None
+            _ended(step, state)
 
         try:
+            tmp.unlink(missing_ok=True)
             self._retried("GET", step.url, attempt)
             _finish(tmp, target, step.size, step.sha256, state)
-        except BaseException:
+        except BaseException as exc:
             tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and not isinstance(exc, DataForceError):
+                raise _file_error(exc) from None  # (a full disk, a file name refused)
             raise
         return str(target)
 
@@ -501,9 +600,20 @@ class SyncStorage:
         return io.BufferedReader(_RawStream(r), CHUNK)
 
     def _stream(self, url: str) -> requests.Response:
-        r = self._send("GET", url, stream=True)
-        if not r.ok:
-            _check("GET", url, r.status_code, r.content, r.headers)
+        stall = self.limits.watch()  # (it counts only the time spent waiting in reads)
+        try:
+            with watching(stall):
+                r = self._http().get(url, headers=_STORAGE_HEADERS, stream=True,
+                                     timeout=self.timeout, allow_redirects=False)
+                if not r.ok:
+                    with r:
+                        _check("GET", url, r.status_code, self._small(r, "GET", url),
+                               r.headers)
+        except DataForceError:
+            raise
+        except SYNC_FAILURES as exc:
+            raise _transport("GET", url, exc, stall) from None
+        r.stall = stall  # type: ignore[attr-defined]
         return r
 
 
@@ -516,9 +626,10 @@ class _RawStream(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         try:
-            data = self._r.raw.read(len(buffer), decode_content=True)
+            data = self._r.raw.read(len(buffer), decode_content=False)
         except Exception as exc:
-            raise _transport("GET", self._r.url or "", exc) from None
+            raise _transport("GET", self._r.url or "", exc,
+                             getattr(self._r, "stall", None)) from None
         n = len(data)
         buffer[:n] = data
         return n
@@ -531,14 +642,36 @@ class _RawStream(io.RawIOBase):
 # -- async -----------------------------------------------------------------------------------
 
 
+async def _waited(call: Awaitable[T], watch: Deadline | Stall) -> T:
+    """``await call``, for no longer than ``watch`` allows (asyncio.TimeoutError then, with
+    the watch tripped)."""
+    start = time.monotonic()
+    try:
+        result = await within(call, watch.wait())
+    except asyncio.TimeoutError:
+        watch.tripped = True
+        raise
+    watch.got(len(result) if isinstance(result, bytes) else 0, time.monotonic() - start)
+    return result
+
+
+async def _next_chunk(chunks: AsyncIterator[bytes], watch: Deadline | Stall) -> bytes | None:
+    """The next chunk of a body under ``watch``; None at its end."""
+    try:
+        return await _waited(chunks.__anext__(), watch)
+    except StopAsyncIteration:
+        return None
+
+
 class AsyncStorage:
     """Runs storage steps on ``httpx`` (a client per event loop, without the API key); file
     reads, writes and hashing run in threads so the loop is never blocked."""
 
     def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
-                 verify: Any = True) -> None:
+                 verify: Any = True, limits: Limits | None = None) -> None:
         # ``verify``: httpx's form (a bool or an SSL context, see ``_http._ssl_verify``).
         self.policy, self.timeout, self.verify = policy, timeout, verify
+        self.limits = limits or Limits()
         # A client per loop, with the async generator that closes it when the loop shuts
         # down its async generators (as ``asyncio.run`` does), like the API clients.
         self._clients: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}
@@ -555,7 +688,7 @@ class AsyncStorage:
         connect, read = t if isinstance(t, tuple) else (t, t)
         client = httpx.AsyncClient(timeout=httpx.Timeout(read, connect=connect),
                                    verify=self.verify, trust_env=False,
-                                   follow_redirects=False)
+                                   follow_redirects=False, headers=_STORAGE_HEADERS)
         closer = _close_at_shutdown(client)
         with self._lock:
             for old in [lp for lp in self._clients if lp.is_closed()]:
@@ -598,26 +731,57 @@ class AsyncStorage:
     async def _retried(self, method: str, url: str, fn: Callable[[], Any]) -> Any:
         return await self.policy.acall(Request(method, _where(url)), fn)
 
-    async def _send(self, method: str, url: str, **kw: Any) -> Any:
-        httpx = import_httpx()
+    async def _start(self, method: str, url: str, watch: Deadline | Stall, **kw: Any) -> Any:
+        """Send, and wait under ``watch`` for the answer's head (its body is not read)."""
+        client = await self._client()
+        return await _waited(client.send(client.build_request(method, url, **kw),
+                                         stream=True), watch)
+
+    async def _small(self, r: Any, method: str, url: str, watch: Deadline | Stall) -> bytes:
+        """A streamed answer's (small) body, read whole under ``watch`` and the cap."""
+        body = CappedBody(self.limits.max_answer, None, method, _where(url))
         try:
-            return await (await self._client()).request(method, url, **kw)
-        except httpx.HTTPError as exc:
-            raise _transport(method, url, exc) from None
+            chunks = r.aiter_raw()
+            while (chunk := await _next_chunk(chunks, watch)) is not None:
+                body.feed(chunk)
+        finally:
+            await r.aclose()
+        return body.result()
+
+    async def _send(self, method: str, url: str, watch: Deadline | Stall, **kw: Any
+                    ) -> tuple[Any, bytes]:
+        try:
+            r = await self._start(method, url, watch, **kw)
+            return r, await self._small(r, method, url, watch)
+        except DataForceError:
+            raise
+        except async_failures() as exc:
+            raise _transport(method, url, exc, watch) from None
 
     async def _put(self, put: Put, progress: Progress | None) -> Answer:
         length = await asyncio.to_thread(_length, put)
         sent = _Sent(progress)
         chunks = _reader(put.path, put.offset, length, sent)
+        stall = self.limits.watch()
 
         async def body() -> AsyncIterator[bytes]:
-            while chunk := await asyncio.to_thread(next, chunks, b""):
+            last = None  # (when the last chunk was handed over, its size)
+            while True:
+                now = time.monotonic()
+                if last is not None:
+                    stall.got(last[1], now - last[0])
+                if stall.wait() <= 0:
+                    raise builtins.TimeoutError(stall.rule)
+                chunk = await asyncio.to_thread(next, chunks, b"")
+                if not chunk:
+                    return
                 yield chunk
+                last = (time.monotonic(), len(chunk))
 
         try:
-            r = await self._send("PUT", put.url, content=body(),
-                                 headers={**put.headers, "Content-Length": str(length)})
-            _check("PUT", put.url, r.status_code, r.content, r.headers)
+            r, answer = await self._send("PUT", put.url, stall, content=body(),
+                                         headers={**put.headers, "Content-Length": str(length)})
+            _check("PUT", put.url, r.status_code, answer, r.headers)
         except DataForceError:
             sent.undo()
             raise
@@ -646,80 +810,106 @@ class AsyncStorage:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _call(self, call: Call) -> Answer:
-        r = await self._send(call.method, call.url, content=call.body or None,
-                             headers=dict(call.headers))
-        _check(call.method, call.url, r.status_code, r.content, r.headers)
-        return Answer(r.status_code, dict(r.headers), r.content)
+        r, body = await self._send(call.method, call.url, _call_watch(self),
+                                   content=call.body or None, headers=dict(call.headers))
+        _check(call.method, call.url, r.status_code, body, r.headers)
+        return Answer(r.status_code, dict(r.headers), body)
 
     async def _fetch(self, step: Fetch, progress: Progress | None) -> str:
-        httpx = import_httpx()
         target = Path(step.target)
         tmp = target.with_name(target.name + ".part")
-        await asyncio.to_thread(tmp.unlink, True)
         state = _Partial(0)
 
         async def attempt() -> None:
-            headers = {"Range": f"bytes={state.written}-"} if state.written else {}
+            stall = self.limits.watch()
             try:
-                client = await self._client()
-                async with client.stream("GET", step.url, headers=headers) as r:
-                    if r.status_code == 200 and state.written:
-                        await asyncio.to_thread(tmp.unlink, True)
-                        if progress is not None:
-                            progress.add(-state.written)
-                        state.restart()
+                r = await self._start("GET", step.url, stall, headers=_range_headers(state))
+                try:
                     if not 200 <= r.status_code < 300:
-                        _check("GET", step.url, r.status_code, await r.aread(), r.headers)
-                    out = await asyncio.to_thread(open, tmp, "ab")
-                    try:
-                        async for chunk in r.aiter_bytes(CHUNK):
-                            await asyncio.to_thread(_write_hashed, out, chunk, state)
-                            if progress is not None:
-                                progress.add(len(chunk))
-                    finally:
-                        await asyncio.to_thread(out.close)
-            except httpx.HTTPError as exc:
-                raise _transport("GET", step.url, exc) from None
-            if step.size is not None and state.written < step.size:
-                raise _transport("GET", step.url, EOFError("the answer ended early"))
+                        _check("GET", step.url, r.status_code,
+                               await self._small(r, "GET", step.url, stall), r.headers)
+                    over, problem = _resumable(step, r.status_code, r.headers, state)
+                    if over:
+                        await asyncio.to_thread(tmp.unlink, True)
+                        _restart(state, progress)
+                    if problem is not None:
+                        raise problem
+                    await self._write(r, stall, tmp, state, step.size, progress)
+                finally:
+                    await r.aclose()
+            except DataForceError:
+                raise
+            except async_failures() as exc:
+                if isinstance(exc, OSError) and exc.filename is not None:
+                    raise _file_error(exc) from None
+                raise _transport("GET", step.url, exc, stall) from None
+            _ended(step, state)
 
         try:
+            await asyncio.to_thread(tmp.unlink, True)
             await self._retried("GET", step.url, attempt)
             await asyncio.to_thread(_finish, tmp, target, step.size, step.sha256, state)
-        except BaseException:
+        except BaseException as exc:
             await asyncio.to_thread(tmp.unlink, True)
+            if isinstance(exc, OSError) and not isinstance(exc, DataForceError):
+                raise _file_error(exc) from None  # (a full disk, a file name refused)
             raise
         return str(target)
 
-    async def _open(self, step: Open) -> AsyncReader:
-        client = await self._client()
-        r = await self._retried("GET", step.url, lambda: self._start(client, step.url))
-        return AsyncReader(r, step.url)
+    async def _write(self, r: Any, stall: Stall, tmp: Path, state: _Partial,
+                     size: int | None, progress: Progress | None) -> None:
+        """Append the body to ``tmp`` (in threads, a chunk at a time), within ``size``."""
+        out = await asyncio.to_thread(open, tmp, "ab")
+        buf = bytearray()
 
-    async def _start(self, client: Any, url: str) -> Any:
-        httpx = import_httpx()
+        async def flush() -> None:
+            await asyncio.to_thread(_write_hashed, out, bytes(buf), state)
+            if progress is not None:
+                progress.add(len(buf))
+            buf.clear()
+
         try:
-            r = await client.send(client.build_request("GET", url), stream=True)
+            chunks = r.aiter_raw()
+            while (chunk := await _next_chunk(chunks, stall)) is not None:
+                _admit(state.written + len(buf) + len(chunk), size)
+                buf += chunk
+                if len(buf) >= CHUNK:
+                    await flush()
+        finally:
+            try:
+                if buf:  # what came before a failure too: the next try resumes after it
+                    await flush()
+            finally:
+                await asyncio.to_thread(out.close)
+
+    async def _open(self, step: Open) -> AsyncReader:
+        return await self._retried("GET", step.url, lambda: self._reader(step.url))  # type: ignore[no-any-return]
+
+    async def _reader(self, url: str) -> AsyncReader:
+        stall = self.limits.watch()  # (it counts only the time spent waiting in reads)
+        try:
+            r = await self._start("GET", url, stall)
             if not 200 <= r.status_code < 300:
-                try:
-                    body = await r.aread()
-                finally:
-                    await r.aclose()
-                _check("GET", url, r.status_code, body, r.headers)
-        except httpx.HTTPError as exc:
-            raise _transport("GET", url, exc) from None
-        return r
+                _check("GET", url, r.status_code, await self._small(r, "GET", url, stall),
+                       r.headers)
+        except DataForceError:
+            raise
+        except async_failures() as exc:
+            raise _transport("GET", url, exc, stall) from None
+        return AsyncReader(r, url, stall)
 
 
 class AsyncReader:
     """An artifact's bytes as an async stream: ``await f.read(n)``, ``async for chunk in f``
     (both may be mixed: iteration starts with what ``read`` left buffered), ``async with``.
-    A failure while reading is a TransportError naming the URL without its query."""
+    A failure while reading (a stall included) is a TransportError naming the URL without
+    its query."""
 
-    def __init__(self, response: Any, url: str = "") -> None:
+    def __init__(self, response: Any, url: str = "", stall: Stall | None = None) -> None:
         self._r = response
         self._url = url or str(getattr(response, "url", ""))
-        self._chunks: AsyncIterator[bytes] = response.aiter_bytes(CHUNK)
+        self._stall = stall or Limits().watch()
+        self._chunks: AsyncIterator[bytes] = response.aiter_raw()
         self._buf = bytearray()
         self._pos = 0  # bytes of _buf already read
         self._eof = False
@@ -728,14 +918,13 @@ class AsyncReader:
         """The next chunk from the network, None at the end."""
         if self._eof:
             return None
-        httpx = import_httpx()
         try:
-            return await self._chunks.__anext__()
-        except StopAsyncIteration:
+            chunk = await _next_chunk(self._chunks, self._stall)
+        except async_failures() as exc:
+            raise _transport("GET", self._url, exc, self._stall) from None
+        if chunk is None:
             self._eof = True
-            return None
-        except httpx.HTTPError as exc:
-            raise _transport("GET", self._url, exc) from None
+        return chunk
 
     def _take(self, size: int) -> bytes:
         end = len(self._buf) if size < 0 else min(len(self._buf), self._pos + size)

@@ -1,0 +1,224 @@
+"""The HTTP clients the drivers send with: ``requests`` sessions, one per thread, whose every
+socket read is bounded by a read watch (``_limits``); and httpx, imported once.
+
+A pooled session is closed when its thread ends (so threads that come and go leave no
+connections behind) or by ``close()``, which closes the sockets at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import io
+import itertools
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
+import urllib3.exceptions
+
+from ._errors import ConfigurationError
+from ._limits import Deadline, Stall
+
+Watch = Deadline | Stall
+
+# -- httpx, imported once --------------------------------------------------------------------
+
+_httpx: Any = None
+_httpx_lock = threading.Lock()
+
+
+def import_httpx() -> Any:
+    """httpx, or a ConfigurationError saying which extra brings it. Imported under a lock,
+    and only handed out once its import is complete (another thread must never see a
+    partially initialised module)."""
+    global _httpx
+    if _httpx is not None:
+        return _httpx
+    with _httpx_lock:
+        if _httpx is None:
+            try:
+                import httpx
+            except ImportError:  # pragma: no cover - depends on the install
+                raise ConfigurationError(
+                    "async calls need httpx: pip install 'dataforce-orm[async]'") from None
+            _httpx = httpx
+    return _httpx
+
+
+def loaded_httpx() -> Any:
+    """httpx if :func:`import_httpx` has brought it (else None), without importing it."""
+    return _httpx
+
+
+# What the clients raise for a failed request or a broken answer (a bad Location header is a
+# ValueError); the drivers re-raise the library's own errors before mapping these.
+SYNC_FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError,
+                 http.client.HTTPException, OSError, ValueError)
+
+
+def async_failures() -> tuple[type[BaseException], ...]:
+    """The same for httpx (and a read watch running out: asyncio.TimeoutError, which is not
+    an OSError before Python 3.11)."""
+    httpx = import_httpx()
+    return (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, OSError, ValueError,
+            asyncio.TimeoutError)
+
+
+# -- read watches on requests' sockets -------------------------------------------------------
+
+_current = threading.local()  # the watch for the responses this thread reads next
+
+
+@contextlib.contextmanager
+def watching(watch: Watch | None) -> Iterator[None]:
+    """Bound the reads of the responses the calling thread gets meanwhile by ``watch``."""
+    before = getattr(_current, "watch", None)
+    _current.watch = watch
+    try:
+        yield
+    finally:
+        _current.watch = before
+
+
+class _WatchedIO(io.RawIOBase):
+    """A socket's reads, each waiting no longer than its watch allows."""
+
+    def __init__(self, sock: socket.socket, watch: Watch) -> None:
+        self._sock, self._watch = sock, watch
+        self._raw = sock.makefile("rb", buffering=0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._watch.wait()
+        if left <= 0:
+            raise TimeoutError("the read watch ran out")
+        before = self._sock.gettimeout()
+        self._sock.settimeout(left if before is None else min(before, left))
+        start = time.monotonic()
+        try:
+            n: int = self._raw.readinto(buffer)  # type: ignore[assignment]
+        except TimeoutError:
+            self._watch.got(0, time.monotonic() - start)
+            self._watch.wait()  # (which trips it, if its time ran out)
+            raise
+        finally:
+            self._sock.settimeout(before)
+        self._watch.got(n or 0, time.monotonic() - start)
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _WatchedResponse(http.client.HTTPResponse):
+    """http.client's response, reading its status line, headers and body through the
+    thread's current watch."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            self.fp.close()
+            self.fp = io.BufferedReader(_WatchedIO(sock, watch))
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _WatchedResponse
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _WatchedResponse
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+def new_session() -> requests.Session:
+    """A ``requests.Session`` whose reads follow :func:`watching`, ignoring the environment's
+    proxies and netrc (``trust_env=False``)."""
+    http = requests.Session()
+    http.trust_env = False
+    for prefix in ("http://", "https://"):
+        http.mount(prefix, _WatchedAdapter())
+    return http
+
+
+# -- one session per thread ------------------------------------------------------------------
+
+
+class _Held:
+    """A thread's session, as its thread-local slot holds it: freed when the thread ends."""
+
+    __slots__ = ("__weakref__", "closer", "http")
+
+    def __init__(self, http: requests.Session) -> None:
+        self.http = http
+        self.closer: Callable[[], Any] = lambda: None
+
+
+class ThreadSessions:
+    """One ``requests.Session`` per thread, made by ``make`` on first use, and closed when its
+    thread ends; ``close()`` closes every thread's, or only the calling thread's."""
+
+    def __init__(self, make: Callable[[], requests.Session]) -> None:
+        self._make = make
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._closers: dict[int, weakref.finalize[Any, Any]] = {}
+        self._keys = itertools.count()
+
+    def get(self) -> requests.Session:
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None:
+            held = _Held(self._make())
+            key = next(self._keys)
+            closer = weakref.finalize(held, self._closed, key, held.http)
+            closer.atexit = False
+            held.closer = closer
+            with self._lock:
+                self._closers[key] = closer
+            self._local.held = held
+        return held.http
+
+    def _closed(self, key: int, http: requests.Session) -> None:
+        with self._lock:
+            self._closers.pop(key, None)
+        http.close()
+
+    def __len__(self) -> int:
+        """How many sessions are open."""
+        return len(self._closers)
+
+    def close(self, current_thread_only: bool = False) -> None:
+        if current_thread_only:
+            held = self._local.__dict__.pop("held", None)
+            closers = [held.closer] if held is not None else []
+        else:
+            with self._lock:
+                closers = list(self._closers.values())
+            self._local = threading.local()
+        for closer in closers:
+            closer()
