@@ -2,8 +2,9 @@
 
 ``field(kind, ...)`` declares an attrs field and records a :class:`Spec` in its metadata: the
 wire name, the lookup kind, whether it is sent on create and changeable by ``save()``, the
-server's sort key, the client-side limits and whether it is a write-only secret. Validation,
-the wire mapping, snapshots, request bodies, lookups, narrowing and repr are derived from these.
+server's sort key, the client-side limits, whether it is a write-only secret, and its one-line
+description (``doc=``). Validation, the wire mapping, snapshots, request bodies, lookups,
+narrowing, repr and the reference's field tables are derived from these.
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ class Spec:
     mask: Callable[[Any], str] | None = None  # how repr shows the value
     shown: bool = True  # in the model's repr
     update_nonempty: bool = False  # str: may not be "" in an update
+    doc: str = ""  # a one-line description for the reference and the command line's help
     name: str = ""
 
     @property
