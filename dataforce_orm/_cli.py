@@ -1,9 +1,9 @@
 """The command line's groups, one per kind of object (``collections``, ``artifacts``,
 ``orbits``, ``organizations``, ``bucket-secrets``), and its top-level commands (``login``,
 ``logout``, ``whoami``, ``completion``, ``serve``, ``demo``). The framework is in
-:mod:`._cli_base`; each group here is a :class:`Group` and a few decorated functions.
+``_cli_base``; each group here is a ``Group`` and a few decorated functions.
 
-Models that have no group of their own are in :data:`NOT_NOUNS`, with the reason.
+Models that have no group of their own are in ``NOT_NOUNS``, with the reason.
 """
 
 from __future__ import annotations

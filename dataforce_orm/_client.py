@@ -3,7 +3,7 @@
 ``client.collections``, ``.orbits``, ``.bucket_secrets`` and ``.artifacts`` keep the documented
 signatures of the platform's earlier SDKs and return the ORM's own objects. Each call is
 composed from the operation API (``_operations``) and run on the client's own
-:class:`Session` (never on the current one).
+``Session`` (never on the current one).
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ class _CollectionCalls(_ResourceBase):
 
 
 class CollectionResource(_CollectionCalls):
-    """``client.collections`` on :class:`DataForceClient`."""
+    """``client.collections`` on ``DataForceClient``."""
 
     def get(self, collection_value: str | None = None) -> Collection | None:
         """The collection with this id or exact (case-sensitive) name in the default orbit.
@@ -306,7 +306,7 @@ class CollectionResource(_CollectionCalls):
 
 
 class AsyncCollectionResource(_CollectionCalls):
-    """``client.collections`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
+    """``client.collections`` on ``AsyncDataForceClient``: the same calls, awaited."""
 
     async def get(self, collection_value: str | None = None) -> Collection | None:
         """The collection with this id or exact (case-sensitive) name in the default orbit.
@@ -426,7 +426,7 @@ class _OrbitOps(_ModelCalls):
 
 
 class OrbitResource(_OrbitOps):
-    """``client.orbits``: the official SDK's calls, on :class:`Orbit` objects."""
+    """``client.orbits``: the official SDK's calls, on ``Orbit`` objects."""
 
     def get(self, orbit_value: str | None = None) -> Orbit | None:
         """The orbit with this id or exact name (default: the client's); None if absent."""
@@ -452,7 +452,7 @@ class OrbitResource(_OrbitOps):
 
 
 class AsyncOrbitResource(_OrbitOps):
-    """``client.orbits`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
+    """``client.orbits`` on ``AsyncDataForceClient``: the same calls, awaited."""
 
     async def get(self, orbit_value: str | None = None) -> Orbit | None:
         """The orbit with this id or exact name (default: the client's); None if absent."""
@@ -504,7 +504,7 @@ class _SecretOps(_ModelCalls):
 
 
 class BucketSecretResource(_SecretOps):
-    """``client.bucket_secrets``: the official SDK's calls, on :class:`BucketSecret` objects.
+    """``client.bucket_secrets``: the official SDK's calls, on ``BucketSecret`` objects.
 
     The platform's update writes every field and never returns the keys: ``update()`` keeps
     the fields not given, but an S3 secret's keys must be given again (else it refuses,
@@ -548,7 +548,7 @@ class BucketSecretResource(_SecretOps):
 
 
 class AsyncBucketSecretResource(_SecretOps):
-    """``client.bucket_secrets`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
+    """``client.bucket_secrets`` on ``AsyncDataForceClient``: the same calls, awaited."""
 
     async def get(self, secret_value: str) -> BucketSecret | None:
         """The secret with this id or exact bucket name; None if absent."""
@@ -686,7 +686,7 @@ class _ArtifactOps(_ModelCalls):
 
 
 class ArtifactResource(_ArtifactOps):
-    """``client.artifacts``: the official SDK's calls, on :class:`Artifact` objects, without
+    """``client.artifacts``: the official SDK's calls, on ``Artifact`` objects, without
     its defects (lookups by id read that artifact, listings page to the end and never loop,
     ``delete()`` runs the whole delete flow, uploads of any size work)."""
 
@@ -767,7 +767,7 @@ class ArtifactResource(_ArtifactOps):
 
 
 class AsyncArtifactResource(_ArtifactOps):
-    """``client.artifacts`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
+    """``client.artifacts`` on ``AsyncDataForceClient``: the same calls, awaited."""
 
     async def get(self, artifact_value: str, *, collection_id: str | None = None
                   ) -> Artifact | None:
@@ -854,7 +854,7 @@ class AsyncArtifactResource(_ArtifactOps):
 class DataForceClient(_ClientBase):
     """The seed SDK's client: ``DataForceClient(api_key=...).collections.get(...)``.
 
-    Unset values come from the environment like :class:`Session`'s; nothing is sent until the
+    Unset values come from the environment like ``Session``'s; nothing is sent until the
     first call. ``with DataForceClient(...) as dfs:`` closes its connections at the end.
     """
 

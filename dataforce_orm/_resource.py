@@ -1,6 +1,6 @@
 """The operations every model has, written once as sans-I/O operations run by either driver:
 save (a create, a partial write, or a merge-or-conflict full write), refresh, delete, get by id,
-and the listing to page through; :class:`Model` is the base every platform object is declared
+and the listing to page through; ``Model`` is the base every platform object is declared
 on."""
 
 from __future__ import annotations
@@ -206,16 +206,16 @@ class Model(ModelBase):
 
     async def asave(self, *, force: bool = False, update_fields: Iterable[str] | None = None,
                     using: Session | None = None) -> None:
-        """Async :meth:`save`."""
+        """Async ``save()``."""
         session = self._session_for(using)
         await session.async_driver.run(self._save_op(session, force, update_fields))
 
     async def arefresh(self, *, discard: bool = False, using: Session | None = None) -> None:
-        """Async :meth:`refresh`."""
+        """Async ``refresh()``."""
         session = self._session_for(using)
         await session.async_driver.run(self._refresh_op(session, discard))
 
     async def adelete(self, *, using: Session | None = None) -> None:
-        """Async :meth:`delete`."""
+        """Async ``delete()``."""
         session = self._session_for(using)
         await session.async_driver.run(self._delete_op(session))

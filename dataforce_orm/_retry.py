@@ -129,7 +129,7 @@ class RetryPolicy:
             raise
 
     async def acall(self, what: Request, fn: Callable[[], Awaitable[T]]) -> T:
-        """Async :meth:`call`."""
+        """Async ``call()``."""
         retrying = tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs(what))
         tries = 0
 

@@ -2,7 +2,7 @@
 
 Which session a call uses: ``.using(s)`` if given, else the innermost ``with s:`` (a
 contextvar, so threads and asyncio tasks don't leak into each other), else the process default
-set by :func:`configure`, else one built from the environment.
+set by ``configure()``, else one built from the environment.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ class Session:
         self.driver.send(Request("GET", VALIDATE_PATH))
 
     async def acheck(self) -> None:
-        """:meth:`check`, async."""
+        """``check()``, async."""
         await self.async_driver.send(Request("GET", VALIDATE_PATH))
 
     # -- organization and orbit resolution -------------------------------------------------
@@ -297,7 +297,7 @@ def _pick(wanted: str | None, kind: str, listing: Request) -> Generator[Any, Any
 
 
 def configure(**kwargs: Any) -> Session:
-    """Set the process-wide default session (built from ``kwargs`` like :class:`Session`)."""
+    """Set the process-wide default session (built from ``kwargs`` like ``Session``)."""
     global _default
     session = Session(**kwargs)
     with _lock:
