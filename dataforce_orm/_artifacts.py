@@ -334,7 +334,11 @@ class CreatedArtifact:
 
 
 class ArtifactManager(QuerySet[Artifact]):
-    """``collection.artifacts``: the artifacts of one collection, and ``upload()``."""
+    """``collection.artifacts``: the artifacts of one collection, and ``upload()``.
+
+    Attributes:
+        collection_id: The id of the collection whose artifacts these are.
+    """
 
     def __init__(self, collection: Collection) -> None:
         if collection.pk is None:

@@ -852,10 +852,18 @@ class AsyncArtifactResource(_ArtifactOps):
 
 
 class DataForceClient(_ClientBase):
-    """The seed SDK's client: ``DataForceClient(api_key=...).collections.get(...)``.
+    """The DataForce SDK's ``DataForceClient`` (the platform's official client under its
+    older name), on this library's session: ``DataForceClient(api_key=...).collections.get()``.
 
     Unset values come from the environment like ``Session``'s; nothing is sent until the
     first call. ``with DataForceClient(...) as dfs:`` closes its connections at the end.
+
+    Attributes:
+        collections: The orbit's collections: ``get``, ``list``, ``create``, ``update``,
+            ``delete``.
+        orbits: The organization's orbits.
+        bucket_secrets: The organization's bucket secrets.
+        artifacts: The artifacts of the default collection (or of the one given).
     """
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None,
@@ -885,9 +893,16 @@ class DataForceClient(_ClientBase):
 
 
 class AsyncDataForceClient(_ClientBase):
-    """The seed SDK's async client: ``await AsyncDataForceClient(...).collections.get(...)``.
+    """The async twin of ``DataForceClient``: ``await
+    AsyncDataForceClient(...).collections.get(...)``.
 
     ``async with AsyncDataForceClient(...) as dfs:`` closes its connections at the end.
+
+    Attributes:
+        collections: The orbit's collections (every call awaited).
+        orbits: The organization's orbits.
+        bucket_secrets: The organization's bucket secrets.
+        artifacts: The artifacts of the default collection (or of the one given).
     """
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,

@@ -30,7 +30,13 @@ R = TypeVar("R")
 
 
 class Aggregate:
-    """An aggregate computed by streaming every match (the server has none)."""
+    """An aggregate computed by streaming every match (the server has none).
+
+    Attributes:
+        name: The aggregate's name (``Count``, ``Min``, ``Max``).
+        field: The field aggregated.
+        distinct: Whether equal values count once.
+    """
 
     name = ""
 
@@ -129,7 +135,11 @@ def collect(op: Op[Any], limit: int | None = None) -> Op[list[Any]]:
 
 
 class QuerySet(Generic[M]):
-    """A lazy, chainable query over a model; each method returns a new QuerySet."""
+    """A lazy, chainable query over a model; each method returns a new QuerySet.
+
+    Attributes:
+        model: The model class queried.
+    """
 
     def __init__(self, model: type[M], session: Session | None = None, where: Node | None = None,
                  order: tuple[str, ...] = (), low: int = 0, high: int | None = None, *,

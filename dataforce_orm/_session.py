@@ -72,6 +72,33 @@ class Session:
     that moves fewer bytes than that in that many seconds of waiting fails with a
     TimeoutError, and is retried (a download resumes) under ``retry`` (default 64 KiB in
     10 s). A download is also capped at the artifact's declared size.
+
+    Each unset setting comes from the environment (``DFS_API_KEY``, ``DFS_BASE_URL``,
+    ``DFS_ORGANIZATION``, ``DFS_ORBIT``, ...), else from the configuration file's profile, else
+    from the default.
+
+    Args:
+        api_key: The platform API key (never shown in a repr or an error).
+        base_url: The platform's API URL (default ``https://api.luml.ai``).
+        organization: The default organization: its id or its exact name.
+        orbit: The default orbit: its id or its exact name.
+        collection: The default collection of the clients' artifact calls (an id).
+        timeout: Seconds to wait: one number, or (connect, read).
+        retry: When and how often a failed request is sent again (default ``RetryPolicy()``).
+        allow_insecure_http: Allow a plain-http URL that is not loopback.
+        verify: Verify TLS certificates (True), not (False), or a CA bundle's path.
+        profile: The configuration file's profile to read (default ``default``).
+        max_answer_size: The most bytes an API answer may have, decompressed.
+        stall: (bytes, seconds): the stall rule for storage transfers.
+
+    Attributes:
+        profile: The profile the settings were read from.
+        key_source: Where the API key came from (argument, environment, profile, ...).
+        base_url: The platform's API URL.
+        collection: The default collection of the clients' artifact calls.
+        timeout: Seconds to wait, as given.
+        retry: The retry policy.
+        limits: The size and stall bounds of what a server may send.
     """
 
     def __init__(
