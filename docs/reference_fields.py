@@ -29,7 +29,7 @@ def field_table(model: type) -> str:
             "|---|---|---|---|---|---|"]
     types = {a.name: a.type for a in attrs.fields(model)}
     for name, spec in model._specs.items():  # type: ignore[attr-defined]
-        kind = types[name] if isinstance(types[name], str) else getattr(types[name], "__name__")
+        kind = types[name] if isinstance(types[name], str) else types[name].__name__
         wire = f"`{spec.key}`" if spec.key != name else ""
         create = "required" if spec.required else "yes" if spec.create else ""
         notes = " Write-only." if spec.secret and "write-only" not in spec.doc else ""
