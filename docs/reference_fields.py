@@ -15,20 +15,20 @@ from typing import Any
 import attrs
 import griffe
 
-from dataforce_orm._model import MODELS
+from dataforce_orm._model import MODELS, ModelBase
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "&#124;")
 
 
-def field_table(model: type) -> str:
+def field_table(model: type[ModelBase]) -> str:
     """The Markdown table of a model's fields: name, type, wire name where it differs, whether
     a create sends it and ``save()`` changes it, and the description."""
     rows = ["| Field | Type | Wire name | Create | Edit | Description |",
             "|---|---|---|---|---|---|"]
     types = {a.name: a.type for a in attrs.fields(model)}
-    for name, spec in model._specs.items():  # type: ignore[attr-defined]
+    for name, spec in model._specs.items():
         kind = types[name] if isinstance(types[name], str) else types[name].__name__
         wire = f"`{spec.key}`" if spec.key != name else ""
         create = "required" if spec.required else "yes" if spec.create else ""
@@ -53,8 +53,9 @@ class ModelFields(griffe.Extension):
             runtime = getattr(importlib.import_module(cls.module.path), cls.name, None)
         except ImportError:
             return
-        if runtime is not None and MODELS.get(cls.name) is runtime:
-            self._add(cls, f"**Fields**\n\n{field_table(runtime)}", runtime._specs)
+        if cls.name in MODELS and MODELS[cls.name] is runtime:
+            model = MODELS[cls.name]
+            self._add(cls, f"**Fields**\n\n{field_table(model)}", model._specs)
         elif isinstance(runtime, type) and issubclass(runtime, enum.Enum):
             self._add(cls, f"**Values**: {value_list(runtime)}.", runtime.__members__)
 
