@@ -46,7 +46,8 @@ _Key = tuple[str | None, str | None, str]  # (organization, orbit, collection) a
 
 class _Applied:
     """Returned by ``AsyncDataForceClient.setup_config``: the settings are already applied, so
-    awaiting it is optional (the seed's examples call it without ``await``)."""
+    awaiting it is optional (the official client's documented examples call it without
+    ``await``)."""
 
     __slots__ = ()
 
