@@ -286,6 +286,12 @@ class Artifact(CursorPages, Model):
         the SHA-256 are checked (IntegrityError, nothing kept); a broken transfer resumes with
         a range request. ``progress``: True for a bar on stderr, or a callable taking (bytes
         done, total).
+
+        Args:
+            path: A file, or a directory to put it in (default: the current directory).
+            progress: True for a bar on stderr, or a callable taking (bytes done, total).
+            verify: Check the SHA-256 of the bytes written.
+            using: The session to send it on.
         """
         session = self._session_for(using)
         return session.driver.run(self._download_op(session, path, progress, verify))
@@ -299,7 +305,11 @@ class Artifact(CursorPages, Model):
                                                                 verify))
 
     def open(self, *, using: Session | None = None) -> Any:
-        """The file as a readable binary stream (a context manager), without writing it."""
+        """The file as a readable binary stream (a context manager), without writing it.
+
+        Args:
+            using: The session to send it on.
+        """
         session = self._session_for(using)
         return session.driver.run(self._open_op(session))
 
@@ -361,6 +371,14 @@ class ArtifactManager(QuerySet[Artifact]):
         (``concurrency`` at once, each retried alone), streamed from the file. A file that is
         not a ``.luml`` archive is a ValidationError before any request; on a failure the
         artifact is marked ``upload_failed``.
+
+        Args:
+            path: The ``.luml`` archive to upload.
+            name: The artifact's name (default: the file's name).
+            description: What the artifact is, in words.
+            tags: Labels for finding it.
+            progress: True for a bar on stderr, or a callable taking (bytes done, total).
+            concurrency: How many parts of a multipart upload are sent at once.
         """
         session = self._session_for()
         return session.driver.run(Artifact._upload_op(
