@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import re
 from typing import Any
 
 import attrs
@@ -22,6 +23,13 @@ def _cell(text: str) -> str:
     return text.replace("|", "&#124;")
 
 
+def _type_text(annotation: object) -> str:
+    """An annotation as written (attrs holds the text, or the type once resolved)."""
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return re.sub(r"\b(\w+\.)+", "", str(annotation))
+
+
 def field_table(model: type[ModelBase]) -> str:
     """The Markdown table of a model's fields: name, type, wire name where it differs, whether
     a create sends it and ``save()`` changes it, and the description."""
@@ -29,7 +37,7 @@ def field_table(model: type[ModelBase]) -> str:
             "|---|---|---|---|---|---|"]
     types = {a.name: a.type for a in attrs.fields(model)}
     for name, spec in model._specs.items():
-        kind = types[name] if isinstance(types[name], str) else types[name].__name__
+        kind = _type_text(types[name])
         wire = f"`{spec.key}`" if spec.key != name else ""
         create = "required" if spec.required else "yes" if spec.create else ""
         notes = " Write-only." if spec.secret and "write-only" not in spec.doc else ""
