@@ -28,42 +28,44 @@ def _choices(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPars
     return {}
 
 
+def _own(action: argparse.Action) -> bool:
+    return not set(action.option_strings) & _GLOBAL
+
+
+def _shown(parser: argparse.ArgumentParser, keep: Any) -> list[argparse.Action]:
+    """The parser's arguments that its help shows and ``keep`` takes."""
+    return [a for a in parser._actions
+            if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))
+            and a.help != argparse.SUPPRESS and keep(a)]
+
+
+def _value(action: argparse.Action) -> str:
+    return "" if action.nargs == 0 or not action.option_strings \
+        else str(action.metavar or action.dest.upper())
+
+
 def _arguments(parser: argparse.ArgumentParser, keep: Any) -> list[str]:
     rows = []
-    for action in parser._actions:
-        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) \
-                or action.help == argparse.SUPPRESS or not keep(action):
-            continue
+    for action in _shown(parser, keep):
         names = ", ".join(action.option_strings) or (action.metavar or action.dest)
-        value = "" if action.nargs == 0 or not action.option_strings \
-            else action.metavar or action.dest.upper()
         extra = ""
         if action.choices and str(next(iter(action.choices))) not in (action.help or ""):
             extra = f" One of: {', '.join(map(str, action.choices))}."
-        rows.append(f"| `{_cell(names)}` | {_cell(value)} | {_cell(action.help or '')}"
-                    f"{_cell(extra)} |")
+        rows.append(f"| `{_cell(names)}` | {_cell(_value(action))} | "
+                    f"{_cell(action.help or '')}{_cell(extra)} |")
     if not rows:
         return []
     return ["| Argument | Value | What it does |", "|---|---|---|", *rows, ""]
 
 
-def _own(action: argparse.Action) -> bool:
-    return not set(action.option_strings) & _GLOBAL
-
-
 def _usage(path: str, parser: argparse.ArgumentParser) -> str:
     """The command's usage without the global options (they are listed once)."""
     words = [path]
-    for action in parser._actions:
-        if isinstance(action, argparse._HelpAction) or not _own(action) \
-                or action.help == argparse.SUPPRESS:
-            continue
+    for action in _shown(parser, _own):
         if not action.option_strings:
             words.append(str(action.metavar or action.dest))
             continue
-        word = max(action.option_strings, key=len)
-        if action.nargs != 0:
-            word += f" {action.metavar or action.dest.upper()}"
+        word = " ".join(filter(None, (max(action.option_strings, key=len), _value(action))))
         words.append(word if action.required else f"[{word}]")
     return " ".join(words)
 
