@@ -1,4 +1,4 @@
-"""The command line, ``dataforce-orm`` (or ``python -m dataforce_orm``): see :mod:`._cli`."""
+"""The command line, ``dataforce-orm`` (or ``python -m dataforce_orm``): see ``_cli``."""
 
 from __future__ import annotations
 

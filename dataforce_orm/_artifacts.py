@@ -3,7 +3,7 @@
 ``Artifact`` is declared on the resource layer like every model (its PATCH is partial; it
 lists orbit-wide with ``collection_ids``); the upload, download and delete flows are
 operations here, written once: API requests go through the retry engine, storage transfers
-are :class:`Local` steps the sync or async driver runs (``_transfer``); what a lost create or
+are ``Local`` steps the sync or async driver runs (``_transfer``); what a lost create or
 status change did is settled by ``_outcomes``.
 """
 
@@ -77,31 +77,53 @@ class Artifact(CursorPages, Model):
     _parent_fields: ClassVar[dict[str, str]] = {"collection": "collection_id"}
     _metrics = "extra_values"  # order_by("-extra_values__<key>") sorts by a metric
 
-    id: str | None = field("id")
-    collection_id: str | None = field("id", checked=False, server_filter="collection_ids")
-    name: str = field("str", default="", editable=True, search=True, sort="name")
-    description: str | None = field("str", editable=True, nullable=True, sort="description")
-    tags: list[str] | None = field("tags", editable=True, max_items=None, max_len=None)
-    type: ArtifactType | None = field("enum", enum=ArtifactType, sort="type",
-                                      server_filter="types")
-    status: ArtifactStatus | None = field("enum", enum=ArtifactStatus, sort="status")
-    file_name: str = field("str", default="")
-    size: int = field("num", default=0, sort="size")
-    file_hash: str | None = field("str", shown=False)
-    bucket_location: str | None = field("str", shown=False)
-    unique_identifier: str | None = field("str", shown=False)
-    created_by_user: str | None = field("str", shown=False)
-    created_at: datetime | None = field("time", sort="created_at")
-    updated_at: datetime | None = field("time")
-    extra_values: dict[str, Any] = attrs.field(factory=dict)
-    manifest: dict[str, Any] = attrs.field(factory=dict)
-    file_index: dict[str, list[int]] = attrs.field(factory=dict)
+    id: str | None = field("id", doc="The artifact's id (a UUID).")
+    collection_id: str | None = field("id", checked=False, server_filter="collection_ids",
+                                      doc="The id of the collection holding the artifact.")
+    name: str = field("str", default="", editable=True, search=True, sort="name",
+                      doc="The artifact's name (defaults to its file name on upload).")
+    description: str | None = field("str", editable=True, nullable=True, sort="description",
+                                    doc="What the artifact is, in words.")
+    tags: list[str] | None = field("tags", editable=True, max_items=None, max_len=None,
+                                   doc="Labels for finding the artifact.")
+    type: ArtifactType | None = field(
+        "enum", enum=ArtifactType, sort="type", server_filter="types",
+        doc="Model, dataset or experiment (the platform reads it from the file's manifest).")
+    status: ArtifactStatus | None = field(
+        "enum", enum=ArtifactStatus, sort="status",
+        doc="Where the artifact is in its upload or delete lifecycle.")
+    file_name: str = field("str", default="", doc="The name of the artifact's file.")
+    size: int = field("num", default=0, sort="size", doc="The file's size in bytes.")
+    file_hash: str | None = field("str", shown=False, doc="The SHA-256 of the file, in hex.")
+    bucket_location: str | None = field("str", shown=False,
+                                        doc="Where the file is stored in the orbit's bucket.")
+    unique_identifier: str | None = field("str", shown=False,
+                                          doc="The platform's unique key for the stored file.")
+    created_by_user: str | None = field("str", shown=False, doc="Who uploaded the artifact.")
+    created_at: datetime | None = field("time", sort="created_at",
+                                        doc="When the artifact was created (UTC).")
+    updated_at: datetime | None = field("time", doc="When the artifact was last changed (UTC).")
+    extra_values: dict[str, Any] = field(
+        "json", factory=dict, shown=False,
+        doc="The artifact's metrics and other values from its manifest (order_by sorts by a key).")
+    manifest: dict[str, Any] = field(
+        "json", factory=dict, shown=False,
+        doc="The file's manifest: what the artifact is and what it holds.")
+    file_index: dict[str, list[int]] = field(
+        "json", factory=dict, shown=False,
+        doc="Where each file inside the archive lies: name to [offset, length].")
     # listed: the active deployments and the collection's name; details (get by id): every
     # deployment, the tracks holding it, and the collection
-    deployments: list[dict[str, Any]] | None = None
-    collection_name: str | None = None
-    tracks: list[dict[str, Any]] | None = None
-    collection_data: dict[str, Any] | None = field("json", wire="collection", shown=False)
+    deployments: list[dict[str, Any]] | None = field(
+        "json", shown=False,
+        doc="Its deployments (the active ones when listed; every one by a get by id).")
+    collection_name: str | None = field(
+        "json", shown=False, doc="The name of the collection holding it (filled in listings).")
+    tracks: list[dict[str, Any]] | None = field(
+        "json", shown=False, doc="The registry tracks holding it (filled by a get by id).")
+    collection_data: dict[str, Any] | None = field(
+        "json", wire="collection", shown=False,
+        doc="The collection holding it, as the server sent it (filled by a get by id).")
 
     @property
     def collection(self) -> Collection:
@@ -264,6 +286,12 @@ class Artifact(CursorPages, Model):
         the SHA-256 are checked (IntegrityError, nothing kept); a broken transfer resumes with
         a range request. ``progress``: True for a bar on stderr, or a callable taking (bytes
         done, total).
+
+        Args:
+            path: A file, or a directory to put it in (default: the current directory).
+            progress: True for a bar on stderr, or a callable taking (bytes done, total).
+            verify: Check the SHA-256 of the bytes written.
+            using: The session to send it on.
         """
         session = self._session_for(using)
         return session.driver.run(self._download_op(session, path, progress, verify))
@@ -271,18 +299,22 @@ class Artifact(CursorPages, Model):
     async def adownload(self, path: str | os.PathLike[str] | None = None, *,
                         progress: ProgressArg = None, verify: bool = True,
                         using: Session | None = None) -> Path:
-        """Async :meth:`download` (file writes and hashing run in threads)."""
+        """Async ``download()`` (file writes and hashing run in threads)."""
         session = self._session_for(using)
         return await session.async_driver.run(self._download_op(session, path, progress,
                                                                 verify))
 
     def open(self, *, using: Session | None = None) -> Any:
-        """The file as a readable binary stream (a context manager), without writing it."""
+        """The file as a readable binary stream (a context manager), without writing it.
+
+        Args:
+            using: The session to send it on.
+        """
         session = self._session_for(using)
         return session.driver.run(self._open_op(session))
 
     async def aopen(self, *, using: Session | None = None) -> Any:
-        """Async :meth:`open`: ``async with await a.aopen() as f: await f.read()``."""
+        """Async ``open()``: ``async with await a.aopen() as f: await f.read()``."""
         session = self._session_for(using)
         return await session.async_driver.run(self._open_op(session))
 
@@ -297,7 +329,7 @@ class Artifact(CursorPages, Model):
         session.driver.run(self._delete_op(session, force))
 
     async def adelete(self, *, force: bool = False, using: Session | None = None) -> None:
-        """Async :meth:`delete`."""
+        """Async ``delete()``."""
         session = self._session_for(using)
         await session.async_driver.run(self._delete_op(session, force))
 
@@ -312,7 +344,11 @@ class CreatedArtifact:
 
 
 class ArtifactManager(QuerySet[Artifact]):
-    """``collection.artifacts``: the artifacts of one collection, and ``upload()``."""
+    """``collection.artifacts``: the artifacts of one collection, and ``upload()``.
+
+    Attributes:
+        collection_id: The id of the collection whose artifacts these are.
+    """
 
     def __init__(self, collection: Collection) -> None:
         if collection.pk is None:
@@ -335,6 +371,14 @@ class ArtifactManager(QuerySet[Artifact]):
         (``concurrency`` at once, each retried alone), streamed from the file. A file that is
         not a ``.luml`` archive is a ValidationError before any request; on a failure the
         artifact is marked ``upload_failed``.
+
+        Args:
+            path: The ``.luml`` archive to upload.
+            name: The artifact's name (default: the file's name).
+            description: What the artifact is, in words.
+            tags: Labels for finding it.
+            progress: True for a bar on stderr, or a callable taking (bytes done, total).
+            concurrency: How many parts of a multipart upload are sent at once.
         """
         session = self._session_for()
         return session.driver.run(Artifact._upload_op(
@@ -343,7 +387,7 @@ class ArtifactManager(QuerySet[Artifact]):
     async def aupload(self, path: str | os.PathLike[str], name: str | None = None,
                       description: str | None = None, tags: Iterable[str] | None = None, *,
                       progress: ProgressArg = None, concurrency: int = 4) -> Artifact:
-        """Async :meth:`upload` (reading and hashing the file run in threads)."""
+        """Async ``upload()`` (reading and hashing the file run in threads)."""
         session = self._session_for()
         return await session.async_driver.run(Artifact._upload_op(
             session, self.collection_id, path, name, description, tags, progress, concurrency))

@@ -1,9 +1,9 @@
 """The command line's groups, one per kind of object (``collections``, ``artifacts``,
 ``orbits``, ``organizations``, ``bucket-secrets``), and its top-level commands (``login``,
 ``logout``, ``whoami``, ``completion``, ``serve``, ``demo``). The framework is in
-:mod:`._cli_base`; each group here is a :class:`Group` and a few decorated functions.
+``_cli_base``; each group here is a ``Group`` and a few decorated functions.
 
-Models that have no group of their own are in :data:`NOT_NOUNS`, with the reason.
+Models that have no group of their own are in ``NOT_NOUNS``, with the reason.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,33 @@ def _tags_change(ctx: Context) -> list[str] | None:
     return [] if ctx.args.clear_tags else ctx.args.tags
 
 
-_NEW_TAGS = (arg("--tag", dest="tags", action="append", metavar="TAG",
-                 help="the new tags, replacing the old ones (repeat for several)"),
-             arg("--clear-tags", action="store_true", help="remove every tag"))
+_EDITS = (arg("--name", metavar="NAME", help="the new name"),
+          arg("--description", metavar="TEXT", help="the new description"),
+          arg("--tag", dest="tags", action="append", metavar="TAG",
+              help="the new tags, replacing the old ones (repeat for several)"),
+          arg("--clear-tags", action="store_true", help="remove every tag"))
+
+
+def _edit(ctx: Context, find: Callable[[], Collection | Artifact]) -> None:
+    """The update commands: the --name, --description and --tag/--clear-tags changes (a
+    usage error when none is given) applied to the object ``find`` looks up, then saved (only
+    what changed is written; a field changed on the server too is a ConflictError)."""
+    args = ctx.args
+    changes = {"name": args.name, "description": args.description, "tags": _tags_change(ctx)}
+    changes = {name: value for name, value in changes.items() if value is not None}
+    if not changes:
+        ctx.usage_error("nothing to change: give --name, --description, --tag or --clear-tags")
+    obj = find()
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    obj.save()
+    ctx.show(obj)
+
+
+def _field_help(model: type[Collection] | type[Artifact], name: str) -> str:
+    """A field's description (its ``doc=``) as an option's help text."""
+    doc = model._specs[name].doc.rstrip(".")
+    return doc[:1].lower() + doc[1:]
 
 
 # -- collections ----------------------------------------------------------------------------
@@ -120,11 +145,12 @@ def _collections_get(ctx: Context) -> None:
 
 @collections.command(
     "create", "create a collection",
-    arg("name", metavar="NAME", help="its name (at most 100 characters)"),
+    arg("name", metavar="NAME", help=_field_help(Collection, "name")),
     arg("--type", dest="collection_type", required=True, choices=_TYPES, metavar="TYPE",
         help=f"what it holds: {', '.join(_TYPES)}"),
-    arg("--description", default="", metavar="TEXT", help="what it is for"),
-    arg("--tag", dest="tags", action="append", metavar="TAG", help="a tag (repeat for several)"),
+    arg("--description", default="", metavar="TEXT", help=_field_help(Collection, "description")),
+    arg("--tag", dest="tags", action="append", metavar="TAG",
+        help=f"{_field_help(Collection, 'tags')}; repeat for several"),
 )
 def _collections_create(ctx: Context) -> None:
     args = ctx.args
@@ -137,24 +163,10 @@ def _collections_create(ctx: Context) -> None:
 @collections.command(
     "update", "change a collection's name, description or tags (the rest is kept)",
     _REF,
-    arg("--name", metavar="NAME", help="the new name"),
-    arg("--description", metavar="TEXT", help="the new description"),
-    *_NEW_TAGS,
+    *_EDITS,
 )
 def _collections_update(ctx: Context) -> None:
-    args = ctx.args
-    tags = _tags_change(ctx)
-    if args.name is None and args.description is None and tags is None:
-        ctx.usage_error("nothing to change: give --name, --description, --tag or --clear-tags")
-    c = find_collection(ctx, args.ref)
-    if args.name is not None:
-        c.name = args.name
-    if args.description is not None:
-        c.description = args.description
-    if tags is not None:
-        c.tags = tags
-    c.save()  # merged with the server's state; a field changed there too is a ConflictError
-    ctx.show(c)
+    _edit(ctx, lambda: find_collection(ctx, ctx.args.ref))
 
 
 @collections.command("delete", "delete a collection (asks first, unless --yes)", _REF, _YES)
@@ -299,24 +311,10 @@ def _artifacts_download(ctx: Context) -> None:
     "update", "change an artifact's name, description or tags (the rest is kept)",
     _ARTIFACT,
     _IN_COLLECTION,
-    arg("--name", metavar="NAME", help="the new name"),
-    arg("--description", metavar="TEXT", help="the new description"),
-    *_NEW_TAGS,
+    *_EDITS,
 )
 def _artifacts_update(ctx: Context) -> None:
-    args = ctx.args
-    tags = _tags_change(ctx)
-    if args.name is None and args.description is None and tags is None:
-        ctx.usage_error("nothing to change: give --name, --description, --tag or --clear-tags")
-    art = find_artifact(ctx, args.ref, args.collection)
-    if args.name is not None:
-        art.name = args.name
-    if args.description is not None:
-        art.description = args.description
-    if tags is not None:
-        art.tags = tags
-    art.save()
-    ctx.show(art)
+    _edit(ctx, lambda: find_artifact(ctx, ctx.args.ref, ctx.args.collection))
 
 
 @artifacts.command(
@@ -365,7 +363,7 @@ def _orbits_get(ctx: Context) -> None:
 
 
 @orbits.command("create", "create an orbit",
-                arg("name", metavar="NAME", help="its name (at most 100 characters)"),
+                arg("name", metavar="NAME", help=_field_help(Collection, "name")),
                 arg("--bucket-secret", required=True, metavar="ID_OR_BUCKET",
                     help=_ORBIT_SECRET_HELP))
 def _orbits_create(ctx: Context) -> None:

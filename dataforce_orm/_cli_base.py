@@ -1,6 +1,6 @@
 """The command framework: groups of commands, the global options, running, output, errors.
 
-A group is a declaration; its commands are functions taking a :class:`Context`::
+A group is a declaration; its commands are functions taking a ``Context``::
 
     tracks = Group("tracks", "list, show and delete the orbit's tracks", model=Track)
 
@@ -9,10 +9,10 @@ A group is a declaration; its commands are functions taking a :class:`Context`::
     def _tracks_get(ctx: Context) -> None:
         ctx.show(find(ctx, "track", ctx.args.ref, ...))
 
-:func:`build_parser` turns every declared group (and the top-level commands of
-:func:`command`) into argparse parsers; the global options (:data:`GLOBAL_OPTIONS`) are
-accepted anywhere on the line. :func:`run` runs the chosen command with one error policy: one
-line on stderr and the exit status of the error's class (:data:`EXIT_CODES`).
+``build_parser()`` turns every declared group (and the top-level commands of
+``command()``) into argparse parsers; the global options (``GLOBAL_OPTIONS``) are
+accepted anywhere on the line. ``run()`` runs the chosen command with one error policy: one
+line on stderr and the exit status of the error's class (``EXIT_CODES``).
 """
 
 from __future__ import annotations
@@ -542,7 +542,7 @@ def find(kind: str, ref: str, *, by_id: Callable[[str], T | None],
 
 def find_listed(kind: str, ref: str, every: Sequence[T],
                 name: Callable[[T], str] = lambda o: getattr(o, "name", "")) -> T:
-    """:func:`find` among objects already listed (``name`` gives each one's name)."""
+    """``find()`` among objects already listed (``name`` gives each one's name)."""
     return find(kind, ref, by_id=lambda i: next((o for o in every
                                                    if getattr(o, "id", None) == i), None),
                 by_name=lambda n: [o for o in every if name(o) == n],

@@ -3,7 +3,7 @@
 ``client.collections``, ``.orbits``, ``.bucket_secrets`` and ``.artifacts`` keep the documented
 signatures of the platform's earlier SDKs and return the ORM's own objects. Each call is
 composed from the operation API (``_operations``) and run on the client's own
-:class:`Session` (never on the current one).
+``Session`` (never on the current one).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ _Key = tuple[str | None, str | None, str]  # (organization, orbit, collection) a
 
 class _Applied:
     """Returned by ``AsyncDataForceClient.setup_config``: the settings are already applied, so
-    awaiting it is optional (the seed's examples call it without ``await``)."""
+    awaiting it is optional (the official client's documented examples call it without
+    ``await``)."""
 
     __slots__ = ()
 
@@ -272,7 +273,7 @@ class _CollectionCalls(_ResourceBase):
 
 
 class CollectionResource(_CollectionCalls):
-    """``client.collections`` on :class:`DataForceClient`."""
+    """``client.collections`` on ``DataForceClient``."""
 
     def get(self, collection_value: str | None = None) -> Collection | None:
         """The collection with this id or exact (case-sensitive) name in the default orbit.
@@ -306,7 +307,7 @@ class CollectionResource(_CollectionCalls):
 
 
 class AsyncCollectionResource(_CollectionCalls):
-    """``client.collections`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
+    """``client.collections`` on ``AsyncDataForceClient``: the same calls, awaited."""
 
     async def get(self, collection_value: str | None = None) -> Collection | None:
         """The collection with this id or exact (case-sensitive) name in the default orbit.
@@ -426,7 +427,7 @@ class _OrbitOps(_ModelCalls):
 
 
 class OrbitResource(_OrbitOps):
-    """``client.orbits``: the official SDK's calls, on :class:`Orbit` objects."""
+    """``client.orbits``: the official SDK's calls, on ``Orbit`` objects."""
 
     def get(self, orbit_value: str | None = None) -> Orbit | None:
         """The orbit with this id or exact name (default: the client's); None if absent."""
@@ -452,7 +453,7 @@ class OrbitResource(_OrbitOps):
 
 
 class AsyncOrbitResource(_OrbitOps):
-    """``client.orbits`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
+    """``client.orbits`` on ``AsyncDataForceClient``: the same calls, awaited."""
 
     async def get(self, orbit_value: str | None = None) -> Orbit | None:
         """The orbit with this id or exact name (default: the client's); None if absent."""
@@ -504,7 +505,7 @@ class _SecretOps(_ModelCalls):
 
 
 class BucketSecretResource(_SecretOps):
-    """``client.bucket_secrets``: the official SDK's calls, on :class:`BucketSecret` objects.
+    """``client.bucket_secrets``: the official SDK's calls, on ``BucketSecret`` objects.
 
     The platform's update writes every field and never returns the keys: ``update()`` keeps
     the fields not given, but an S3 secret's keys must be given again (else it refuses,
@@ -548,7 +549,7 @@ class BucketSecretResource(_SecretOps):
 
 
 class AsyncBucketSecretResource(_SecretOps):
-    """``client.bucket_secrets`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
+    """``client.bucket_secrets`` on ``AsyncDataForceClient``: the same calls, awaited."""
 
     async def get(self, secret_value: str) -> BucketSecret | None:
         """The secret with this id or exact bucket name; None if absent."""
@@ -686,7 +687,7 @@ class _ArtifactOps(_ModelCalls):
 
 
 class ArtifactResource(_ArtifactOps):
-    """``client.artifacts``: the official SDK's calls, on :class:`Artifact` objects, without
+    """``client.artifacts``: the official SDK's calls, on ``Artifact`` objects, without
     its defects (lookups by id read that artifact, listings page to the end and never loop,
     ``delete()`` runs the whole delete flow, uploads of any size work)."""
 
@@ -767,7 +768,7 @@ class ArtifactResource(_ArtifactOps):
 
 
 class AsyncArtifactResource(_ArtifactOps):
-    """``client.artifacts`` on :class:`AsyncDataForceClient`: the same calls, awaited."""
+    """``client.artifacts`` on ``AsyncDataForceClient``: the same calls, awaited."""
 
     async def get(self, artifact_value: str, *, collection_id: str | None = None
                   ) -> Artifact | None:
@@ -852,10 +853,18 @@ class AsyncArtifactResource(_ArtifactOps):
 
 
 class DataForceClient(_ClientBase):
-    """The seed SDK's client: ``DataForceClient(api_key=...).collections.get(...)``.
+    """The DataForce SDK's ``DataForceClient`` (the platform's official client under its
+    older name), on this library's session: ``DataForceClient(api_key=...).collections.get()``.
 
-    Unset values come from the environment like :class:`Session`'s; nothing is sent until the
+    Unset values come from the environment like ``Session``'s; nothing is sent until the
     first call. ``with DataForceClient(...) as dfs:`` closes its connections at the end.
+
+    Attributes:
+        collections: The orbit's collections: ``get``, ``list``, ``create``, ``update``,
+            ``delete``.
+        orbits: The organization's orbits.
+        bucket_secrets: The organization's bucket secrets.
+        artifacts: The artifacts of the default collection (or of the one given).
     """
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None,
@@ -885,9 +894,16 @@ class DataForceClient(_ClientBase):
 
 
 class AsyncDataForceClient(_ClientBase):
-    """The seed SDK's async client: ``await AsyncDataForceClient(...).collections.get(...)``.
+    """The async twin of ``DataForceClient``: ``await
+    AsyncDataForceClient(...).collections.get(...)``.
 
     ``async with AsyncDataForceClient(...) as dfs:`` closes its connections at the end.
+
+    Attributes:
+        collections: The orbit's collections (every call awaited).
+        orbits: The organization's orbits.
+        bucket_secrets: The organization's bucket secrets.
+        artifacts: The artifacts of the default collection (or of the one given).
     """
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,

@@ -55,7 +55,7 @@ def import_httpx() -> Any:
 
 
 def loaded_httpx() -> Any:
-    """httpx if :func:`import_httpx` has brought it (else None), without importing it."""
+    """httpx if ``import_httpx()`` has brought it (else None), without importing it."""
     return _httpx
 
 
@@ -157,7 +157,7 @@ class _WatchedAdapter(requests.adapters.HTTPAdapter):
 
 
 def new_session() -> requests.Session:
-    """A ``requests.Session`` whose reads follow :func:`watching`, ignoring the environment's
+    """A ``requests.Session`` whose reads follow ``watching()``, ignoring the environment's
     proxies and netrc (``trust_env=False``)."""
     http = requests.Session()
     http.trust_env = False

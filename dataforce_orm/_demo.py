@@ -2,7 +2,7 @@
 
 With no API key configured (``DFS_API_KEY`` / ``LUML_API_KEY``, or one stored for the
 profile by ``dataforce-orm login``) it starts a LocalServer in this process; with one it uses
-the configured platform (a :class:`Session` from the environment and the profile). Either
+the configured platform (a ``Session`` from the environment and the profile). Either
 way it only touches collections whose names start with its own random prefix
 (``dfo-demo-<random>-``), and deletes every one of them at the end, even on error.
 """

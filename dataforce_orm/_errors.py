@@ -75,7 +75,12 @@ class ConfigurationError(DataForceError):
 
 
 class ValidationError(DataForceError, ValueError):
-    """Client-side input error, raised before any request; names the field and the rule."""
+    """Client-side input error, raised before any request; names the field and the rule.
+
+    Attributes:
+        field: The field (or argument) whose value broke the rule.
+        rule: The rule it broke, in words.
+    """
 
     def __init__(self, field: str, rule: str) -> None:
         super().__init__(f"{field}: {rule}")
@@ -102,7 +107,17 @@ class IntegrityError(DataForceError):
 
 
 class TransportError(DataForceError):
-    """The request got no usable HTTP answer."""
+    """The request got no usable HTTP answer.
+
+    Attributes:
+        method: The request's HTTP method.
+        url: The request's path (no query, never credentials).
+        attempts: How many times it was sent.
+        base_url: The session's base URL.
+        maybe_sent: Whether the request may have reached the server.
+        transient: Whether sending it again could help.
+        instance: For a write whose outcome is unknown: the object whose ``save()`` finishes it.
+    """
 
     def __init__(self, message: str, method: str = "", url: str = "", attempts: int = 1) -> None:
         super().__init__(message)
@@ -137,7 +152,20 @@ class TimeoutError(TransportError, builtins.TimeoutError):
 
 
 class APIError(DataForceError):
-    """The server answered with an error status (or an unreadable body)."""
+    """The server answered with an error status (or an unreadable body).
+
+    Attributes:
+        status: The HTTP status of the answer.
+        method: The request's HTTP method.
+        url: The request's path (no query, never credentials).
+        detail: The server's message (secrets masked).
+        errors: The (field path, message) pairs of a 422 answer.
+        attempts: How many times the request was sent.
+        retry_after: The seconds the server asked to wait (429, 503), if it said.
+        base_url: The session's base URL.
+        instance: For a write whose outcome is unknown: the object whose ``save()`` finishes it.
+        maybe_sent: Whether a write may have been applied despite the error.
+    """
 
     def __init__(
         self,
@@ -195,7 +223,11 @@ class NotFoundError(APIError):
 
 
 class ConflictError(APIError):
-    """409, or a save() whose changes collide with changes made on the server since loading."""
+    """409, or a save() whose changes collide with changes made on the server since loading.
+
+    Attributes:
+        fields: The fields changed both here and on the server (a conflict found by ``save()``).
+    """
 
     def __init__(
         self, status: int, method: str, url: str, detail: str, *, fields: Sequence[str] = ()

@@ -1,6 +1,6 @@
 """Field declarations: each model field's facts stated once.
 
-``field(kind, ...)`` declares an attrs field and records a :class:`Spec` in its metadata: the
+``field(kind, ...)`` declares an attrs field and records a ``Spec`` in its metadata: the
 wire name, the lookup kind, whether it is sent on create and changeable by ``save()``, the
 server's sort key, the client-side limits, whether it is a write-only secret, and its one-line
 description (``doc=``). Validation, the wire mapping, snapshots, request bodies, lookups,
@@ -221,7 +221,7 @@ class Spec:
 
 def field(kind: Kind | str, *, default: Any = None, factory: Callable[[], Any] | None = None,
           checked: bool | None = None, **facts: Any) -> Any:
-    """Declare a model field of lookup ``kind`` (see :class:`Spec` for ``facts``).
+    """Declare a model field of lookup ``kind`` (see ``Spec`` for ``facts``).
 
     Fields a caller writes (``create``/``editable``/``id``) are checked when set; fields only
     the server fills are taken as loaded.

@@ -1,11 +1,11 @@
 """The sync and async drivers that run operations, and the checks of a session's connection
 settings (base URL, API key, TLS verification).
 
-Operations elsewhere are sans-I/O generators: they yield :class:`Request` objects (or
-:class:`Batch` results when they stream) and receive :class:`Response` objects. A driver runs
-them: :class:`SyncDriver` on ``requests`` (one ``requests.Session`` per thread),
-:class:`AsyncDriver` on ``httpx.AsyncClient``. Both send each request under the same
-:class:`RetryPolicy` (tenacity underneath) and map every failure into the error tree.
+Operations elsewhere are sans-I/O generators: they yield ``Request`` objects (or
+``Batch`` results when they stream) and receive ``Response`` objects. A driver runs
+them: ``SyncDriver`` on ``requests`` (one ``requests.Session`` per thread),
+``AsyncDriver`` on ``httpx.AsyncClient``. Both send each request under the same
+``RetryPolicy`` (tenacity underneath) and map every failure into the error tree.
 
 Every answer is read whole by the attempt's end (status line, headers and body: no read
 waits past it) and at most the session's cap on answers (``Limits.max_answer``, counted after
@@ -302,7 +302,7 @@ class Transport:
         return self.base_url + req.path
 
     def headers(self) -> dict[str, str]:
-        """A client's default headers; the key is not one (see :class:`_BearerAuth`)."""
+        """A client's default headers; the key is not one (see ``_BearerAuth``)."""
         return {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING,
                 "User-Agent": "dataforce-orm/0.1"}
 
@@ -381,7 +381,7 @@ class SyncDriver:
         return self._pool.get()
 
     def send_once(self, req: Request, end: float | None = None) -> Response:
-        """One attempt; with ``end`` (see :meth:`Transport.end`) the answer must be complete
+        """One attempt; with ``end`` (see ``Transport.end()``) the answer must be complete
         by then."""
         start = time.perf_counter()
         if req.json is not None:
@@ -451,7 +451,7 @@ class SyncDriver:
 class AsyncDriver:
     """Runs operations on ``httpx.AsyncClient``, one client per event loop.
 
-    A loop's client is made on its first request and closed by :meth:`aclose`, or when the
+    A loop's client is made on its first request and closed by ``aclose()``, or when the
     loop shuts down its async generators (as ``asyncio.run`` does on exit).
     """
 
@@ -488,7 +488,7 @@ class AsyncDriver:
         return entry
 
     async def send_once(self, req: Request, end: float | None = None) -> Response:
-        """One attempt; with ``end`` (see :meth:`Transport.end`) the answer must be complete
+        """One attempt; with ``end`` (see ``Transport.end()``) the answer must be complete
         by then."""
         start = time.perf_counter()
         if req.json is not None:

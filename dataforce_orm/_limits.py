@@ -1,9 +1,9 @@
 """What a server may cost the library: the size cap on API answers (decompressed), the
 deadline an API answer must be complete by, and the stall rule for storage bodies.
 
-:class:`Deadline` and :class:`Stall` are read watches: before each network read the drivers
-ask a watch how long the read may wait (:meth:`wait`), and tell it what came (:meth:`got`).
-:class:`CappedBody` collects an answer's body, decoding gzip or deflate itself so that no
+``Deadline`` and ``Stall`` are read watches: before each network read the drivers
+ask a watch how long the read may wait (``wait()``), and tell it what came (``got()``).
+``CappedBody`` collects an answer's body, decoding gzip or deflate itself so that no
 more than the cap is ever inflated. Standard library only.
 """
 

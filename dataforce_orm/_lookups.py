@@ -260,7 +260,13 @@ TRANSFORMS: dict[str, tuple[str, Callable[[datetime], Any]]] = {
 
 
 class Q:
-    """Lookups combined with ``&`` (and), ``|`` (or) and ``~`` (not)."""
+    """Lookups combined with ``&`` (and), ``|`` (or) and ``~`` (not).
+
+    Attributes:
+        children: The combined Q objects and (lookup, value) pairs.
+        connector: How the children combine: ``"AND"`` or ``"OR"``.
+        negated: Whether the whole is negated (``~q``).
+    """
 
     def __init__(self, *children: Q, **lookups: Any) -> None:
         for child in children:

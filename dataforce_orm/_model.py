@@ -345,7 +345,7 @@ class ModelBase:
         return (yield from self._path_op(session, self._parents(), ident=self.pk))
 
 def _restore(cls: type[M], state: dict[str, Any]) -> M:
-    """A model object from :meth:`ModelBase._state` (no session)."""
+    """A model object from ``ModelBase._state()`` (no session)."""
     obj = cls.__new__(cls)
     for a in attrs.fields(cls):
         default: Any = a.default

@@ -44,23 +44,34 @@ class Collection(MergedUpdate, CursorPages, Model):
     _path = "/v1/organizations/{organization}/orbits/{orbit}/collections"
     _default_order = ("-created_at",)
 
-    id: str | None = field("id")
+    id: str | None = field("id", doc="The collection's id (a UUID); None until it is saved.")
     name: str = field("str", default="", create=True, editable=True, max_len=100,
-                      update_nonempty=True, search=True, sort="name")
+                      update_nonempty=True, search=True, sort="name",
+                      doc="The collection's name, unique in its orbit (1 to 100 characters).")
     description: str = field("str", default="", create=True, editable=True, max_len=1000,
-                             sort="description")
+                             sort="description",
+                             doc="What the collection holds, in words (up to 1000 characters).")
     collection_type: CollectionType | None = field(
         "enum", wire="type", create=True, required=True, enum=CollectionType, sort="type",
-        server_filter="types", server_values=FILTERABLE_TYPES)
-    orbit_id: str | None = field("id", checked=False)
-    tags: list[str] | None = field("tags", create=True, editable=True, max_items=50,
-                                   max_len=64, search=True)
-    total_artifacts: int = field("num", default=0, sort="total_artifacts")
-    created_at: datetime | None = field("time", sort="created_at")
-    updated_at: datetime | None = field("time")
+        server_filter="types", server_values=FILTERABLE_TYPES,
+        doc="What the collection holds: models, datasets, experiments or a mix.")
+    orbit_id: str | None = field("id", checked=False,
+                                 doc="The id of the orbit holding the collection.")
+    tags: list[str] | None = field(
+        "tags", create=True, editable=True, max_items=50, max_len=64, search=True,
+        doc="Labels for finding the collection (up to 50, each up to 64 characters).")
+    total_artifacts: int = field("num", default=0, sort="total_artifacts",
+                                 doc="How many artifacts the collection holds.")
+    created_at: datetime | None = field("time", sort="created_at",
+                                        doc="When the collection was created (UTC).")
+    updated_at: datetime | None = field("time", doc="When the collection was last changed (UTC).")
     # details: filled when the object came from a get by id
-    artifacts_tags: list[str] | None = None
-    artifacts_extra_values: list[str] | None = None
+    artifacts_tags: list[str] | None = field(
+        "json", shown=False,
+        doc="Every tag used by the collection's artifacts (filled by a get by id).")
+    artifacts_extra_values: list[str] | None = field(
+        "json", shown=False,
+        doc="Every metric name of the collection's artifacts (filled by a get by id).")
 
     @property
     def artifacts(self) -> ArtifactManager:
@@ -82,13 +93,15 @@ class Organization(ReadOnly, NoGetById, Model):
     _read_only = ("organizations are created and changed with a browser sign-in (JWT); "
                   "the platform refuses those writes to an API key")
 
-    id: str | None = field("id")
-    name: str = field("str", default="")
-    role: str | None = field("str")
-    logo: str | None = field("str")
-    created_at: datetime | None = field("time")
-    updated_at: datetime | None = field("time")
-    permissions: dict[str, list[str]] | None = None
+    id: str | None = field("id", doc="The organization's id (a UUID).")
+    name: str = field("str", default="", doc="The organization's name.")
+    role: str | None = field("str", doc="The API key's user's role in the organization.")
+    logo: str | None = field("str", doc="The URL of the organization's logo, if it has one.")
+    created_at: datetime | None = field("time", doc="When the organization was created (UTC).")
+    updated_at: datetime | None = field("time",
+                                        doc="When the organization was last changed (UTC).")
+    permissions: dict[str, list[str]] | None = field(
+        "json", shown=False, doc="What the user may do in it: resource name to allowed actions.")
 
 
 @attrs.define(slots=True, eq=False, repr=False, init=False)
@@ -101,22 +114,33 @@ class Orbit(Model):
 
     _path = ORBITS
 
-    id: str | None = field("id")
-    name: str = field("str", default="", create=True, editable=True, required=True,
-                      max_len=100, update_nonempty=True)
-    bucket_secret_id: str | None = field("id", create=True, editable=True, required=True)
-    organization_id: str | None = field("id", checked=False)
-    role: str | None = field("str")
-    total_members: int | None = field("num")
-    total_collections: int | None = field("num")
-    total_satellites: int | None = field("num")
-    total_artifacts: int | None = field("num")
-    created_at: datetime | None = field("time")
-    updated_at: datetime | None = field("time")
-    permissions: dict[str, list[str]] | None = None
+    id: str | None = field("id", doc="The orbit's id (a UUID); None until it is saved.")
+    name: str = field("str", default="", create=True, editable=True, required=True, max_len=100,
+                      update_nonempty=True,
+                      doc="The orbit's name, unique in its organization (1 to 100 characters).")
+    bucket_secret_id: str | None = field(
+        "id", create=True, editable=True, required=True,
+        doc="The id of the bucket secret where the orbit stores artifact files.")
+    organization_id: str | None = field("id", checked=False,
+                                        doc="The id of the organization holding the orbit.")
+    role: str | None = field("str", doc="The API key's user's role in the orbit.")
+    total_members: int | None = field("num", doc="How many users are members of the orbit.")
+    total_collections: int | None = field("num", doc="How many collections the orbit holds.")
+    total_satellites: int | None = field(
+        "num", doc="How many satellites (deployment hosts) the orbit has.")
+    total_artifacts: int | None = field("num",
+                                        doc="How many artifacts the orbit's collections hold.")
+    created_at: datetime | None = field("time", doc="When the orbit was created (UTC).")
+    updated_at: datetime | None = field("time", doc="When the orbit was last changed (UTC).")
+    permissions: dict[str, list[str]] | None = field(
+        "json", shown=False,
+        doc="What the user may do in the orbit: resource name to allowed actions.")
     # details: filled when the object came from a get by id
-    members: list[dict[str, Any]] | None = None
-    collections_tags: list[str] | None = None
+    members: list[dict[str, Any]] | None = field(
+        "json", shown=False, doc="The orbit's members with their roles (filled by a get by id).")
+    collections_tags: list[str] | None = field(
+        "json", shown=False,
+        doc="Every tag used by the orbit's collections (filled by a get by id).")
 
     def __init__(self, name: str = "", bucket_secret: BucketSecret | str | None = None,
                  **fields: Any) -> None:
@@ -156,24 +180,36 @@ class BucketSecret(MergedUpdate, Model):
     _path = "/v1/organizations/{organization}/bucket-secrets"
     _noun = "bucket secret"
 
-    id: str | None = field("id")
-    type: str = field("str", default="s3", create=True, choices=("s3", "azure"))
-    endpoint: str = field("str", default="", create=True, editable=True, required=True,
-                          mask=_mask_key)
-    bucket_name: str = field("str", default="", create=True, editable=True, required=True)
-    region: str | None = field("str", create=True, editable=True, nullable=True)
-    secure: bool | None = field("bool", create=True, editable=True, nullable=True)
-    cert_check: bool | None = field("bool", create=True, editable=True, nullable=True)
-    access_key: str | None = field("str", create=True, editable=True, nullable=True,
-                                   secret=True)
-    secret_key: str | None = field("str", create=True, editable=True, nullable=True,
-                                   secret=True)
-    session_token: str | None = field("str", create=True, editable=True, nullable=True,
-                                      secret=True)
-    organization_id: str | None = field("id", checked=False)
-    created_at: datetime | None = field("time")
-    updated_at: datetime | None = field("time")
-    orbits: list[dict[str, Any]] | None = None  # the orbits using it: {id, name, ...}
+    id: str | None = field("id", doc="The bucket secret's id (a UUID); None until it is saved.")
+    type: str = field("str", default="s3", create=True, choices=("s3", "azure"),
+                      doc="The storage: s3 (S3 or a compatible store) or azure (Azure Blob).")
+    endpoint: str = field(
+        "str", default="", create=True, editable=True, required=True, mask=_mask_key,
+        doc="The S3 endpoint host, or the Azure connection string (its key masked in reprs).")
+    bucket_name: str = field("str", default="", create=True, editable=True, required=True,
+                             doc="The S3 bucket or the Azure container name.")
+    region: str | None = field(
+        "str", create=True, editable=True, nullable=True,
+        doc="The S3 region (e.g. us-east-1); required for S3, unset for Azure.")
+    secure: bool | None = field("bool", create=True, editable=True, nullable=True,
+                                doc="Whether the S3 endpoint is reached over https.")
+    cert_check: bool | None = field("bool", create=True, editable=True, nullable=True,
+                                    doc="Whether the S3 endpoint's TLS certificate is verified.")
+    access_key: str | None = field(
+        "str", create=True, editable=True, nullable=True, secret=True,
+        doc="The S3 access key id (write-only: never returned, never shown).")
+    secret_key: str | None = field(
+        "str", create=True, editable=True, nullable=True, secret=True,
+        doc="The S3 secret access key (write-only: never returned, never shown).")
+    session_token: str | None = field(
+        "str", create=True, editable=True, nullable=True, secret=True,
+        doc="An S3 session token for temporary credentials (write-only).")
+    organization_id: str | None = field("id", checked=False,
+                                        doc="The id of the organization holding the secret.")
+    created_at: datetime | None = field("time", doc="When the secret was created (UTC).")
+    updated_at: datetime | None = field("time", doc="When the secret was last changed (UTC).")
+    orbits: list[dict[str, Any]] | None = field(
+        "json", shown=False, doc="The orbits storing their files with it (their ids and names).")
 
     def _validate(self, *, creating: bool, only: list[str] | None = None) -> None:
         super()._validate(creating=creating, only=only)

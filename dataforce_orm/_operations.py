@@ -3,7 +3,7 @@ with models and querysets, each as an operation a session's driver runs.
 
 A front end composes these, never the private helpers of the model, listing, or artifact
 modules: the operations' names and signatures here are the contract between the rooms. Each
-returns an :data:`Op` (run it with ``session.driver.run(op)`` or
+returns an ``Op`` (run it with ``session.driver.run(op)`` or
 ``await session.async_driver.run(op)``).
 """
 
@@ -71,7 +71,7 @@ def get_by_id(model: type[M], session: Session, ident: str,
 
 def save(obj: Model, session: Session, *, force: bool = False,
          update_fields: Iterable[str] | None = None) -> Op[None]:
-    """``obj.save()`` (see :meth:`Model.save`)."""
+    """``obj.save()`` (see ``Model.save()``)."""
     return obj._save_op(session, force, update_fields)
 
 

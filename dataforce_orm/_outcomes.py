@@ -258,7 +258,7 @@ def poll_wait(policy: RetryPolicy, look: int, elapsed: float, limit: float) -> f
 
 def send_update_op(obj: Model, session: Session, req: Request, changed: list[str],
                    values: dict[str, Any], snap: dict[str, Any], force: bool) -> Op[Any]:
-    """Send an update; when its answer is lost, settle it (see :func:`settle_update_op`)."""
+    """Send an update; when its answer is lost, settle it (see ``settle_update_op()``)."""
     started = time.time()
     try:
         return (yield req).data

@@ -1,7 +1,7 @@
 """The sans-I/O protocol: requests, responses, operations and the stepper that advances them.
 
-An operation is a generator: it yields :class:`Request` objects (or :class:`Batch` results when
-it streams, or :class:`Sleep` pauses) and receives :class:`Response` objects, or has the
+An operation is a generator: it yields ``Request`` objects (or ``Batch`` results when
+it streams, or ``Sleep`` pauses) and receives ``Response`` objects, or has the
 library error for a failed request thrown into it. Models and querysets are written only
 against this module; the drivers in ``_http`` run operations on ``requests`` or ``httpx``.
 Standard library only.
@@ -149,7 +149,7 @@ def _detail(data: Any, text: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def read_response(req: Request, status: int, headers: Mapping[str, str], body: bytes) -> Response:
-    """Decode an answer, raising the matching :class:`APIError` for anything but 2xx JSON."""
+    """Decode an answer, raising the matching ``APIError`` for anything but 2xx JSON."""
     text_type = "json" in headers.get("content-type", "")
     data: Any = None
     bad_json = False
@@ -177,7 +177,7 @@ def read_response(req: Request, status: int, headers: Mapping[str, str], body: b
 class Stepper:
     """Advances an operation: hands it the last reply (or error) and takes its next step.
 
-    With a ``policy`` (a RetryPolicy), each :class:`Request` an operation yields is sent under
+    With a ``policy`` (a RetryPolicy), each ``Request`` an operation yields is sent under
     it: its first try goes straight to the driver, and only after a failure does the
     policy's retry operation take over (the requests that one makes are sent the same way).
     The steps that come out are then only attempts, sleeps, batches and local work.

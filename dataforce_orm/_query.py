@@ -30,7 +30,13 @@ R = TypeVar("R")
 
 
 class Aggregate:
-    """An aggregate computed by streaming every match (the server has none)."""
+    """An aggregate computed by streaming every match (the server has none).
+
+    Attributes:
+        name: The aggregate's name (``Count``, ``Min``, ``Max``).
+        field: The field aggregated.
+        distinct: Whether equal values count once.
+    """
 
     name = ""
 
@@ -129,7 +135,11 @@ def collect(op: Op[Any], limit: int | None = None) -> Op[list[Any]]:
 
 
 class QuerySet(Generic[M]):
-    """A lazy, chainable query over a model; each method returns a new QuerySet."""
+    """A lazy, chainable query over a model; each method returns a new QuerySet.
+
+    Attributes:
+        model: The model class queried.
+    """
 
     def __init__(self, model: type[M], session: Session | None = None, where: Node | None = None,
                  order: tuple[str, ...] = (), low: int = 0, high: int | None = None, *,
@@ -646,84 +656,84 @@ class QuerySet(Generic[M]):
         return session.async_driver.stream(self._shape_op(self._rows_op(session)))
 
     def aiterator(self, chunk_size: int | None = None) -> AsyncIterator[M]:
-        """Async :meth:`iterator`."""
+        """Async ``iterator()``."""
         qs = self._chunked(chunk_size)
         session = qs._session_for()
         return session.async_driver.stream(qs._shape_op(qs._rows_op(session)))
 
     async def acount(self) -> int:
-        """Async :meth:`count`."""
+        """Async ``count()``."""
         if self._cache is not None:
             return len(self._cache)
         return await self._arun(self._count_op(self._session_for()))
 
     async def aexists(self) -> bool:
-        """Async :meth:`exists`."""
+        """Async ``exists()``."""
         if self._cache is not None:
             return bool(self._cache)
         return self._empty is False and await self._plain().afirst() is not None
 
     async def afirst(self) -> M | None:
-        """Async :meth:`first`."""
+        """Async ``first()``."""
         if self._cache is not None:
             return self._cache[0] if self._cache else None
         return self._one(await self._arun(self._first_op(self._session_for())))
 
     async def alast(self) -> M | None:
-        """Async :meth:`last`."""
+        """Async ``last()``."""
         return await self.reverse().afirst()
 
     async def aget(self, *args: Q, **lookups: Any) -> M:
-        """Async :meth:`get`."""
+        """Async ``get()``."""
         session = self._session_for()
         return self._one(await session.async_driver.run(
             self._get_call_op(session, args, lookups)))
 
     async def alatest(self, *fields: str) -> M:
-        """Async :meth:`latest`."""
+        """Async ``latest()``."""
         qs = self._latest_qs(fields, True)
         return self._one(await self._arun(self._latest_op(self._session_for(), qs)))
 
     async def aearliest(self, *fields: str) -> M:
-        """Async :meth:`earliest`."""
+        """Async ``earliest()``."""
         qs = self._latest_qs(fields, False)
         return self._one(await self._arun(self._latest_op(self._session_for(), qs)))
 
     async def ain_bulk(self, id_list: Iterable[Any] | None = None, *,
                        field_name: str = "id") -> dict[str, M]:
-        """Async :meth:`in_bulk`."""
+        """Async ``in_bulk()``."""
         ids = self._in_bulk_ids(id_list, field_name)
         return await self._arun(self._in_bulk_op(self._session_for(), ids))
 
     async def aaggregate(self, *args: Aggregate, **kwargs: Aggregate) -> dict[str, Any]:
-        """Async :meth:`aggregate`."""
+        """Async ``aggregate()``."""
         _aggregates(self.model, args, kwargs)
         return await self._arun(self._aggregate_op(self._session_for(), args, kwargs))
 
     async def acreate(self, **fields: Any) -> M:
-        """Async :meth:`create`."""
+        """Async ``create()``."""
         return await self._arun(self._create_op(self._session_for(), fields))
 
     async def aget_or_create(self, defaults: dict[str, Any] | None = None,
                              **lookups: Any) -> tuple[M, bool]:
-        """Async :meth:`get_or_create`."""
+        """Async ``get_or_create()``."""
         op = self._get_or_create_op(self._session_for(), defaults, lookups, False)
         return await self._arun(op)
 
     async def aupdate_or_create(self, defaults: dict[str, Any] | None = None,
                                 create_defaults: dict[str, Any] | None = None,
                                 **lookups: Any) -> tuple[M, bool]:
-        """Async :meth:`update_or_create`."""
+        """Async ``update_or_create()``."""
         op = self._get_or_create_op(self._session_for(), defaults, lookups, True, create_defaults)
         return await self._arun(op)
 
     async def aupdate(self, **fields: Any) -> int:
-        """Async :meth:`update`."""
+        """Async ``update()``."""
         _check_update(self.model, fields)
         return await self._arun(self._update_op(self._session_for(), fields))
 
     async def adelete(self) -> int:
-        """Async :meth:`delete`."""
+        """Async ``delete()``."""
         return await self._arun(self._delete_op(self._session_for()))
 
     def _check_bulk(self, objs: Iterable[M], creating: bool,
@@ -836,7 +846,7 @@ class QuerySet(Generic[M]):
     async def abulk_update(self, objs: Iterable[M], fields: Iterable[str],
                            batch_size: int | None = None, *,
                            concurrency: int = 8) -> list[M | DataForceError]:
-        """Async :meth:`bulk_update`, at most ``concurrency`` saves at once."""
+        """Async ``bulk_update()``, at most ``concurrency`` saves at once."""
         self._check_batch(batch_size)
         if concurrency < 1:
             raise ValidationError("concurrency", "must be at least 1")

@@ -1,6 +1,6 @@
 """The operations every model has, written once as sans-I/O operations run by either driver:
 save (a create, a partial write, or a merge-or-conflict full write), refresh, delete, get by id,
-and the listing to page through; :class:`Model` is the base every platform object is declared
+and the listing to page through; ``Model`` is the base every platform object is declared
 on."""
 
 from __future__ import annotations
@@ -186,6 +186,13 @@ class Model(ModelBase):
         ``force=True`` skips that read and check and writes the object's own values.
         ``update_fields`` limits which changed fields are written. ValidationError before any
         request for bad values; DataForceError on a read-only model.
+
+        Args:
+            force: Write the object's own values without reading the server's first (no conflict
+                check).
+            update_fields: Write only these changed fields.
+            using: The session to send it on (default: the one that loaded it, else the current
+                one).
         """
         session = self._session_for(using)
         session.driver.run(self._save_op(session, force, update_fields))
@@ -195,27 +202,35 @@ class Model(ModelBase):
 
         Unsaved changes raise ValidationError unless ``discard=True``; DoesNotExist if the
         object is gone.
+
+        Args:
+            discard: Drop unsaved changes instead of refusing.
+            using: The session to send it on.
         """
         session = self._session_for(using)
         session.driver.run(self._refresh_op(session, discard))
 
     def delete(self, *, using: Session | None = None) -> None:
-        """Delete it on the server; the object becomes unsaved. DoesNotExist if it is gone."""
+        """Delete it on the server; the object becomes unsaved. DoesNotExist if it is gone.
+
+        Args:
+            using: The session to send it on.
+        """
         session = self._session_for(using)
         session.driver.run(self._delete_op(session))
 
     async def asave(self, *, force: bool = False, update_fields: Iterable[str] | None = None,
                     using: Session | None = None) -> None:
-        """Async :meth:`save`."""
+        """Async ``save()``."""
         session = self._session_for(using)
         await session.async_driver.run(self._save_op(session, force, update_fields))
 
     async def arefresh(self, *, discard: bool = False, using: Session | None = None) -> None:
-        """Async :meth:`refresh`."""
+        """Async ``refresh()``."""
         session = self._session_for(using)
         await session.async_driver.run(self._refresh_op(session, discard))
 
     async def adelete(self, *, using: Session | None = None) -> None:
-        """Async :meth:`delete`."""
+        """Async ``delete()``."""
         session = self._session_for(using)
         await session.async_driver.run(self._delete_op(session))

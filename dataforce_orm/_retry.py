@@ -61,6 +61,16 @@ class RetryPolicy:
     exponential backoff and full jitter, ``Retry-After`` honoured up to ``max_retry_after``,
     at most ``attempts`` sends and ``deadline`` seconds per request. ``sleep``/``async_sleep``
     are injectable for tests.
+
+    Attributes:
+        attempts: The most sends of one request (at least 1).
+        deadline: The most seconds one request may take, retries included (None: no limit).
+        backoff: The first backoff in seconds; it doubles on each retry, with full jitter.
+        max_backoff: The longest backoff in seconds.
+        max_retry_after: The longest ``Retry-After`` honoured, in seconds.
+        statuses: The HTTP statuses that are retried.
+        sleep: How the sync driver waits (injectable for tests).
+        async_sleep: How the async driver waits (injectable for tests).
     """
 
     attempts: int = attrs.field(default=5, validator=_at_least(1, integer=True))
@@ -129,7 +139,7 @@ class RetryPolicy:
             raise
 
     async def acall(self, what: Request, fn: Callable[[], Awaitable[T]]) -> T:
-        """Async :meth:`call`."""
+        """Async ``call()``."""
         retrying = tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs(what))
         tries = 0
 

@@ -2,7 +2,7 @@
 
 A secret joins when the library first holds it: the API key when a session is made, and every
 value of a field declared secret when it is sent (a bucket secret's keys). Error messages,
-their reprs and the library's log records pass through :func:`mask`, so a secret never shows
+their reprs and the library's log records pass through ``mask()``, so a secret never shows
 there, whoever put it in the text (a server echoing a key in its ``detail`` included).
 Standard library only.
 """

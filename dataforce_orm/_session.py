@@ -2,7 +2,7 @@
 
 Which session a call uses: ``.using(s)`` if given, else the innermost ``with s:`` (a
 contextvar, so threads and asyncio tasks don't leak into each other), else the process default
-set by :func:`configure`, else one built from the environment.
+set by ``configure()``, else one built from the environment.
 """
 
 from __future__ import annotations
@@ -72,6 +72,33 @@ class Session:
     that moves fewer bytes than that in that many seconds of waiting fails with a
     TimeoutError, and is retried (a download resumes) under ``retry`` (default 64 KiB in
     10 s). A download is also capped at the artifact's declared size.
+
+    Each unset setting comes from the environment (``DFS_API_KEY``, ``DFS_BASE_URL``,
+    ``DFS_ORGANIZATION``, ``DFS_ORBIT``, ...), else from the configuration file's profile, else
+    from the default.
+
+    Args:
+        api_key: The platform API key (never shown in a repr or an error).
+        base_url: The platform's API URL (default ``https://api.luml.ai``).
+        organization: The default organization: its id or its exact name.
+        orbit: The default orbit: its id or its exact name.
+        collection: The default collection of the clients' artifact calls (an id).
+        timeout: Seconds to wait: one number, or (connect, read).
+        retry: When and how often a failed request is sent again (default ``RetryPolicy()``).
+        allow_insecure_http: Allow a plain-http URL that is not loopback.
+        verify: Verify TLS certificates (True), not (False), or a CA bundle's path.
+        profile: The configuration file's profile to read (default ``default``).
+        max_answer_size: The most bytes an API answer may have, decompressed.
+        stall: (bytes, seconds): the stall rule for storage transfers.
+
+    Attributes:
+        profile: The profile the settings were read from.
+        key_source: Where the API key came from (argument, environment, profile, ...).
+        base_url: The platform's API URL.
+        collection: The default collection of the clients' artifact calls.
+        timeout: Seconds to wait, as given.
+        retry: The retry policy.
+        limits: The size and stall bounds of what a server may send.
     """
 
     def __init__(
@@ -170,7 +197,7 @@ class Session:
         self.driver.send(Request("GET", VALIDATE_PATH))
 
     async def acheck(self) -> None:
-        """:meth:`check`, async."""
+        """``check()``, async."""
         await self.async_driver.send(Request("GET", VALIDATE_PATH))
 
     # -- organization and orbit resolution -------------------------------------------------
@@ -297,7 +324,7 @@ def _pick(wanted: str | None, kind: str, listing: Request) -> Generator[Any, Any
 
 
 def configure(**kwargs: Any) -> Session:
-    """Set the process-wide default session (built from ``kwargs`` like :class:`Session`)."""
+    """Set the process-wide default session (built from ``kwargs`` like ``Session``)."""
     global _default
     session = Session(**kwargs)
     with _lock:

@@ -43,6 +43,9 @@ class RequestCounter:
     While any counter is active the ``dataforce_orm`` logger is set to DEBUG; records that
     would not have passed its previous level are counted, then dropped, so log handlers see
     exactly what they would have seen without the counter.
+
+    Attributes:
+        requests: The (method, path, status) of each request counted, in order.
     """
 
     def __init__(self) -> None:

@@ -24,6 +24,18 @@ class Fault:
     method/path (a regex searched in the path without query) select requests; None = any.
     scope: "api" (``/v1/...`` routes) or "storage" (presigned storage URLs); None = both.
     times: apply to the next N matching requests only; rate: a seeded random fraction.
+
+    Attributes:
+        kind: What to inject: ``status``, ``delay``, ``drop``, ``drop_after`` or ``stall``.
+        status: The status answered (kind ``status``).
+        retry_after: The ``Retry-After`` header sent with it, if any.
+        delay: The seconds to wait (kinds ``delay`` and ``stall``).
+        method: Only requests of this HTTP method (None: any).
+        path: Only requests whose path matches this regular expression (None: any).
+        times: Only the next N matching requests (None: every one).
+        rate: Only this random fraction of the matching requests (None: every one).
+        seed: The random generator's seed for ``rate``, for repeatable runs.
+        scope: Only ``api`` routes or ``storage`` URLs (None: both).
     """
 
     kind: str

@@ -270,6 +270,23 @@ class LocalServer(Fixtures):
     ``storage_bandwidth`` caps each connection's storage reads and writes (bytes/s).
     Stored bytes live in files under ``storage_dir`` (default: a temporary directory, removed
     by ``close()``).
+
+    Args:
+        db_path: The SQLite database file (None: in memory).
+        host: The address to serve on; one that is not loopback needs ``allow_remote``.
+        port: The port (0: a free one).
+        allow_remote: Allow a host that is not loopback (the server has no real security).
+        multipart_threshold: Uploads larger than this many bytes are multipart.
+        multipart_part_size: The part size in bytes (None: the platform's table).
+        storage_bandwidth: Each storage connection's cap in bytes per second (None: none).
+        storage_dir: Where stored bytes live (None: a temporary directory).
+
+    Attributes:
+        user_id: The default user's id.
+        api_key: The default user's API key.
+        organization_id: The id of the default user's "Default Organization".
+        orbit_id: The id of its "Default Orbit".
+        bucket_secret_id: The id of the orbit's S3 bucket secret.
     """
 
     def __init__(

@@ -94,7 +94,13 @@ class DuplicateSecretError(Exception):
 
 @dataclass(frozen=True)
 class User:
-    """A user and its API key (the key is only known when the user was just made)."""
+    """A user and its API key (the key is only known when the user was just made).
+
+    Attributes:
+        id: The user's id (a UUID).
+        api_key: The user's API key (known only when the user was just made).
+        name: The user's name.
+    """
 
     id: str
     api_key: str
