@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -240,6 +241,8 @@ class _InferenceServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], satellite: LocalSatellite) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         self.satellite = satellite
         super().__init__(address, _InferenceHandler)
 

@@ -57,7 +57,9 @@ def test_a_deployment_comes_up_and_answers_callers_the_platform_admits(sat: Sat)
         up = until(_status(sat, dep["id"], "active"))
         assert up["inference_url"] == f"{satellite.url}/deployments/{dep['id']}"
         assert up["error_message"] is None and up["schemas"]
-        tasks = sat.server.satellite_tasks(made["id"])
+        # the task is reported done just after the deployment comes up
+        tasks = until(lambda: [t for t in sat.server.satellite_tasks(made["id"])
+                               if t["status"] == "done"])
         assert [(t["type"], t["status"]) for t in tasks] == [("deploy", "done")]
         assert tasks[0]["started_at"] and tasks[0]["finished_at"]
         assert tasks[0]["result"] == {"inference_url": up["inference_url"]}
