@@ -39,6 +39,8 @@ def test_the_organizations_satellites_limit_is_a_409(sat: Sat) -> None:
     assert (r.status_code, r.json()) == (
         409, {"detail": "Organization reached maximum number of satellites"}
     )
+    orbit = sat.session.get(sat.reg.arts.base).json()
+    assert orbit["total_satellites"] == 1
     other = sat.elsewhere()  # the limit counts every orbit of the organization
     assert other.session.post(other.satellites, json={"name": "x"}).status_code == 409
     assert [s["name"] for s in sat.session.get(sat.satellites).json()] == ["one"]
