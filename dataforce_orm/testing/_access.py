@@ -9,6 +9,7 @@ from typing import Any
 
 from ._ids import parse_uuid, uuid_error
 from ._permissions import allowed
+from ._satellites_store import SATELLITE_KEY_PREFIX, satellite_for_key
 from ._store import Store
 from ._validation import ErrorList, error
 from ._wire import Abort, Request, detail, json_response
@@ -41,23 +42,36 @@ class Access:
             # turns any other parsing failure into this 400
             raise Abort(detail(400, "There was an error parsing the body")) from exc
 
-    def authenticate(self, headers: dict[str, str]) -> str:
-        token: str | None = None
+    @staticmethod
+    def bearer_token(headers: dict[str, str]) -> str | None:
+        """The ``Authorization: Bearer`` token, else the ``access_token`` cookie."""
         header = headers.get("authorization")
         if header is not None:
             parts = header.split(" ")
-            if len(parts) == 2 and parts[0].lower() == "bearer":
-                token = parts[1]
-        elif "cookie" in headers:
+            return parts[1] if len(parts) == 2 and parts[0].lower() == "bearer" else None
+        if "cookie" in headers:
             cookie = SimpleCookie()
             with contextlib.suppress(CookieError):
                 cookie.load(headers["cookie"])
             if "access_token" in cookie:
-                token = cookie["access_token"].value
-        user = self.store.user_for_key(token) if token and token.startswith("dfs_") else None
-        if user is None:
+                return cookie["access_token"].value
+        return None
+
+    def authenticate(self, headers: dict[str, str], scopes: tuple[str, ...]) -> str:
+        """The user id (``api_key`` scope) or satellite id (``satellite``) of the caller:
+        401 for no known principal, 403 for one the route's scopes do not admit."""
+        token = self.bearer_token(headers) or ""
+        principal, scope = None, ""
+        if token.startswith("dfs_"):
+            principal, scope = self.store.user_for_key(token), "api_key"
+        elif token.startswith(SATELLITE_KEY_PREFIX):
+            principal = satellite_for_key(self.store, token)
+            scope = "satellite"
+        if principal is None:
             raise Abort(detail(401, "Not authenticated"))
-        return user
+        if scope not in scopes:
+            raise Abort(detail(403, f"This endpoint requires {', '.join(scopes)} authentication."))
+        return principal
 
     @staticmethod
     def path_uuid(key: str, value: str, errors: ErrorList) -> str:

@@ -12,9 +12,13 @@ from ._access import Access
 from ._artifacts_api import ArtifactRoutes
 from ._bucket_urls_api import BucketUrlRoutes
 from ._core_api import CoreRoutes
+from ._deployments_api import DeploymentRoutes
 from ._orbit_secrets_api import OrbitSecretRoutes
 from ._registry_api import TrackRoutes
 from ._routing import Route, RouteTable
+from ._satellite_worker_api import SatelliteWorkerRoutes
+from ._satellites_api import SatelliteRoutes
+from ._satellites_store import SatelliteStore
 from ._storage import PresignError, Storage
 from ._store import Store
 from ._validation import ErrorList
@@ -45,11 +49,17 @@ class Api:
         self.tracks = TrackRoutes(store)
         self.orbit_secrets = OrbitSecretRoutes(store)
         self.bucket_urls = BucketUrlRoutes(store, self.artifacts, storage)
+        self.satellites = SatelliteStore(store)
+        self.satellite_groups = (
+            SatelliteRoutes(store, self.satellites),
+            DeploymentRoutes(store, self.satellites),
+            SatelliteWorkerRoutes(store, self.satellites),
+        )
         self.table = RouteTable(self._routes())
 
     def _routes(self) -> list[Route]:
         groups = (self.core, self.artifacts_routes, self.tracks, self.orbit_secrets,
-                  self.bucket_urls)
+                  self.bucket_urls, *self.satellite_groups)
         return [route for group in groups for route in group.routes()]
 
     def handle(self, req: Request) -> Response:
@@ -82,7 +92,7 @@ class Api:
         access = self.access
         reads_body = method in ("POST", "PATCH") or route.reads_body
         body: Any = access.parse_body(req) if reads_body else None
-        user = access.authenticate(req.headers)
+        user = access.authenticate(req.headers, route.scopes)
         errors: ErrorList = []
         ids = {key: access.path_uuid(key, value, errors) for key, value in raw.items()}
         return route.handler(user, ids, req, body, errors)

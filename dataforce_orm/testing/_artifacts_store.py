@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ._ids import new_id, now_iso
+from ._satellites_store import DEPLOYMENT_SQL, deployment_out
 from ._storage import S3Target
 from ._store import _COLLECTION_COLS, NotNullError, Store, _row_to_collection
 from ._validation import strip_scheme
@@ -312,40 +313,12 @@ class ArtifactStore:
 
     def deployments(self, artifact_id: str) -> list[dict[str, Any]]:
         """Full Deployment objects of an artifact (any status), oldest first."""
-        rows = self.store._all(
-            "SELECT d.*, a.name AS artifact_name, a.collection_id FROM deployments d"
-            " JOIN artifacts a ON a.id = d.artifact_id WHERE d.artifact_id = ?"
-            " ORDER BY d.created_at, d.id",
-            artifact_id,
-        )
-        return [
-            {
-                "id": r["id"],
-                "name": r["name"],
-                "status": r["status"],
-                "orbit_id": r["orbit_id"],
-                "satellite_id": r["satellite_id"],
-                "satellite_name": r["satellite_name"],
-                "artifact_id": r["artifact_id"],
-                "artifact_name": r["artifact_name"],
-                "collection_id": r["collection_id"],
-                "inference_url": None,
-                "satellite_parameters": {},
-                "description": None,
-                "dynamic_attributes_secrets": {},
-                "env_variables_secrets": {},
-                "env_variables": {},
-                "schemas": None,
-                "error_message": None,
-                "created_by_user": r["created_by_user"],
-                "tags": None,
-                "created_at": r["created_at"],
-                "updated_at": r["updated_at"],
-                "model_id": r["artifact_id"],
-                "model_artifact_name": r["artifact_name"],
-            }
-            for r in rows
-        ]
+        with self.store._lock:
+            rows = self.store._all(
+                f"{DEPLOYMENT_SQL} WHERE d.artifact_id = ? ORDER BY d.created_at, d.id",
+                artifact_id,
+            )
+            return [deployment_out(r) for r in rows]
 
     def tracks(self, artifact_id: str) -> list[dict[str, Any]]:
         """Tracks holding the artifact, oldest first."""
@@ -511,33 +484,6 @@ class ArtifactStore:
             self._refresh(db, collection_id)
 
     # -- test helpers ---------------------------------------------------------------------------
-
-    def _orbit_of(self, db: sqlite3.Connection, artifact_id: str) -> str:
-        row = db.execute(
-            "SELECT c.orbit_id FROM artifacts a JOIN collections c ON c.id = a.collection_id"
-            " WHERE a.id = ?",
-            (artifact_id,),
-        ).fetchone()
-        if row is None:
-            raise KeyError(artifact_id)
-        return str(row[0])
-
-    def add_deployment(self, artifact_id: str, name: str, status: str) -> str:
-        """A deployment of the artifact on a made-up satellite."""
-        did = new_id()
-        with self.store.tx() as db:
-            orbit = self._orbit_of(db, artifact_id)
-            db.execute(
-                "INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                (did, orbit, artifact_id, name, status, new_id(), "satellite", None, now_iso()),
-            )
-        return did
-
-    def remove_deployment(self, deployment_id: str) -> None:
-        """Drop a deployment."""
-        with self.store.tx() as db:
-            if db.execute("DELETE FROM deployments WHERE id = ?", (deployment_id,)).rowcount == 0:
-                raise KeyError(deployment_id)
 
     def rows(self, collection_id: str | None = None) -> list[dict[str, Any]]:
         """Stored artifacts, oldest first."""

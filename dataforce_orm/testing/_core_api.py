@@ -54,7 +54,7 @@ class CoreRoutes(Access):
         """This group's part of the route table."""
         return [
             Route("GET", "/v1/users/me/organizations", self._get_organizations),
-            Route("GET", "/v1/auth/api-keys/validate", self._get_validate),
+            Route("GET", "/v1/auth/api-keys/validate", self._get_validate, scopes=("api_key",)),
             Route("GET", ORG + "/orbits", self._get_orbits),
             Route("POST", ORG + "/orbits", self._post_orbits),
             Route("GET", ORBIT, self._get_orbit),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _secrets
 from ._api import Api
 from ._ids import new_id
 from ._orbit_secrets_store import DuplicateNameError
@@ -169,15 +170,36 @@ class Fixtures:
     def add_deployment(
         self, artifact_id: str, *, name: str = "deployment", status: str = "active"
     ) -> str:
-        """Deploy an artifact on a made-up satellite; returns the deployment id.
+        """Deploy an artifact on the orbit's unpaired helper satellite (named ``satellite``,
+        made on first use); returns the deployment id. No task is queued.
 
         Any deployment blocks delete-url (409); an ``active`` one shows in list items.
         """
-        return self._api.artifacts.add_deployment(str(artifact_id), name, status)
+        return self._api.satellites.add_deployment(str(artifact_id), name, status)
 
     def remove_deployment(self, deployment_id: str) -> None:
-        """Drop a deployment made with add_deployment."""
-        self._api.artifacts.remove_deployment(str(deployment_id))
+        """Drop a deployment row (no undeploy task; KeyError for an unknown id)."""
+        self._api.satellites.remove_deployment(str(deployment_id))
+
+    def make_satellite(
+        self, name: str = "satellite", *, orbit_id: str | None = None,
+        description: str | None = None,
+    ) -> tuple[dict[str, Any], str]:
+        """A new unpaired satellite in an orbit (default: the default orbit), ignoring the
+        organization's satellites limit: (the Satellite as the API shows it, its ``dfssat_``
+        key, for a ``LocalSatellite`` or the worker routes)."""
+        row, key = self._api.satellites.add_satellite(orbit_id or self.orbit_id, name, description)
+        _secrets.register(key)
+        return row, key
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the server's clock forward: satellites' ``last_seen_at`` and computed
+        ``status`` (``error`` 20 minutes after the last call) follow it."""
+        self._api.satellites.clock.advance(seconds)
+
+    def satellite_tasks(self, satellite_id: str) -> list[dict[str, Any]]:
+        """A satellite's task queue (every status), in scheduled order."""
+        return self._api.satellites.tasks(str(satellite_id))
 
     def add_track(
         self, artifact_id: str, *, name: str = "track", track_id: str | None = None

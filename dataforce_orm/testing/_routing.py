@@ -25,6 +25,7 @@ class Route:
     template: str
     handler: Handler
     reads_body: bool = False  # a DELETE whose JSON body is parsed (POST and PATCH always are)
+    scopes: tuple[str, ...] = ("jwt", "api_key")  # the principals admitted (see Access)
 
 
 class RouteTable:

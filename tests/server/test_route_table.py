@@ -50,7 +50,7 @@ def test_every_route_is_a_method_and_template_with_one_handler() -> None:
         "/artifacts/{artifact_id}/force",
     ) in routes
     assert all(method in ("GET", "POST", "PATCH", "DELETE") for method, _ in routes)
-    assert all(template.startswith("/v1/") for _, template in routes)
+    assert all(template.startswith(("/v1/", "/satellites/v1/")) for _, template in routes)
 
 
 def test_route_groups_do_not_import_each_other() -> None:
