@@ -2,8 +2,8 @@
 
 ``Artifact`` is declared on the resource layer like every model (its PATCH is partial; it
 lists orbit-wide with ``collection_ids``); the upload, download and delete flows are
-operations here, written once: API requests go through the retry engine, storage transfers
-are :class:`Local` steps the sync or async driver runs (``_transfer``); what a lost create or
+operations here, written once: API and storage requests alike go through the retry engine
+(storage steps by ``_transfer.transfer_op``); what a lost create or
 status change did is settled by ``_outcomes``.
 """
 
@@ -32,7 +32,7 @@ from ._protocol import Local, Op, Request
 from ._query import QuerySet
 from ._resource import MODELS, Model, load_one, wire_error
 from ._session import Session, current_session
-from ._transfer import Call, Fetch, Open, Progress, Put, PutParts, is_sha256
+from ._transfer import Call, Fetch, Open, Progress, Put, PutParts, is_sha256, transfer_op
 
 if TYPE_CHECKING:
     from ._models import Collection
@@ -164,11 +164,11 @@ class Artifact(CursorPages, Model):
         azure = details.get("type") == "azure"
         if not details.get("multipart"):
             headers = {"x-ms-blob-type": "BlockBlob"} if azure else {}
-            yield Local(Put(str(details["url"]), source, 0, size, headers), meter)
+            yield from transfer_op(Put(str(details["url"]), source, 0, size, headers), meter)
             return
         upload_id = None
         if not azure:
-            started = yield Local(Call("POST", str(details["url"])))
+            started = yield from transfer_op(Call("POST", str(details["url"])))
             upload_id = _upload_id(started.body)
         ask = {"bucket_id": details.get("bucket_secret_id"),
                "bucket_location": details.get("bucket_location"), "size": size}
@@ -184,11 +184,11 @@ class Artifact(CursorPages, Model):
         complete = str(urls["complete_url"])
         # (a failed multipart upload cannot be aborted: the platform presigns no abort URL, so
         # its parts stay in the bucket until a lifecycle rule removes them)
-        answers = yield Local(PutParts(puts, concurrency), meter)
+        answers = yield from transfer_op(PutParts(puts, concurrency), meter)
         if azure:
             ids = [_block_id(p) for p in parts]
             xml = "".join(f"<Latest>{escape(i)}</Latest>" for i in ids)
-            yield Local(Call("PUT", complete, f"<?xml version='1.0' encoding='utf-8'?>"
+            yield from transfer_op(Call("PUT", complete, f"<?xml version='1.0' encoding='utf-8'?>"
                                               f"<BlockList>{xml}</BlockList>".encode()))
             return
         etags = [a.headers.get("etag") or a.headers.get("ETag") for a in answers]
@@ -198,7 +198,7 @@ class Artifact(CursorPages, Model):
         xml = "".join(f"<Part><PartNumber>{p['part_number']}</PartNumber>"
                       f"<ETag>{escape(str(e))}</ETag></Part>"
                       for p, e in zip(parts, etags, strict=True))
-        done = yield Local(Call("POST", complete, f"<CompleteMultipartUpload>{xml}"
+        done = yield from transfer_op(Call("POST", complete, f"<CompleteMultipartUpload>{xml}"
                                                   f"</CompleteMultipartUpload>".encode()))
         if b"<Error>" in done.body:  # S3 may answer 200 and report a failure in the body
             raise DataForceError("storage did not complete the multipart upload: "
@@ -221,12 +221,12 @@ class Artifact(CursorPages, Model):
         url = yield from self._url_op(session, "download-url")
         meter = Progress(self.size, progress, f"download {target.name}") if progress else None
         sha = self.file_hash if verify and is_sha256(self.file_hash) else None
-        done = yield Local(Fetch(url, str(target), self.size or None, sha), meter)
+        done = yield from transfer_op(Fetch(url, str(target), self.size or None, sha), meter)
         return Path(done)
 
     def _open_op(self, session: Session) -> Op[Any]:
         url = yield from self._url_op(session, "download-url")
-        return (yield Local(Open(url)))
+        return (yield from transfer_op(Open(url)))
 
     def _delete_op(self, session: Session, force: bool = False) -> Op[None]:
         self._require_saved()
@@ -234,7 +234,7 @@ class Artifact(CursorPages, Model):
         if not force:
             url = yield from self._url_op(session, "delete-url")  # now pending_deletion
             try:
-                yield Local(Call("DELETE", url))
+                yield from transfer_op(Call("DELETE", url))
             except errors.NotFoundError:
                 pass  # nothing stored under it: nothing to delete
             except DataForceError:
