@@ -43,6 +43,7 @@ import urllib3.exceptions
 
 from ._clients import (
     SYNC_FAILURES,
+    PluggableTransport,
     ThreadSessions,
     async_failures,
     import_httpx,
@@ -300,6 +301,7 @@ class Transport:
     # in its place (see Session._explain_op).
     explain: Callable[[APIError], Op[None]] | None = attrs.field(default=None, repr=False)
     limits: Limits = attrs.field(factory=Limits)
+    plug: PluggableTransport | None = attrs.field(default=None, repr=False)  # see Session
 
     def url(self, req: Request) -> str:
         return self.base_url + req.path
@@ -370,11 +372,11 @@ class SyncDriver:
         self.transport = transport
         self.policy = policy
         self.storage = SyncStorage(policy, transport.timeout, transport.verify,
-                                   transport.limits)
+                                   transport.limits, transport.plug)
         self._pool = ThreadSessions(self._new_session)
 
     def _new_session(self) -> requests.Session:
-        http = new_session()
+        http = new_session(self.transport.plug)
         http.headers.update(self.transport.headers())
         http.auth = _BearerAuth(self.transport.auth)
         http.verify = self.transport.verify
@@ -493,7 +495,7 @@ class AsyncDriver:
         self.transport = transport
         self.policy = policy
         self.storage = AsyncStorage(policy, transport.timeout, _ssl_verify(transport.verify),
-                                    transport.limits)
+                                    transport.limits, transport.plug)
         # A client's connections refer to their loop, so a weak mapping would never let go:
         # entries of closed loops are dropped when the next client is made.
         self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
@@ -512,6 +514,7 @@ class AsyncDriver:
             timeout=httpx.Timeout(read, connect=connect),
             verify=_ssl_verify(self.transport.verify), trust_env=False, follow_redirects=True,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
+            transport=None if (plug := self.transport.plug) is None else plug.httpx_transport(),
         )
         entry = _LoopClient(client, _close_at_shutdown(client))
         with self._lock:

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
+from ._clients import PluggableTransport
 from ._config import resolve
 from ._errors import (
     APIError,
@@ -72,6 +73,11 @@ class Session:
     that moves fewer bytes than that in that many seconds of waiting fails with a
     TimeoutError, and is retried (a download resumes) under ``retry`` (default 64 KiB in
     10 s). A download is also capped at the artifact's declared size.
+
+    ``transport`` plugs in what sends the bytes, for API and storage requests alike, sync and
+    async (see :class:`PluggableTransport`; ``dataforce_orm.testing.InProcessTransport``
+    answers from a LocalServer without sockets); everything else (retries, caps, checks)
+    stays the library's.
     """
 
     def __init__(
@@ -89,6 +95,7 @@ class Session:
         profile: str | None = None,
         max_answer_size: int = DEFAULT_MAX_ANSWER,
         stall: tuple[int, float] = DEFAULT_STALL,
+        transport: PluggableTransport | None = None,
     ) -> None:
         for field, value in (("api_key", api_key), ("organization", organization),
                              ("orbit", orbit), ("collection", collection), ("profile", profile)):
@@ -116,10 +123,13 @@ class Session:
         self._depth = threading.local()  # nesting of `with self:` blocks, per thread
         self._visible: set[str] = set()  # organization/orbit ids seen in the key's listings
         self.limits: Limits = check_limits(max_answer_size, stall)
-        transport = Transport(self.base_url, self._authorization, timeout,
-                              _check_verify(verify), self._explain_op, self.limits)
-        self.driver = SyncDriver(transport, self.retry)
-        self.async_driver = AsyncDriver(transport, self.retry)
+        if transport is not None and not isinstance(transport, PluggableTransport):
+            raise ValidationError("transport", "must have requests_adapter() and "
+                                               f"httpx_transport(); got {type(transport).__name__}")
+        settings = Transport(self.base_url, self._authorization, timeout,
+                             _check_verify(verify), self._explain_op, self.limits, transport)
+        self.driver = SyncDriver(settings, self.retry)
+        self.async_driver = AsyncDriver(settings, self.retry)
         self.claims = Claims()  # the ids its creates took (see _outcomes)
 
     # -- configuration -------------------------------------------------------------------

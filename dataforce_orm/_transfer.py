@@ -48,6 +48,7 @@ import urllib3.exceptions
 
 from ._clients import (
     SYNC_FAILURES,
+    PluggableTransport,
     ThreadSessions,
     async_failures,
     import_httpx,
@@ -489,13 +490,14 @@ class SyncStorage:
     """Runs storage steps on ``requests`` (a client per thread, without the API key)."""
 
     def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
-                 verify: bool | str = True, limits: Limits | None = None) -> None:
+                 verify: bool | str = True, limits: Limits | None = None,
+                 plug: PluggableTransport | None = None) -> None:
         self.policy, self.timeout, self.verify = policy, timeout, verify
-        self.limits = limits or Limits()
+        self.limits, self.plug = limits or Limits(), plug
         self._pool = ThreadSessions(self._new_session)
 
     def _new_session(self) -> requests.Session:
-        http = new_session()
+        http = new_session(self.plug)
         http.verify = self.verify
         return http
 
@@ -663,10 +665,11 @@ class AsyncStorage:
     reads, writes and hashing run in threads so the loop is never blocked."""
 
     def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
-                 verify: Any = True, limits: Limits | None = None) -> None:
+                 verify: Any = True, limits: Limits | None = None,
+                 plug: PluggableTransport | None = None) -> None:
         # ``verify``: httpx's form (a bool or an SSL context, see ``_http._ssl_verify``).
         self.policy, self.timeout, self.verify = policy, timeout, verify
-        self.limits = limits or Limits()
+        self.limits, self.plug = limits or Limits(), plug
         # A client per loop, with the async generator that closes it when the loop shuts
         # down its async generators (as ``asyncio.run`` does), like the API clients.
         self._clients: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}
@@ -683,7 +686,9 @@ class AsyncStorage:
         connect, read = t if isinstance(t, tuple) else (t, t)
         client = httpx.AsyncClient(timeout=httpx.Timeout(read, connect=connect),
                                    verify=self.verify, trust_env=False,
-                                   follow_redirects=False, headers=_STORAGE_HEADERS)
+                                   follow_redirects=False, headers=_STORAGE_HEADERS,
+                                   transport=None if self.plug is None
+                                   else self.plug.httpx_transport())
         closer = _close_at_shutdown(client)
         with self._lock:
             for old in [lp for lp in self._clients if lp.is_closed()]:

@@ -2,12 +2,14 @@
 
 from ._counter import RequestCounter
 from ._faults import Fault
+from ._in_process import InProcessTransport
 from ._luml import luml_create_body, make_luml_archive
 from ._server import LocalServer
 from ._store import User
 
 __all__ = [
     "Fault",
+    "InProcessTransport",
     "LocalServer",
     "RequestCounter",
     "User",
