@@ -1,6 +1,7 @@
-"""Review bugs of issue 13 (end to end, sync and async): writes on a read-only model, saving
-an object never loaded, create(id=...), nested `with session:` blocks, and the platform's
-search over the text of a collection's tags JSON ("null" when created without tags)."""
+"""Unusual writes and the tag search (end to end, sync and async): writes on a read-only
+model, saving an object never loaded, create(id=...), nested `with session:` blocks, and the
+platform's search over the text of a collection's tags JSON ("null" when created without
+tags)."""
 
 from __future__ import annotations
 
