@@ -2,6 +2,7 @@
 
 from ._artifacts import Artifact, ArtifactManager, ArtifactStatus, ArtifactType
 from ._client import AsyncDataForceClient, DataForceClient
+from ._clients import PluggableTransport
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -55,6 +56,7 @@ __all__ = [
     "Orbit",
     "Organization",
     "PermissionDeniedError",
+    "PluggableTransport",
     "Q",
     "QuerySet",
     "RateLimitError",

@@ -2,9 +2,9 @@
 
 ``Artifact`` is declared on the resource layer like every model (its PATCH is partial; it
 lists orbit-wide with ``collection_ids``); the upload, download and delete flows are
-operations here, written once: API requests go through the retry engine, storage transfers
-are ``Local`` steps the sync or async driver runs (``_transfer``); what a lost create or
-status change did is settled by ``_outcomes``.
+operations here, written once: API and storage requests alike go through the retry engine
+(storage steps by ``_transfer.transfer_op``), the storage protocol of an upload is planned by
+``_uploads``, and what a lost create or status change did is settled by ``_outcomes``.
 """
 
 from __future__ import annotations
@@ -12,13 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
-from urllib.parse import parse_qs, urlsplit
-from xml.sax.saxutils import escape
 
 import attrs
 
@@ -32,13 +29,11 @@ from ._protocol import Local, Op, Request
 from ._query import QuerySet
 from ._resource import MODELS, Model, load_one, wire_error
 from ._session import Session, current_session
-from ._transfer import Call, Fetch, Open, Progress, Put, PutParts, is_sha256
+from ._transfer import Call, Fetch, Open, Progress, is_sha256, transfer_op
+from ._uploads import send_file_op
 
 if TYPE_CHECKING:
     from ._models import Collection
-
-MULTIPART_URLS = "/v1/bucket-secrets/upload/multipart"
-_S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
 class ArtifactType(WireEnum):
@@ -156,8 +151,7 @@ class Artifact(CursorPages, Model):
         meter = Progress(int(info["size"]), progress, f"upload {info['file_name']}") \
             if progress else None
         try:
-            yield from art._send_file_op(session, source, int(info["size"]), details, meter,
-                                         concurrency)
+            yield from send_file_op(details, source, int(info["size"]), meter, concurrency)
             yield from patch_status_op(art, session, ArtifactStatus.UPLOADED)
         except GeneratorExit:
             raise
@@ -180,52 +174,6 @@ class Artifact(CursorPages, Model):
         art = load_one(cls, req, answer.get("artifact"), session)
         return CreatedArtifact(art, answer["upload_details"])
 
-    def _send_file_op(self, session: Session, source: str, size: int,
-                      details: dict[str, Any], meter: Progress | None,
-                      concurrency: int) -> Op[None]:
-        azure = details.get("type") == "azure"
-        if not details.get("multipart"):
-            headers = {"x-ms-blob-type": "BlockBlob"} if azure else {}
-            yield Local(Put(str(details["url"]), source, 0, size, headers), meter)
-            return
-        upload_id = None
-        if not azure:
-            started = yield Local(Call("POST", str(details["url"])))
-            upload_id = _upload_id(started.body)
-        ask = {"bucket_id": details.get("bucket_secret_id"),
-               "bucket_location": details.get("bucket_location"), "size": size}
-        if upload_id is not None:
-            ask["upload_id"] = upload_id
-        urls_req = Request("POST", MULTIPART_URLS, json=ask)
-        urls = (yield urls_req).data
-        if not isinstance(urls, dict) or not isinstance(urls.get("parts"), list):
-            raise wire_error(urls_req, "expected {'parts': [...], 'complete_url': ...}")
-        parts = sorted(urls["parts"], key=lambda p: int(p["part_number"]))
-        puts = tuple(Put(str(p["url"]), source, int(p["start_byte"]),
-                         int(p["end_byte"]) - int(p["start_byte"]) + 1) for p in parts)
-        complete = str(urls["complete_url"])
-        # (a failed multipart upload cannot be aborted: the platform presigns no abort URL, so
-        # its parts stay in the bucket until a lifecycle rule removes them)
-        answers = yield Local(PutParts(puts, concurrency), meter)
-        if azure:
-            ids = [_block_id(p) for p in parts]
-            xml = "".join(f"<Latest>{escape(i)}</Latest>" for i in ids)
-            yield Local(Call("PUT", complete, f"<?xml version='1.0' encoding='utf-8'?>"
-                                              f"<BlockList>{xml}</BlockList>".encode()))
-            return
-        etags = [a.headers.get("etag") or a.headers.get("ETag") for a in answers]
-        if not all(etags):
-            raise DataForceError("storage answered a part without an ETag; the upload cannot "
-                                 "be completed")
-        xml = "".join(f"<Part><PartNumber>{p['part_number']}</PartNumber>"
-                      f"<ETag>{escape(str(e))}</ETag></Part>"
-                      for p, e in zip(parts, etags, strict=True))
-        done = yield Local(Call("POST", complete, f"<CompleteMultipartUpload>{xml}"
-                                                  f"</CompleteMultipartUpload>".encode()))
-        if b"<Error>" in done.body:  # S3 may answer 200 and report a failure in the body
-            raise DataForceError("storage did not complete the multipart upload: "
-                                 + done.body.decode("utf-8", "replace")[:300])
-
     # -- download, open, delete ----------------------------------------------------------------
 
     def _url_op(self, session: Session, what: str) -> Op[str]:
@@ -243,12 +191,12 @@ class Artifact(CursorPages, Model):
         url = yield from self._url_op(session, "download-url")
         meter = Progress(self.size, progress, f"download {target.name}") if progress else None
         sha = self.file_hash if verify and is_sha256(self.file_hash) else None
-        done = yield Local(Fetch(url, str(target), self.size or None, sha), meter)
+        done = yield from transfer_op(Fetch(url, str(target), self.size or None, sha), meter)
         return Path(done)
 
     def _open_op(self, session: Session) -> Op[Any]:
         url = yield from self._url_op(session, "download-url")
-        return (yield Local(Open(url)))
+        return (yield from transfer_op(Open(url)))
 
     def _delete_op(self, session: Session, force: bool = False) -> Op[None]:
         self._require_saved()
@@ -256,7 +204,7 @@ class Artifact(CursorPages, Model):
         if not force:
             url = yield from self._url_op(session, "delete-url")  # now pending_deletion
             try:
-                yield Local(Call("DELETE", url))
+                yield from transfer_op(Call("DELETE", url))
             except errors.NotFoundError:
                 pass  # nothing stored under it: nothing to delete
             except DataForceError:
@@ -391,31 +339,6 @@ class ArtifactManager(QuerySet[Artifact]):
         session = self._session_for()
         return await session.async_driver.run(Artifact._upload_op(
             session, self.collection_id, path, name, description, tags, progress, concurrency))
-
-
-def _upload_id(xml: bytes) -> str:
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        root = None
-    node = None
-    if root is not None:  # (an Element without children is falsy: no `or` here)
-        node = root.find(f"{_S3_NS}UploadId")
-        if node is None:
-            node = root.find("UploadId")
-    if node is None or not node.text:
-        raise DataForceError("storage did not start the multipart upload (no UploadId)")
-    return node.text
-
-
-def _block_id(part: dict[str, Any]) -> str:
-    """An Azure block's id: the one in its URL, else the platform's scheme."""
-    ids = parse_qs(urlsplit(str(part["url"])).query).get("blockid")
-    if ids:
-        return ids[0]
-    import base64
-
-    return base64.b64encode(f"block-{int(part['part_number']):08d}".encode()).decode()
 
 
 def _target(path: str | os.PathLike[str] | None, stored: str, ident: str) -> Path:

@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import requests
 import requests.adapters
@@ -156,13 +156,32 @@ class _WatchedAdapter(requests.adapters.HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
-def new_session() -> requests.Session:
+@runtime_checkable
+class PluggableTransport(Protocol):
+    """What ``Session(transport=...)`` takes: the transport every request of the session goes
+    through, API and storage calls alike (the retry engine, caps and checks stay the
+    library's).
+
+    ``requests_adapter()`` gives the ``requests`` adapter sync calls send with (mounted for
+    ``http://`` and ``https://`` on each of the session's ``requests`` sessions);
+    ``httpx_transport()`` gives the ``httpx.AsyncBaseTransport`` async calls send with (one
+    per client). ``dataforce_orm.testing.InProcessTransport`` is one.
+    """
+
+    def requests_adapter(self) -> requests.adapters.BaseAdapter:
+        """A new adapter for one ``requests`` session."""
+
+    def httpx_transport(self) -> Any:
+        """A new ``httpx.AsyncBaseTransport`` for one ``httpx.AsyncClient``."""
+
+
+def new_session(plug: PluggableTransport | None = None) -> requests.Session:
     """A ``requests.Session`` whose reads follow ``watching()``, ignoring the environment's
-    proxies and netrc (``trust_env=False``)."""
+    proxies and netrc (``trust_env=False``); with ``plug``, sending through its adapter."""
     http = requests.Session()
     http.trust_env = False
     for prefix in ("http://", "https://"):
-        http.mount(prefix, _WatchedAdapter())
+        http.mount(prefix, _WatchedAdapter() if plug is None else plug.requests_adapter())
     return http
 
 

@@ -4,8 +4,9 @@ settings (base URL, API key, TLS verification).
 Operations elsewhere are sans-I/O generators: they yield ``Request`` objects (or
 ``Batch`` results when they stream) and receive ``Response`` objects. A driver runs
 them: ``SyncDriver`` on ``requests`` (one ``requests.Session`` per thread),
-``AsyncDriver`` on ``httpx.AsyncClient``. Both send each request under the same
-``RetryPolicy`` (tenacity underneath) and map every failure into the error tree.
+``AsyncDriver`` on ``httpx.AsyncClient``. Both send every request, API and storage alike,
+under the same ``RetryPolicy`` (one retry engine) and map every failure into the error
+tree; a storage request's tries go to the driver's storage runner (``_transfer``).
 
 Every answer is read whole by the attempt's end (status line, headers and body: no read
 waits past it) and at most the session's cap on answers (``Limits.max_answer``, counted after
@@ -31,6 +32,7 @@ from collections.abc import (
     Generator,
     Iterator,
 )
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -41,6 +43,7 @@ import urllib3.exceptions
 
 from ._clients import (
     SYNC_FAILURES,
+    PluggableTransport,
     ThreadSessions,
     async_failures,
     import_httpx,
@@ -62,6 +65,7 @@ from ._protocol import (
     Batch,
     Local,
     Op,
+    Parallel,
     Request,
     Response,
     Sleep,
@@ -297,6 +301,7 @@ class Transport:
     # in its place (see Session._explain_op).
     explain: Callable[[APIError], Op[None]] | None = attrs.field(default=None, repr=False)
     limits: Limits = attrs.field(factory=Limits)
+    plug: PluggableTransport | None = attrs.field(default=None, repr=False)  # see Session
 
     def url(self, req: Request) -> str:
         return self.base_url + req.path
@@ -367,11 +372,11 @@ class SyncDriver:
         self.transport = transport
         self.policy = policy
         self.storage = SyncStorage(policy, transport.timeout, transport.verify,
-                                   transport.limits)
+                                   transport.limits, transport.plug)
         self._pool = ThreadSessions(self._new_session)
 
     def _new_session(self) -> requests.Session:
-        http = new_session()
+        http = new_session(self.transport.plug)
         http.headers.update(self.transport.headers())
         http.auth = _BearerAuth(self.transport.auth)
         http.verify = self.transport.verify
@@ -433,14 +438,45 @@ class SyncDriver:
                     if isinstance(step, Sleep):
                         self.policy.sleep(step.seconds)
                     elif isinstance(step, Attempt):
-                        steps.reply = self.send_once(step.request, step.end)
-                    elif isinstance(step, Local) and callable(step.work):
-                        steps.reply = step.work()
+                        local = step.request.storage
+                        steps.reply = self.send_once(step.request, step.end) if local is None \
+                            else self.storage.run(local.work, local.progress)
+                    elif isinstance(step, Parallel):
+                        steps.reply = self._parallel(step)
                     else:
                         assert isinstance(step, Local)
-                        steps.reply = self.storage.run(step.work, step.progress)
+                        steps.reply = step.work()
                 except BaseException as exc:  # the operation may clean up (then it re-raises)
                     steps.error = exc
+
+    def _parallel(self, step: Parallel) -> list[Any]:
+        """Run the operations in threads, each through its own stepper under the policy."""
+        results: list[Any] = [None] * len(step.ops)
+        stop = threading.Event()
+
+        def one(i: int, op: Op[Any]) -> None:
+            if stop.is_set():
+                return
+            steps = Stepper(op, self.policy, self.transport.read_timeout)
+            for _ in self._steps(steps):
+                pass
+            results[i] = steps.result
+
+        pool = ThreadPoolExecutor(max_workers=step.concurrency)
+        try:
+            futures = [pool.submit(one, i, op) for i, op in enumerate(step.ops)]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:
+                exc = failed.exception()
+                assert exc is not None
+                raise exc
+        finally:
+            # On a failure, or anything else (a KeyboardInterrupt in wait()), the operations
+            # not started are dropped; the ones running end before this returns.
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+        return results
 
     def close(self, current_thread_only: bool = False) -> None:
         """Close pooled connections: every thread's, or only the calling thread's."""
@@ -459,7 +495,7 @@ class AsyncDriver:
         self.transport = transport
         self.policy = policy
         self.storage = AsyncStorage(policy, transport.timeout, _ssl_verify(transport.verify),
-                                    transport.limits)
+                                    transport.limits, transport.plug)
         # A client's connections refer to their loop, so a weak mapping would never let go:
         # entries of closed loops are dropped when the next client is made.
         self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
@@ -478,6 +514,7 @@ class AsyncDriver:
             timeout=httpx.Timeout(read, connect=connect),
             verify=_ssl_verify(self.transport.verify), trust_env=False, follow_redirects=True,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
+            transport=None if (plug := self.transport.plug) is None else plug.httpx_transport(),
         )
         entry = _LoopClient(client, _close_at_shutdown(client))
         with self._lock:
@@ -553,14 +590,38 @@ class AsyncDriver:
                     if isinstance(step, Sleep):
                         await self.policy.async_sleep(step.seconds)
                     elif isinstance(step, Attempt):
-                        steps.reply = await self.send_once(step.request, step.end)
-                    elif isinstance(step, Local) and callable(step.work):
-                        steps.reply = await asyncio.to_thread(step.work)
+                        local = step.request.storage
+                        steps.reply = await (
+                            self.send_once(step.request, step.end) if local is None
+                            else self.storage.run(local.work, local.progress))
+                    elif isinstance(step, Parallel):
+                        steps.reply = await self._parallel(step)
                     else:
                         assert isinstance(step, Local)
-                        steps.reply = await self.storage.run(step.work, step.progress)
+                        steps.reply = await asyncio.to_thread(step.work)
                 except BaseException as exc:  # the operation may clean up (then it re-raises)
                     steps.error = exc
+
+    async def _parallel(self, step: Parallel) -> list[Any]:
+        """Run the operations as tasks, each through its own stepper under the policy."""
+        gate = asyncio.Semaphore(step.concurrency)
+
+        async def one(op: Op[Any]) -> Any:
+            async with gate:
+                steps = Stepper(op, self.policy, self.transport.read_timeout)
+                async for _ in self._steps(steps):
+                    pass
+                return steps.result
+
+        tasks = [asyncio.ensure_future(one(op)) for op in step.ops]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            # A failure (or a cancellation) stops the others, and they have ended when this
+            # returns: none is still sending, and their errors are retrieved.
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def aclose(self, *, if_idle: bool = False) -> None:
         """Close the client of the running loop (others close with their loops); with
@@ -609,7 +670,7 @@ def _explained(op: Op[T], explain: Callable[[APIError], Op[None]] | None) -> Op[
 
 
 def _next(steps: Stepper, transport: Transport
-          ) -> Request | Attempt | Batch[Any] | Sleep | Local | None:
+          ) -> Request | Attempt | Batch[Any] | Sleep | Local | Parallel | None:
     """The stepper's next step; an error it raises names the base URL it was sent to."""
     try:
         return steps.next()

@@ -45,6 +45,9 @@ class Request:
     # For a create: an operation that finds what an earlier, lost try made (None if nothing),
     # run before the create is sent again after a failure that may have been committed.
     recover: Callable[[], Op[Any]] | None = field(default=None, repr=False, compare=False)
+    # A storage transfer step sent in place of an API request (its path is then the storage
+    # URL without its query): the driver's storage runner makes each try of it.
+    storage: Local | None = field(default=None, repr=False, compare=False)
 
     @property
     def idempotent(self) -> bool:
@@ -86,16 +89,25 @@ class Attempt:
 
 @dataclass(frozen=True, slots=True)
 class Local:
-    """Work a driver does itself rather than an API request: a storage transfer step (see
-    ``_transfer``, with its progress), or a blocking function (file reading, hashing) that the
-    async driver runs in a thread."""
+    """Work a driver does itself rather than an API request: a blocking function (file
+    reading, hashing) that the async driver runs in a thread, or, as a request's ``storage``,
+    one try of a storage transfer step (see ``_transfer``, with its progress)."""
 
     work: Any
     progress: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class Parallel:
+    """Operations run side by side, at most ``concurrency`` at once; their results in order.
+    The first failure stops those not started, and the ones running end before it is raised."""
+
+    ops: tuple[Op[Any], ...]
+    concurrency: int
+
+
 # An operation: yields requests (and batches, when it streams), returns its result.
-Op = Generator["Request | Attempt | Batch[Any] | Sleep | Local", Any, T]
+Op = Generator["Request | Attempt | Batch[Any] | Sleep | Local | Parallel", Any, T]
 
 
 def log_retry(req: Request, exc: BaseException | None, attempt: int, attempts: int) -> None:
@@ -180,7 +192,8 @@ class Stepper:
     With a ``policy`` (a RetryPolicy), each ``Request`` an operation yields is sent under
     it: its first try goes straight to the driver, and only after a failure does the
     policy's retry operation take over (the requests that one makes are sent the same way).
-    The steps that come out are then only attempts, sleeps, batches and local work.
+    The steps that come out are then only attempts, sleeps, batches, local work and
+    parallel operations.
     """
 
     def __init__(self, op: Op[Any], policy: Any = None, read_timeout: float = 0.0) -> None:
@@ -194,7 +207,7 @@ class Stepper:
         # an operation can clean up after an interruption too)
         self.result: Any = None
 
-    def next(self) -> Request | Attempt | Batch[Any] | Sleep | Local | None:
+    def next(self) -> Request | Attempt | Batch[Any] | Sleep | Local | Parallel | None:
         """The next step, or None when the operation has finished."""
         reply, error = self.reply, self.error
         self.reply = self.error = None

@@ -1,6 +1,6 @@
 """The retry policy: which failures are retried, how long to wait, and the operation that
 sends a request under it (tenacity's retry state, driven step by step, so the sync and async
-drivers share one engine)."""
+drivers, API and storage requests, share one engine)."""
 
 from __future__ import annotations
 
@@ -119,40 +119,6 @@ class RetryPolicy:
         return {"stop": self._stop, "wait": self._wait, "before_sleep": before_sleep,
                 "reraise": True,
                 "retry": tenacity.retry_if_exception(lambda e: self.should_retry(req, e))}
-
-    def call(self, what: Request, fn: Callable[[], T]) -> T:
-        """Run a storage call under this policy. ``what`` describes it: its method decides
-        what is re-sent (a POST only when it surely was not sent, or on 408/429). The final
-        error carries ``attempts``."""
-        retrying = tenacity.Retrying(sleep=self.sleep, **self._kwargs(what))
-        tries = 0
-
-        def attempt() -> T:
-            nonlocal tries
-            tries += 1
-            return fn()
-
-        try:
-            return retrying(attempt)
-        except (APIError, TransportError) as exc:
-            exc.attempts = tries
-            raise
-
-    async def acall(self, what: Request, fn: Callable[[], Awaitable[T]]) -> T:
-        """Async ``call()``."""
-        retrying = tenacity.AsyncRetrying(sleep=self.async_sleep, **self._kwargs(what))
-        tries = 0
-
-        async def attempt() -> T:  # (tenacity awaits only what it sees is a coroutine function)
-            nonlocal tries
-            tries += 1
-            return await fn()
-
-        try:
-            return await retrying(attempt)
-        except (APIError, TransportError) as exc:
-            exc.attempts = tries
-            raise
 
     def attempt(self, req: Request, read_timeout: float) -> Attempt:
         """The first try of ``req``: its whole answer is due by the deadline plus one read

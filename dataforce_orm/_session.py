@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
+from ._clients import PluggableTransport
 from ._config import resolve
 from ._errors import (
     APIError,
@@ -73,6 +74,11 @@ class Session:
     TimeoutError, and is retried (a download resumes) under ``retry`` (default 64 KiB in
     10 s). A download is also capped at the artifact's declared size.
 
+    ``transport`` plugs in what sends the bytes, for API and storage requests alike, sync and
+    async (see ``PluggableTransport``; ``dataforce_orm.testing.InProcessTransport``
+    answers from a LocalServer without sockets); everything else (retries, caps, checks)
+    stays the library's.
+
     Each unset setting comes from the environment (``DFS_API_KEY``, ``DFS_BASE_URL``,
     ``DFS_ORGANIZATION``, ``DFS_ORBIT``, ...), else from the configuration file's profile, else
     from the default.
@@ -90,6 +96,7 @@ class Session:
         profile: The configuration file's profile to read (default ``default``).
         max_answer_size: The most bytes an API answer may have, decompressed.
         stall: (bytes, seconds): the stall rule for storage transfers.
+        transport: What sends the bytes, API and storage alike (see ``PluggableTransport``).
 
     Attributes:
         profile: The profile the settings were read from.
@@ -116,6 +123,7 @@ class Session:
         profile: str | None = None,
         max_answer_size: int = DEFAULT_MAX_ANSWER,
         stall: tuple[int, float] = DEFAULT_STALL,
+        transport: PluggableTransport | None = None,
     ) -> None:
         for field, value in (("api_key", api_key), ("organization", organization),
                              ("orbit", orbit), ("collection", collection), ("profile", profile)):
@@ -143,10 +151,13 @@ class Session:
         self._depth = threading.local()  # nesting of `with self:` blocks, per thread
         self._visible: set[str] = set()  # organization/orbit ids seen in the key's listings
         self.limits: Limits = check_limits(max_answer_size, stall)
-        transport = Transport(self.base_url, self._authorization, timeout,
-                              _check_verify(verify), self._explain_op, self.limits)
-        self.driver = SyncDriver(transport, self.retry)
-        self.async_driver = AsyncDriver(transport, self.retry)
+        if transport is not None and not isinstance(transport, PluggableTransport):
+            raise ValidationError("transport", "must have requests_adapter() and "
+                                               f"httpx_transport(); got {type(transport).__name__}")
+        settings = Transport(self.base_url, self._authorization, timeout,
+                             _check_verify(verify), self._explain_op, self.limits, transport)
+        self.driver = SyncDriver(settings, self.retry)
+        self.async_driver = AsyncDriver(settings, self.retry)
         self.claims = Claims()  # the ids its creates took (see _outcomes)
 
     # -- configuration -------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""File transfers to and from storage at presigned URLs (S3 or Azure), as steps an operation
-yields and a driver runs: the upload and download flows are written once (in ``_artifacts``);
-here are the steps and their sync (``requests``, threads) and async (``httpx``, tasks) runners.
+"""File transfers to and from storage at presigned URLs (S3 or Azure): the storage steps, the
+operation that sends them through the retry engine (``transfer_op()``), and the sync
+(``requests``) and async (``httpx``) runners that make one try of a step.
 
-Storage URLs carry their own signature: they are sent without the API key, on clients of their
-own. Bodies stream from the file in chunks (memory is bounded by the chunk size times the parts
-in flight, never the file), each part is retried alone under the session's RetryPolicy, and
-progress is reported as bytes are sent or received.
+Each storage request is a ``Request`` whose ``storage`` is the step: the retry engine
+sends it under the session's RetryPolicy like an API request (same rules, deadline and log),
+and the driver hands each try to its runner. Storage URLs carry their own signature: they are
+sent without the API key, on clients of their own. Bodies stream from the file in chunks
+(memory is bounded by the chunk size times the parts in flight, never the file), each part is
+retried alone, and progress is reported as bytes are sent or received.
 
 What storage sends is bounded: every body by the session's stall rule (``Limits.stall``), a
 download by the size the artifact declares, a resumed download by a check that the answer
@@ -35,7 +37,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +48,7 @@ import urllib3.exceptions
 
 from ._clients import (
     SYNC_FAILURES,
+    PluggableTransport,
     ThreadSessions,
     async_failures,
     import_httpx,
@@ -61,7 +64,7 @@ from ._errors import (
 )
 from ._errors import error_class as _error_class
 from ._limits import CappedBody, Deadline, Limits, Stall, within
-from ._protocol import Request, parse_retry_after
+from ._protocol import Local, Op, Parallel, Request, parse_retry_after
 from ._retry import RetryPolicy
 
 log = logging.getLogger("dataforce_orm")
@@ -97,8 +100,9 @@ class Put:
 
 @dataclass(frozen=True)
 class PutParts:
-    """PUT each part, at most ``concurrency`` at once; the answers' headers, in part order.
-    The first failure (after its retries) cancels the parts not started."""
+    """PUT each part (each retried alone), at most ``concurrency`` at once; the answers'
+    headers, in part order. The first failure (after its retries) cancels the parts not
+    started."""
 
     parts: tuple[Put, ...]
     concurrency: int
@@ -133,6 +137,46 @@ class Open:
 
 
 Step = Put | PutParts | Call | Fetch | Open
+
+
+@dataclass
+class _Resume:
+    """One try of a ``Fetch``: its answer appended to the ``.part`` file (``tmp``),
+    asking only for the bytes after what ``state`` holds."""
+
+    fetch: Fetch
+    tmp: Path
+    state: _Partial
+
+
+def transfer_op(step: Step, progress: Progress | None = None) -> Op[Any]:
+    """A storage step as an operation: each storage request it makes goes through the retry
+    engine (a part alone, a download resuming where its last try stopped)."""
+    if isinstance(step, PutParts):
+        parts = tuple(transfer_op(put, progress) for put in step.parts)
+        return (yield Parallel(parts, step.concurrency))
+    if isinstance(step, Fetch):
+        return (yield from _fetch_op(step, progress))
+    method = "PUT" if isinstance(step, Put) else step.method if isinstance(step, Call) else "GET"
+    return (yield Request(method, _where(step.url), storage=Local(step, progress)))
+
+
+def _fetch_op(step: Fetch, progress: Progress | None) -> Op[str]:
+    """Download into ``target + '.part'``, renamed when whole and checked; nothing is left
+    behind on a failure."""
+    target = Path(step.target)
+    tmp = target.with_name(target.name + ".part")
+    state = _Partial(0)
+    try:
+        yield Local(lambda: tmp.unlink(missing_ok=True))
+        yield Request("GET", _where(step.url), storage=Local(_Resume(step, tmp, state), progress))
+        yield Local(lambda: _finish(tmp, target, step.size, step.sha256, state))
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, DataForceError):
+            raise _file_error(exc) from None  # (a full disk, a file name refused)
+        raise
+    return str(target)
 
 
 @dataclass
@@ -446,13 +490,14 @@ class SyncStorage:
     """Runs storage steps on ``requests`` (a client per thread, without the API key)."""
 
     def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
-                 verify: bool | str = True, limits: Limits | None = None) -> None:
+                 verify: bool | str = True, limits: Limits | None = None,
+                 plug: PluggableTransport | None = None) -> None:
         self.policy, self.timeout, self.verify = policy, timeout, verify
-        self.limits = limits or Limits()
+        self.limits, self.plug = limits or Limits(), plug
         self._pool = ThreadSessions(self._new_session)
 
     def _new_session(self) -> requests.Session:
-        http = new_session()
+        http = new_session(self.plug)
         http.verify = self.verify
         return http
 
@@ -463,19 +508,15 @@ class SyncStorage:
         """Close pooled connections: every thread's, or only the calling thread's."""
         self._pool.close(current_thread_only)
 
-    def run(self, step: Step, progress: Progress | None = None) -> Any:
-        if isinstance(step, PutParts):
-            return self._parts(step, progress)
+    def run(self, step: Put | Call | Open | _Resume, progress: Progress | None = None) -> Any:
+        """One try of a storage step (the retry engine decides on the next)."""
         if isinstance(step, Put):
-            return self._retried("PUT", step.url, lambda: self._put(step, progress))
+            return self._put(step, progress)
         if isinstance(step, Call):
-            return self._retried(step.method, step.url, lambda: self._call(step))
-        if isinstance(step, Fetch):
-            return self._fetch(step, progress)
-        return self._open(step)
-
-    def _retried(self, method: str, url: str, fn: Callable[[], Any]) -> Any:
-        return self.policy.call(Request(method, _where(url)), fn)
+            return self._call(step)
+        if isinstance(step, _Resume):
+            return self._resume(step, progress)
+        return io.BufferedReader(_RawStream(self._stream(step.url)), CHUNK)
 
     def _send(self, method: str, url: str, watch: Deadline | Stall, **kw: Any
               ) -> tuple[requests.Response, bytes]:
@@ -514,90 +555,46 @@ class SyncStorage:
             chunks.close()  # the file, if the body was not read to its end
         return Answer(r.status_code, dict(r.headers))
 
-    def _parts(self, step: PutParts, progress: Progress | None) -> list[Answer]:
-        results: list[Answer | None] = [None] * len(step.parts)
-        stop = threading.Event()
-
-        def one(i: int, put: Put) -> None:
-            if stop.is_set():
-                return
-            results[i] = self._retried("PUT", put.url, lambda: self._put(put, progress))
-
-        pool = ThreadPoolExecutor(max_workers=step.concurrency)
-        try:
-            futures = [pool.submit(one, i, p) for i, p in enumerate(step.parts)]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f for f in done if f.exception() is not None), None)
-            if failed is not None:
-                exc = failed.exception()
-                assert exc is not None
-                raise exc
-        finally:
-            # On a failure, or anything else (a KeyboardInterrupt in wait()), the parts not
-            # started are dropped; the ones in flight end before this returns.
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-        return [r for r in results if r is not None]
-
     def _call(self, call: Call) -> Answer:
         r, body = self._send(call.method, call.url, _call_watch(self),
                              data=call.body or None, headers=dict(call.headers))
         _check(call.method, call.url, r.status_code, body, r.headers)
         return Answer(r.status_code, dict(r.headers), body)
 
-    def _fetch(self, step: Fetch, progress: Progress | None) -> str:
-        target = Path(step.target)
-        tmp = target.with_name(target.name + ".part")
-        state = _Partial(0)
-
-        def attempt() -> None:
-            stall = self.limits.watch()
-            try:
-                with watching(stall), self._http().get(
-                        step.url, headers=_range_headers(state), stream=True,
-                        timeout=self.timeout, allow_redirects=False) as r:
-                    if not 200 <= r.status_code < 300:
-                        _check("GET", step.url, r.status_code,
-                               self._small(r, "GET", step.url), r.headers)
-                    over, problem = _resumable(step, r.status_code, r.headers, state)
-                    if over:
-                        tmp.unlink(missing_ok=True)
-                        _restart(state, progress)
-                    if problem is not None:
-                        raise problem
-                    chunks = _within_size(r.raw.stream(CHUNK, decode_content=False), state,
-                                          step.size)
-                    with open(tmp, "ab") as out:
-                        if step.sha256:
-                            _write_hashing(chunks, out, state, progress)
-                        else:
-                            for chunk in chunks:
-                                out.write(chunk)
-                                state.written += len(chunk)
-                                if progress is not None:
-                                    progress.add(len(chunk))
-            except DataForceError:
-                raise
-            except SYNC_FAILURES as exc:
-                if isinstance(exc, OSError) and exc.filename is not None:
-                    raise _file_error(exc) from None
-                raise _transport("GET", step.url, exc, stall) from None
-            _ended(step, state)
-
+    def _resume(self, one: _Resume, progress: Progress | None) -> None:
+        step, tmp, state = one.fetch, one.tmp, one.state
+        stall = self.limits.watch()
         try:
-            tmp.unlink(missing_ok=True)
-            self._retried("GET", step.url, attempt)
-            _finish(tmp, target, step.size, step.sha256, state)
-        except BaseException as exc:
-            tmp.unlink(missing_ok=True)
-            if isinstance(exc, OSError) and not isinstance(exc, DataForceError):
-                raise _file_error(exc) from None  # (a full disk, a file name refused)
+            with watching(stall), self._http().get(
+                    step.url, headers=_range_headers(state), stream=True,
+                    timeout=self.timeout, allow_redirects=False) as r:
+                if not 200 <= r.status_code < 300:
+                    _check("GET", step.url, r.status_code,
+                           self._small(r, "GET", step.url), r.headers)
+                over, problem = _resumable(step, r.status_code, r.headers, state)
+                if over:
+                    tmp.unlink(missing_ok=True)
+                    _restart(state, progress)
+                if problem is not None:
+                    raise problem
+                chunks = _within_size(r.raw.stream(CHUNK, decode_content=False), state,
+                                      step.size)
+                with open(tmp, "ab") as out:
+                    if step.sha256:
+                        _write_hashing(chunks, out, state, progress)
+                    else:
+                        for chunk in chunks:
+                            out.write(chunk)
+                            state.written += len(chunk)
+                            if progress is not None:
+                                progress.add(len(chunk))
+        except DataForceError:
             raise
-        return str(target)
-
-    def _open(self, step: Open) -> io.BufferedReader:
-        r = self._retried("GET", step.url, lambda: self._stream(step.url))
-        return io.BufferedReader(_RawStream(r), CHUNK)
+        except SYNC_FAILURES as exc:
+            if isinstance(exc, OSError) and exc.filename is not None:
+                raise _file_error(exc) from None
+            raise _transport("GET", step.url, exc, stall) from None
+        _ended(step, state)
 
     def _stream(self, url: str) -> requests.Response:
         stall = self.limits.watch()  # (it counts only the time spent waiting in reads)
@@ -668,10 +665,11 @@ class AsyncStorage:
     reads, writes and hashing run in threads so the loop is never blocked."""
 
     def __init__(self, policy: RetryPolicy, timeout: float | tuple[float, float],
-                 verify: Any = True, limits: Limits | None = None) -> None:
+                 verify: Any = True, limits: Limits | None = None,
+                 plug: PluggableTransport | None = None) -> None:
         # ``verify``: httpx's form (a bool or an SSL context, see ``_http._ssl_verify``).
         self.policy, self.timeout, self.verify = policy, timeout, verify
-        self.limits = limits or Limits()
+        self.limits, self.plug = limits or Limits(), plug
         # A client per loop, with the async generator that closes it when the loop shuts
         # down its async generators (as ``asyncio.run`` does), like the API clients.
         self._clients: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}
@@ -688,7 +686,9 @@ class AsyncStorage:
         connect, read = t if isinstance(t, tuple) else (t, t)
         client = httpx.AsyncClient(timeout=httpx.Timeout(read, connect=connect),
                                    verify=self.verify, trust_env=False,
-                                   follow_redirects=False, headers=_STORAGE_HEADERS)
+                                   follow_redirects=False, headers=_STORAGE_HEADERS,
+                                   transport=None if self.plug is None
+                                   else self.plug.httpx_transport())
         closer = _close_at_shutdown(client)
         with self._lock:
             for old in [lp for lp in self._clients if lp.is_closed()]:
@@ -707,7 +707,9 @@ class AsyncStorage:
         if entry is not None:
             await entry[1].aclose()
 
-    async def run(self, step: Step, progress: Progress | None = None) -> Any:
+    async def run(self, step: Put | Call | Open | _Resume, progress: Progress | None = None
+                  ) -> Any:
+        """One try of a storage step (the retry engine decides on the next)."""
         loop = asyncio.get_running_loop()
         self._busy[loop] = self._busy.get(loop, 0) + 1  # one loop: no lock needed
         try:
@@ -717,19 +719,14 @@ class AsyncStorage:
             if not self._busy[loop]:
                 del self._busy[loop]
 
-    async def _run(self, step: Step, progress: Progress | None) -> Any:
-        if isinstance(step, PutParts):
-            return await self._parts(step, progress)
+    async def _run(self, step: Put | Call | Open | _Resume, progress: Progress | None) -> Any:
         if isinstance(step, Put):
-            return await self._retried("PUT", step.url, lambda: self._put(step, progress))
+            return await self._put(step, progress)
         if isinstance(step, Call):
-            return await self._retried(step.method, step.url, lambda: self._call(step))
-        if isinstance(step, Fetch):
-            return await self._fetch(step, progress)
-        return await self._open(step)
-
-    async def _retried(self, method: str, url: str, fn: Callable[[], Any]) -> Any:
-        return await self.policy.acall(Request(method, _where(url)), fn)
+            return await self._call(step)
+        if isinstance(step, _Resume):
+            return await self._resume(step, progress)
+        return await self._reader(step.url)
 
     async def _start(self, method: str, url: str, watch: Deadline | Stall, **kw: Any) -> Any:
         """Send, and wait under ``watch`` for the answer's head (its body is not read)."""
@@ -790,71 +787,37 @@ class AsyncStorage:
                 chunks.close()  # the file, if the body was not read to its end
         return Answer(r.status_code, dict(r.headers))
 
-    async def _parts(self, step: PutParts, progress: Progress | None) -> list[Answer]:
-        gate = asyncio.Semaphore(step.concurrency)
-
-        async def one(put: Put) -> Answer:
-            async with gate:
-                answer: Answer = await self._retried(
-                    "PUT", put.url, lambda: self._put(put, progress))
-                return answer
-
-        tasks = [asyncio.ensure_future(one(p)) for p in step.parts]
-        try:
-            return list(await asyncio.gather(*tasks))
-        finally:
-            # A failure (or a cancellation) stops the other parts, and they have ended when
-            # this returns: none is still sending, and their errors are retrieved.
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
     async def _call(self, call: Call) -> Answer:
         r, body = await self._send(call.method, call.url, _call_watch(self),
                                    content=call.body or None, headers=dict(call.headers))
         _check(call.method, call.url, r.status_code, body, r.headers)
         return Answer(r.status_code, dict(r.headers), body)
 
-    async def _fetch(self, step: Fetch, progress: Progress | None) -> str:
-        target = Path(step.target)
-        tmp = target.with_name(target.name + ".part")
-        state = _Partial(0)
-
-        async def attempt() -> None:
-            stall = self.limits.watch()
-            try:
-                r = await self._start("GET", step.url, stall, headers=_range_headers(state))
-                try:
-                    if not 200 <= r.status_code < 300:
-                        _check("GET", step.url, r.status_code,
-                               await self._small(r, "GET", step.url, stall), r.headers)
-                    over, problem = _resumable(step, r.status_code, r.headers, state)
-                    if over:
-                        await asyncio.to_thread(tmp.unlink, True)
-                        _restart(state, progress)
-                    if problem is not None:
-                        raise problem
-                    await self._write(r, stall, tmp, state, step.size, progress)
-                finally:
-                    await r.aclose()
-            except DataForceError:
-                raise
-            except async_failures() as exc:
-                if isinstance(exc, OSError) and exc.filename is not None:
-                    raise _file_error(exc) from None
-                raise _transport("GET", step.url, exc, stall) from None
-            _ended(step, state)
-
+    async def _resume(self, one: _Resume, progress: Progress | None) -> None:
+        step, tmp, state = one.fetch, one.tmp, one.state
+        stall = self.limits.watch()
         try:
-            await asyncio.to_thread(tmp.unlink, True)
-            await self._retried("GET", step.url, attempt)
-            await asyncio.to_thread(_finish, tmp, target, step.size, step.sha256, state)
-        except BaseException as exc:
-            await asyncio.to_thread(tmp.unlink, True)
-            if isinstance(exc, OSError) and not isinstance(exc, DataForceError):
-                raise _file_error(exc) from None  # (a full disk, a file name refused)
+            r = await self._start("GET", step.url, stall, headers=_range_headers(state))
+            try:
+                if not 200 <= r.status_code < 300:
+                    _check("GET", step.url, r.status_code,
+                           await self._small(r, "GET", step.url, stall), r.headers)
+                over, problem = _resumable(step, r.status_code, r.headers, state)
+                if over:
+                    await asyncio.to_thread(tmp.unlink, True)
+                    _restart(state, progress)
+                if problem is not None:
+                    raise problem
+                await self._write(r, stall, tmp, state, step.size, progress)
+            finally:
+                await r.aclose()
+        except DataForceError:
             raise
-        return str(target)
+        except async_failures() as exc:
+            if isinstance(exc, OSError) and exc.filename is not None:
+                raise _file_error(exc) from None
+            raise _transport("GET", step.url, exc, stall) from None
+        _ended(step, state)
 
     async def _write(self, r: Any, stall: Stall, tmp: Path, state: _Partial,
                      size: int | None, progress: Progress | None) -> None:
@@ -881,9 +844,6 @@ class AsyncStorage:
                     await flush()
             finally:
                 await asyncio.to_thread(out.close)
-
-    async def _open(self, step: Open) -> AsyncReader:
-        return await self._retried("GET", step.url, lambda: self._reader(step.url))  # type: ignore[no-any-return]
 
     async def _reader(self, url: str) -> AsyncReader:
         stall = self.limits.watch()  # (it counts only the time spent waiting in reads)
@@ -978,4 +938,4 @@ async def _close_at_shutdown(client: Any) -> AsyncGenerator[None, None]:
 
 
 __all__ = ["APIError", "AsyncReader", "AsyncStorage", "Call", "Fetch", "Open", "Progress",
-           "Put", "PutParts", "SyncStorage", "is_sha256"]
+           "Put", "PutParts", "SyncStorage", "is_sha256", "transfer_op"]

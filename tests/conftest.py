@@ -7,11 +7,11 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from figures import Figures
-from parity import AsyncMode, SyncMode
+from parity import AsyncMode, MakeSession, SyncMode
 
 from dataforce_orm import RetryPolicy, Session
 from dataforce_orm.testing import LocalServer
@@ -128,15 +128,32 @@ def orbit_id(server: LocalServer) -> str:
 
 
 @pytest.fixture
-def session(server: LocalServer, orbit_id: str, sleeps: Sleeps) -> Iterator[Session]:
-    """A Session on a fresh orbit, current for the test; retries never really sleep."""
-    s = Session(api_key=server.api_key, base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id,
-                retry=RetryPolicy(sleep=sleeps, async_sleep=sleeps.asleep))
-    with s:
-        yield s
-    s.close()
+def make_session(server: LocalServer, orbit_id: str, sleeps: Sleeps) -> Iterator[MakeSession]:
+    """Makes Sessions on the server and the test's fresh orbit, whose retries never really
+    sleep (they record into ``sleeps``); keyword arguments override any setting
+    (``make_session(timeout=(2.0, 0.2), retry=RetryPolicy(attempts=1))``). Each is closed,
+    and the server's faults cleared, after the test."""
+    made: list[Session] = []
+
+    def make(**overrides: Any) -> Session:
+        settings: dict[str, Any] = {
+            "api_key": server.api_key, "base_url": server.url,
+            "organization": server.organization_id, "orbit": orbit_id,
+            "retry": RetryPolicy(sleep=sleeps, async_sleep=sleeps.asleep)}
+        made.append(Session(**{**settings, **overrides}))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
     server.clear_faults()
+
+
+@pytest.fixture
+def session(make_session: MakeSession) -> Iterator[Session]:
+    """A Session on a fresh orbit, current for the test; retries never really sleep."""
+    with make_session() as s:
+        yield s
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -7,10 +7,13 @@ Tests take the ``m`` fixture (parametrised "sync"/"async") and call ``m.save(obj
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from dataforce_orm import Session
+
+# The ``make_session`` fixture (tests/conftest.py): keyword overrides in, a Session out.
+MakeSession = Callable[..., Session]
 
 
 class SyncMode:

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from parity import MakeSession
 
 import dataforce_orm as dfo
 from dataforce_orm import Collection, CollectionType, Orbit, Organization, Session
@@ -76,11 +77,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(session_module, "_default", None)
     monkeypatch.setattr(session_module, "_from_env", None)
     yield
-
-
-def make_session(server: LocalServer, orbit: str, **kw: Any) -> Session:
-    return Session(api_key=server.api_key, base_url=server.url,
-                   organization=server.organization_id, orbit=orbit, **kw)
 
 
 def new(name: str, **kw: Any) -> Collection:
@@ -389,14 +385,14 @@ def test_organization_and_orbit_reads(session: Session, server: LocalServer,
 # -- which session, and name resolution --------------------------------------------------------
 
 
-def test_which_session_an_async_call_uses(server: LocalServer, clean_env: None,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_which_session_an_async_call_uses(make_session: MakeSession, server: LocalServer,
+                                          clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     orbits = [server.add_orbit(server.organization_id, f"async-which-{i}") for i in range(4)]
     monkeypatch.setenv("DFS_API_KEY", server.api_key)
     monkeypatch.setenv("DFS_BASE_URL", server.url)
     monkeypatch.setenv("DFS_ORGANIZATION", server.organization_id)
     monkeypatch.setenv("DFS_ORBIT", orbits[0])
-    outer, inner = make_session(server, orbits[2]), make_session(server, orbits[3])
+    outer, inner = make_session(orbit=orbits[2]), make_session(orbit=orbits[3])
 
     async def main() -> None:
         await Collection.objects.acreate(name="env", collection_type="model")
@@ -420,11 +416,12 @@ def test_which_session_an_async_call_uses(server: LocalServer, clean_env: None,
                    ["inner"]]
 
 
-def test_sessions_are_per_task(server: LocalServer, session: Session) -> None:
+def test_sessions_are_per_task(make_session: MakeSession, server: LocalServer,
+                               session: Session) -> None:
     orbits = [server.add_orbit(server.organization_id, f"per-task-{i}") for i in range(8)]
 
     async def task(orbit: str, n: int) -> list[str]:
-        async with make_session(server, orbit):
+        async with make_session(orbit=orbit):
             names = []
             for i in range(3):
                 await asyncio.sleep(0.001 * ((n + i) % 3))  # interleave the tasks

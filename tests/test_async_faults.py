@@ -17,6 +17,7 @@ from email.utils import formatdate
 from typing import Any
 
 import pytest
+from parity import MakeSession
 
 from dataforce_orm import (
     APIError,
@@ -321,12 +322,11 @@ def test_n_concurrent_creates_make_n_rows(make: Callable[..., Async], kind: str,
         assert (posts == N) if kind == "drop_after" else (posts > N)
 
 
-def test_threads_creating_identical_collections_make_n_rows(
-        server: LocalServer, orbit_id: str, sleeps: Any) -> None:
+def test_threads_creating_identical_collections_make_n_rows(make_session: MakeSession,
+                                                            server: LocalServer, orbit_id: str,
+                                                            sleeps: Any) -> None:
     """The same claim rules hold on the sync driver, for threads sharing one session."""
-    s = Session(api_key=server.api_key, base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id,
-                retry=RetryPolicy(attempts=10, sleep=sleeps))
+    s = make_session(retry=RetryPolicy(attempts=10, sleep=sleeps))
     server.add_fault(Fault("drop_after", method="POST", path=orbit_id, rate=0.3, seed=1))
     objs = [Collection(name="same", collection_type="model") for _ in range(N)]
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from parity import MakeSession
 
 import dataforce_orm as dfo
 from dataforce_orm import Collection, CollectionType, Session
@@ -21,11 +22,6 @@ def _new(**kw: Any) -> Collection:
 def _row(server: LocalServer, orbit_id: str, cid: str | None) -> dict[str, Any]:
     (row,) = [r for r in server.collection_rows(orbit_id) if r["id"] == cid]
     return row
-
-
-def _other_session(server: LocalServer, orbit_id: str) -> Session:
-    return Session(api_key=server.api_key, base_url=server.url,
-                   organization=server.organization_id, orbit=orbit_id)
 
 
 def test_create_fills_server_fields(m: Any, server: LocalServer, orbit_id: str) -> None:
@@ -71,11 +67,11 @@ def test_in_place_tag_edit_is_saved(m: Any, server: LocalServer, orbit_id: str) 
     assert c.updated_at is not None and c.changed_fields() == []
 
 
-def test_update_keeps_fields_changed_elsewhere(m: Any, server: LocalServer,
-                                               orbit_id: str) -> None:
+def test_update_keeps_fields_changed_elsewhere(make_session: MakeSession, m: Any,
+                                               server: LocalServer, orbit_id: str) -> None:
     c = _new()
     m.save(c)
-    other = Collection.objects.using(_other_session(server, orbit_id)).get(id=c.id)
+    other = Collection.objects.using(make_session()).get(id=c.id)
     other.description = "changed elsewhere"
     other.save()
     c.tags = ["ml", "prod"]
@@ -85,10 +81,11 @@ def test_update_keeps_fields_changed_elsewhere(m: Any, server: LocalServer,
     assert c.description == "changed elsewhere"  # the object took the server's value
 
 
-def test_conflict_on_the_same_field(m: Any, server: LocalServer, orbit_id: str) -> None:
+def test_conflict_on_the_same_field(make_session: MakeSession, m: Any, server: LocalServer,
+                                    orbit_id: str) -> None:
     c = _new()
     m.save(c)
-    other = Collection.objects.using(_other_session(server, orbit_id)).get(id=c.id)
+    other = Collection.objects.using(make_session()).get(id=c.id)
     other.name = "Theirs"
     other.save()
     c.name = "Ours"
@@ -102,11 +99,11 @@ def test_conflict_on_the_same_field(m: Any, server: LocalServer, orbit_id: str) 
     assert _row(server, orbit_id, c.id)["name"] == "Ours"
 
 
-def test_same_value_on_both_sides_is_not_a_conflict(m: Any, server: LocalServer,
-                                                    orbit_id: str) -> None:
+def test_same_value_on_both_sides_is_not_a_conflict(make_session: MakeSession, m: Any,
+                                                    server: LocalServer, orbit_id: str) -> None:
     c = _new()
     m.save(c)
-    other = Collection.objects.using(_other_session(server, orbit_id)).get(id=c.id)
+    other = Collection.objects.using(make_session()).get(id=c.id)
     other.name = "Same"
     other.save()
     c.name = "Same"
@@ -259,11 +256,10 @@ def test_repr_looks_like_the_seed(m: Any, server: LocalServer) -> None:
         api_key=server.api_key, base_url=server.url))
 
 
-def test_objects_remember_their_session(session: Session, server: LocalServer,
-                                        orbit_id: str) -> None:
+def test_objects_remember_their_session(make_session: MakeSession, session: Session,
+                                        server: LocalServer, orbit_id: str) -> None:
     other_orbit = server.add_orbit(server.organization_id, "remember-me")
-    s2 = Session(api_key=server.api_key, base_url=server.url,
-                 organization=server.organization_id, orbit=other_orbit)
+    s2 = make_session(orbit=other_orbit)
     c = Collection.objects.using(s2).create(name="x", collection_type="model")
     c.description = "kept in the orbit it was loaded from"
     c.save()  # the current session points at another orbit

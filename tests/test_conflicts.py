@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from parity import MakeSession
 
 from dataforce_orm import Collection, ConflictError, RetryPolicy, Session
 from dataforce_orm.testing import LocalServer
@@ -17,13 +18,12 @@ FIELDS = ("name", "description", "tags")
 
 
 @pytest.fixture
-def other(server: LocalServer, orbit_id: str) -> Iterator[Session]:
+def other(make_session: MakeSession, server: LocalServer, orbit_id: str) -> Iterator[Session]:
     """A second user, a member of the test's orbit, with a session of its own."""
     user = server.add_user("colleague")
     server.add_member(server.organization_id, user.id, "member")
     server.add_orbit_member(orbit_id, user.id, "member")
-    s = Session(api_key=user.api_key, base_url=server.url, organization=server.organization_id,
-                orbit=orbit_id, retry=RetryPolicy(attempts=1))
+    s = make_session(api_key=user.api_key, retry=RetryPolicy(attempts=1))
     yield s
     s.close()
 

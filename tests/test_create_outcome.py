@@ -7,6 +7,7 @@ import asyncio
 import time
 
 import pytest
+from parity import MakeSession
 
 import dataforce_orm as dfo
 from dataforce_orm import Collection, RetryPolicy, Session
@@ -19,10 +20,9 @@ def _wait_for_rows(server: LocalServer, orbit_id: str, n: int) -> None:
         time.sleep(0.02)
 
 
-def test_save_after_a_timed_out_create(server: LocalServer, orbit_id: str) -> None:
-    s = Session(api_key=server.api_key, base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id, timeout=(2.0, 0.2),
-                retry=RetryPolicy(sleep=lambda _: None))
+def test_save_after_a_timed_out_create(make_session: MakeSession, server: LocalServer,
+                                       orbit_id: str) -> None:
+    s = make_session(timeout=(2.0, 0.2))
     server.add_fault(Fault(kind="delay", delay=0.5, method="POST", times=1))
     c = Collection(name="slow", collection_type="model")
     try:

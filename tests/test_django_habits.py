@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from parity import MakeSession
 
 import dataforce_orm as dfo
 from dataforce_orm import (
@@ -512,12 +513,12 @@ def test_evaluated_queryset_cache_is_used_by_afirst_and_async_for(
     assert server.request_log == []
 
 
-def test_last_on_a_model_without_default_order(m: Any, server: LocalServer,
-                                               session: Session) -> None:
+def test_last_on_a_model_without_default_order(make_session: MakeSession, m: Any,
+                                               server: LocalServer, session: Session) -> None:
     user = server.add_user(f"last-{uuid.uuid4().hex[:6]}")
     org = server.add_organization(f"Last Org {uuid.uuid4().hex[:6]}", owner=user.id)
     orbits = [server.add_orbit(org, f"o{i}") for i in range(3)]
-    s = Session(api_key=user.api_key, base_url=server.url, organization=org)
+    s = make_session(api_key=user.api_key, organization=org, orbit=None)
     listing = [o.id for o in Orbit.objects.using(s)]
     assert sorted(listing) == sorted(orbits)
     assert m.first(Orbit.objects.using(s)).id == listing[0]

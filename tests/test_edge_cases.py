@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import pytest
+from parity import MakeSession
 
 import dataforce_orm as dfo
 from dataforce_orm import Collection, Session
@@ -92,13 +93,12 @@ def test_leaving_with_in_one_thread_keeps_other_threads_connections(
     assert done.is_set() and session.driver._http() is mine
 
 
-def test_leaving_async_with_does_not_cut_another_tasks_request(
-        server: LocalServer, orbit_id: str) -> None:
+def test_leaving_async_with_does_not_cut_another_tasks_request(make_session: MakeSession,
+                                                               server: LocalServer,
+                                                               orbit_id: str) -> None:
     import asyncio
 
-    s = Session(api_key=server.api_key, base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id,
-                retry=dfo.RetryPolicy(attempts=1))
+    s = make_session(retry=dfo.RetryPolicy(attempts=1))
     Collection.objects.using(s).create(name="x", collection_type="model")
     server.add_fault(Fault(kind="delay", delay=0.3, method="GET", path=r"/collections$",
                            times=1))

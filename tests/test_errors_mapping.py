@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import responses
+from parity import MakeSession
 
 from dataforce_orm import (
     APIError,
@@ -41,10 +42,9 @@ def path_of(session: Session, server: LocalServer, orbit_id: str) -> str:
     return Collection._path.format(organization=server.organization_id, orbit=orbit_id)
 
 
-def test_401_wrong_key(server: LocalServer, orbit_id: str, sleeps: list[float]) -> None:
-    s = Session(api_key="dfs_not_a_real_key", base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id,
-                retry=RetryPolicy(sleep=sleeps))
+def test_401_wrong_key(make_session: MakeSession, server: LocalServer, orbit_id: str,
+                       sleeps: list[float]) -> None:
+    s = make_session(api_key="dfs_not_a_real_key")
     with pytest.raises(AuthenticationError) as info:
         list(Collection.objects.using(s).filter(name="x"))
     err = info.value
@@ -58,13 +58,12 @@ def test_401_wrong_key(server: LocalServer, orbit_id: str, sleeps: list[float]) 
     s.close()
 
 
-def test_403_not_a_member(server: LocalServer, orbit_id: str, sleeps: list[float]) -> None:
+def test_403_not_a_member(make_session: MakeSession, server: LocalServer, orbit_id: str,
+                          sleeps: list[float]) -> None:
     # An organization given as an id that the key cannot see: the server's bare 403 becomes
     # a ConfigurationError saying so (and listing what the key can see: nothing here).
     outsider = server.add_user("outsider")
-    s = Session(api_key=outsider.api_key, base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id,
-                retry=RetryPolicy(sleep=sleeps))
+    s = make_session(api_key=outsider.api_key)
     with pytest.raises(ConfigurationError) as info:
         Collection.objects.using(s).create(name="n", collection_type="model")
     assert f"no organization with id {server.organization_id!r} is visible" in str(info.value)
@@ -76,12 +75,11 @@ def test_403_not_a_member(server: LocalServer, orbit_id: str, sleeps: list[float
     s.close()
 
 
-def test_404_unknown_orbit(server: LocalServer, session: Session, sleeps: list[float]) -> None:
+def test_404_unknown_orbit(make_session: MakeSession, server: LocalServer, session: Session,
+                           sleeps: list[float]) -> None:
     missing = str(uuid.uuid4())
     with pytest.raises(ConfigurationError) as info:
-        Collection.objects.using(Session(
-            api_key=server.api_key, base_url=server.url, organization=server.organization_id,
-            orbit=missing, retry=RetryPolicy(sleep=sleeps))).count()
+        Collection.objects.using(make_session(orbit=missing)).count()
     assert f"no orbit with id {missing!r} is visible" in str(info.value)
     assert "'Default Orbit'" in str(info.value)
     cause = info.value.__context__

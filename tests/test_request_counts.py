@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from parity import AsyncMode, SyncMode
+from parity import AsyncMode, MakeSession, SyncMode
 
 from dataforce_orm import Collection, DataForceClient, Session
 from dataforce_orm.testing import Fault, LocalServer, RequestCounter
@@ -126,12 +126,11 @@ def test_constructing_a_session_or_client_sends_nothing(server: LocalServer) -> 
     client.session.close()
 
 
-def test_scope_resolves_once_per_session(server: LocalServer) -> None:
+def test_scope_resolves_once_per_session(make_session: MakeSession, server: LocalServer) -> None:
     name = f"counted-{uuid.uuid4().hex[:8]}"
     orbit_id = server.add_orbit(server.organization_id, name)
     (cid,) = seed(server, orbit_id, ["x"])
-    s = Session(api_key=server.api_key, base_url=server.url,
-                organization="Default Organization", orbit=name)
+    s = make_session(organization="Default Organization", orbit=name)
     with RequestCounter() as first:
         Collection.objects.using(s).get(id=cid)
     with RequestCounter() as later:

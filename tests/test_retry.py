@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import tenacity
+from parity import MakeSession
 
 from dataforce_orm import (
     APIError,
@@ -32,12 +33,10 @@ RETRIED = [408, 429, 502, 503, 504]
 NOT_RETRIED = [400, 401, 403, 404, 409, 422, 500]
 
 
-def make_session(server: LocalServer, orbit_id: str, sleep: Any, *,
-                 timeout: float | tuple[float, float] = (5.0, 5.0), **policy: Any) -> Session:
+def retrying(make_session: MakeSession, sleep: Any, *,
+             timeout: float | tuple[float, float] = (5.0, 5.0), **policy: Any) -> Session:
     """A Session on the test's orbit with its own RetryPolicy (sleeps go to ``sleep``)."""
-    return Session(api_key=server.api_key, base_url=server.url,
-                   organization=server.organization_id, orbit=orbit_id, timeout=timeout,
-                   retry=RetryPolicy(sleep=sleep, **policy))
+    return make_session(timeout=timeout, retry=RetryPolicy(sleep=sleep, **policy))
 
 
 def sent(server: LocalServer, orbit_id: str, method: str | None = None) -> list[str]:
@@ -86,10 +85,10 @@ def test_get_retried_after_connection_drop(server: LocalServer, session: Session
     assert len(sleeps) == 2
 
 
-def test_get_retried_after_read_timeout(server: LocalServer, orbit_id: str,
-                                        sleeps: list[float]) -> None:
+def test_get_retried_after_read_timeout(make_session: MakeSession, server: LocalServer,
+                                        orbit_id: str, sleeps: list[float]) -> None:
     seed(server, orbit_id, 2)
-    with make_session(server, orbit_id, sleeps, timeout=(2.0, 0.15)) as s:
+    with retrying(make_session, sleeps, timeout=(2.0, 0.15)) as s:
         server.add_fault(Fault(kind="delay", delay=0.4, method="GET", path=orbit_id, times=1))
         assert len(list(Collection.objects.all())) == 2
     server.clear_faults()
@@ -98,9 +97,9 @@ def test_get_retried_after_read_timeout(server: LocalServer, orbit_id: str,
     s.close()
 
 
-def test_read_timeouts_exhaust_attempts(server: LocalServer, orbit_id: str,
-                                        sleeps: list[float]) -> None:
-    s = make_session(server, orbit_id, sleeps, timeout=(2.0, 0.1), attempts=2)
+def test_read_timeouts_exhaust_attempts(make_session: MakeSession, server: LocalServer,
+                                        orbit_id: str, sleeps: list[float]) -> None:
+    s = retrying(make_session, sleeps, timeout=(2.0, 0.1), attempts=2)
     server.add_fault(Fault(kind="delay", delay=0.3, method="GET", path=orbit_id, times=2))
     try:
         with pytest.raises(TimeoutError) as info:
@@ -117,9 +116,9 @@ def test_read_timeouts_exhaust_attempts(server: LocalServer, orbit_id: str,
 
 
 @pytest.mark.parametrize("attempts", [1, 3, 5])
-def test_attempt_limit_and_final_error(server: LocalServer, orbit_id: str, sleeps: list[float],
-                                       attempts: int) -> None:
-    s = make_session(server, orbit_id, sleeps, attempts=attempts)
+def test_attempt_limit_and_final_error(make_session: MakeSession, server: LocalServer,
+                                       orbit_id: str, sleeps: list[float], attempts: int) -> None:
+    s = retrying(make_session, sleeps, attempts=attempts)
     server.add_fault(Fault(kind="status", status=503, method="GET", path=orbit_id))
     try:
         with pytest.raises(ServerError) as info:
@@ -194,10 +193,10 @@ def test_create_not_resent_on_other_status(server: LocalServer, session: Session
 # -- backoff ----------------------------------------------------------------------------------
 
 
-def test_backoff_is_exponential_with_full_jitter(server: LocalServer, orbit_id: str,
-                                                 sleeps: list[float]) -> None:
+def test_backoff_is_exponential_with_full_jitter(make_session: MakeSession, server: LocalServer,
+                                                 orbit_id: str, sleeps: list[float]) -> None:
     backoff, cap, n = 0.5, 3.0, 40
-    s = make_session(server, orbit_id, sleeps, attempts=n + 1, backoff=backoff, max_backoff=cap)
+    s = retrying(make_session, sleeps, attempts=n + 1, backoff=backoff, max_backoff=cap)
     server.add_fault(Fault(kind="status", status=503, method="GET", path=orbit_id, times=n))
     try:
         assert Collection.objects.using(s).count() == 0
@@ -254,10 +253,10 @@ def test_retry_after_in_the_past_means_now(server: LocalServer, session: Session
 
 
 @pytest.mark.parametrize("value", ["3600", "date"])
-def test_retry_after_is_capped(server: LocalServer, orbit_id: str, sleeps: list[float],
-                               value: str) -> None:
+def test_retry_after_is_capped(make_session: MakeSession, server: LocalServer, orbit_id: str,
+                               sleeps: list[float], value: str) -> None:
     header = formatdate(time.time() + 86400, usegmt=True) if value == "date" else value
-    s = make_session(server, orbit_id, sleeps, max_retry_after=4.0)
+    s = retrying(make_session, sleeps, max_retry_after=4.0)
     server.add_fault(Fault(kind="status", status=429, retry_after=header, method="POST",
                            path=orbit_id, times=2))
     try:
@@ -303,8 +302,9 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     return fake
 
 
-def test_deadline_stops_retrying(server: LocalServer, orbit_id: str, clock: FakeClock) -> None:
-    s = make_session(server, orbit_id, clock.sleep, attempts=1000, deadline=10.0,
+def test_deadline_stops_retrying(make_session: MakeSession, server: LocalServer, orbit_id: str,
+                                 clock: FakeClock) -> None:
+    s = retrying(make_session, clock.sleep, attempts=1000, deadline=10.0,
                      backoff=2.0, max_backoff=3.0)
     server.add_fault(Fault(kind="status", status=503, method="GET", path=orbit_id))
     try:
@@ -318,9 +318,9 @@ def test_deadline_stops_retrying(server: LocalServer, orbit_id: str, clock: Fake
     assert info.value.attempts < 1000
 
 
-def test_retry_after_beyond_deadline_is_cut_to_it(server: LocalServer, orbit_id: str,
-                                                  clock: FakeClock) -> None:
-    s = make_session(server, orbit_id, clock.sleep, deadline=5.0, max_retry_after=60.0)
+def test_retry_after_beyond_deadline_is_cut_to_it(make_session: MakeSession, server: LocalServer,
+                                                  orbit_id: str, clock: FakeClock) -> None:
+    s = retrying(make_session, clock.sleep, deadline=5.0, max_retry_after=60.0)
     server.add_fault(Fault(kind="status", status=503, retry_after="30", method="GET",
                            path=orbit_id))
     try:
@@ -333,8 +333,9 @@ def test_retry_after_beyond_deadline_is_cut_to_it(server: LocalServer, orbit_id:
     assert info.value.attempts == 2
 
 
-def test_tiny_real_deadline(server: LocalServer, orbit_id: str, sleeps: list[float]) -> None:
-    s = make_session(server, orbit_id, sleeps, timeout=(2.0, 0.1), attempts=100, deadline=0.25)
+def test_tiny_real_deadline(make_session: MakeSession, server: LocalServer, orbit_id: str,
+                            sleeps: list[float]) -> None:
+    s = retrying(make_session, sleeps, timeout=(2.0, 0.1), attempts=100, deadline=0.25)
     server.add_fault(Fault(kind="delay", delay=0.4, method="GET", path=orbit_id))
     start = time.monotonic()
     try:
@@ -502,8 +503,9 @@ def test_debug_log_per_request_with_elapsed(server: LocalServer, session: Sessio
     assert c.id is not None
 
 
-def test_api_key_never_logged(server: LocalServer, session: Session, orbit_id: str,
-                              sleeps: list[float], caplog: pytest.LogCaptureFixture) -> None:
+def test_api_key_never_logged(make_session: MakeSession, server: LocalServer, session: Session,
+                              orbit_id: str, sleeps: list[float],
+                              caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, urllib3 included
     key = server.api_key
     errors: list[DataForceError] = []
@@ -517,9 +519,7 @@ def test_api_key_never_logged(server: LocalServer, session: Session, orbit_id: s
     with pytest.raises(ServerError) as info:
         list(Collection.objects.all())
     errors.append(info.value)
-    bad = Session(api_key="dfs_wrong_" + key[::-1], base_url=server.url,
-                  organization=server.organization_id, orbit=orbit_id,
-                  retry=RetryPolicy(sleep=sleeps))
+    bad = make_session(api_key="dfs_wrong_" + key[::-1], retry=RetryPolicy(sleep=sleeps))
     with pytest.raises(APIError) as info:
         Collection.objects.using(bad).count()
     errors.append(info.value)
@@ -535,9 +535,10 @@ def test_api_key_never_logged(server: LocalServer, session: Session, orbit_id: s
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_spent_deadline_means_a_single_attempt(server: LocalServer, orbit_id: str,
-                                               sleeps: list[float], method: str) -> None:
-    s = make_session(server, orbit_id, sleeps, attempts=10, deadline=0.0)
+def test_spent_deadline_means_a_single_attempt(make_session: MakeSession, server: LocalServer,
+                                               orbit_id: str, sleeps: list[float],
+                                               method: str) -> None:
+    s = retrying(make_session, sleeps, attempts=10, deadline=0.0)
     server.add_fault(Fault(kind="status", status=503, method=method, path=orbit_id))
     try:
         with pytest.raises(ServerError) as info:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from parity import MakeSession
 
 from dataforce_orm import Collection, CollectionType, RetryPolicy, Session
 from dataforce_orm.testing import Fault, LocalServer
@@ -19,15 +20,11 @@ N = 40
 
 
 @pytest.fixture
-def patient(server: LocalServer, orbit_id: str, sleeps: list[float]) -> Iterator[Session]:
+def patient(make_session: MakeSession, server: LocalServer, orbit_id: str,
+            sleeps: list[float]) -> Iterator[Session]:
     """A current session whose policy allows enough attempts for 30% fault rates."""
-    s = Session(api_key=server.api_key, base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id,
-                retry=RetryPolicy(attempts=10, sleep=sleeps))
-    with s:
+    with make_session(retry=RetryPolicy(attempts=10, sleep=sleeps)) as s:
         yield s
-    s.close()
-    server.clear_faults()
 
 
 def posts(server: LocalServer, orbit_id: str) -> int:
@@ -136,11 +133,9 @@ def test_save_of_a_new_object_under_drop_after(server: LocalServer, session: Ses
 
 
 @pytest.mark.parametrize("kind", ["drop_after", "drop"])
-def test_async_creates_are_exactly_once_too(server: LocalServer, orbit_id: str,
-                                            sleeps: Any, kind: str) -> None:
-    s = Session(api_key=server.api_key, base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id,
-                retry=RetryPolicy(attempts=10, sleep=sleeps, async_sleep=sleeps.asleep))
+def test_async_creates_are_exactly_once_too(make_session: MakeSession, server: LocalServer,
+                                            orbit_id: str, sleeps: Any, kind: str) -> None:
+    s = make_session(retry=RetryPolicy(attempts=10, sleep=sleeps, async_sleep=sleeps.asleep))
     server.add_fault(Fault(kind=kind, method="POST", path=orbit_id, rate=0.3, seed=5))
 
     async def make() -> list[Collection]:

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from dataforce_orm import IntegrityError
+from dataforce_orm._http import AsyncDriver, SyncDriver, Transport
 from dataforce_orm._retry import RetryPolicy
-from dataforce_orm._transfer import CHUNK, AsyncStorage, Fetch, SyncStorage
+from dataforce_orm._transfer import CHUNK, Fetch, transfer_op
 
 DATA = os.urandom(3 * CHUNK + 12345)
 
@@ -71,16 +72,17 @@ def files() -> Iterator[tuple[Files, str]]:
 def fetch(mode: str, url: str, target: Path, sha256: str) -> None:
     policy = RetryPolicy(sleep=lambda _: None, backoff=0.0)
     step = Fetch(url, str(target), len(DATA), sha256)
+    where = Transport("http://127.0.0.1:9", auth=lambda: "Bearer k", timeout=10, verify=True)
     if mode == "sync":
-        SyncStorage(policy, 10).run(step)
+        SyncDriver(where, policy).run(transfer_op(step))
         return
 
     async def run() -> None:
-        storage = AsyncStorage(policy, 10)
+        driver = AsyncDriver(where, policy)
         try:
-            await storage.run(step)
+            await driver.run(transfer_op(step))
         finally:
-            await storage.aclose()
+            await driver.aclose()
 
     asyncio.run(run())
 

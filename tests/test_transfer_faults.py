@@ -37,7 +37,7 @@ from dataforce_orm._transfer import (
     Progress,
     Put,
     PutParts,
-    SyncStorage,
+    transfer_op,
 )
 
 SECRET = "X-Amz-Signature=topsecret"
@@ -120,15 +120,18 @@ def policy(sleeps: Sleeps, **kw: Any) -> RetryPolicy:
 
 
 def run_step(mode: str, step: Any, pol: RetryPolicy, timeout: Any = 5.0) -> Any:
+    """Run a storage step as the library does: through a driver's retry engine."""
+    where = Transport("http://127.0.0.1:9", auth=lambda: "Bearer k", timeout=timeout,
+                      verify=True)
     if mode == "sync":
-        return SyncStorage(pol, timeout).run(step)
+        return SyncDriver(where, pol).run(transfer_op(step))
 
     async def go() -> Any:
-        s = AsyncStorage(pol, timeout)
+        driver = AsyncDriver(where, pol)
         try:
-            return await s.run(step)
+            return await driver.run(transfer_op(step))
         finally:
-            await s.aclose()
+            await driver.aclose()
 
     return asyncio.run(go())
 
@@ -207,15 +210,8 @@ DATA = random.Random(7).randbytes(3 * CHUNK + 12345)
 
 
 def test_async_open_failure_is_a_transport_error_without_the_signature() -> None:
-    async def go() -> None:
-        s = AsyncStorage(policy(Sleeps(), attempts=2), 5.0)
-        try:
-            await s.run(Open(refused_url()))
-        finally:
-            await s.aclose()
-
     with pytest.raises(TransportError) as info:
-        asyncio.run(go())
+        run_step("async", Open(refused_url()), policy(Sleeps(), attempts=2))
     assert "topsecret" not in str(info.value) and info.value.attempts == 2
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
@@ -293,7 +289,7 @@ def test_an_interrupt_during_a_sync_multipart_upload_stops_its_parts(
         real_wait(fs, timeout=0.15)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("dataforce_orm._transfer.wait", interrupted)
+    monkeypatch.setattr("dataforce_orm._http.wait", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_step("sync", parts_step(storage, tmp_path), policy(Sleeps()))
     sent = storage.puts()
@@ -308,13 +304,13 @@ def test_a_cancelled_async_multipart_upload_has_stopped_its_parts(
     left: list[asyncio.Task[Any]] = []
 
     async def go() -> None:
-        s = AsyncStorage(policy(Sleeps()), 5.0)
+        driver = AsyncDriver(transport(), policy(Sleeps()))
         try:
             with pytest.raises(APIError):
-                await s.run(parts_step(storage, tmp_path, n=6, concurrency=3))
+                await driver.run(transfer_op(parts_step(storage, tmp_path, n=6, concurrency=3)))
             left.extend(t for t in asyncio.all_tasks() if t is not asyncio.current_task())
         finally:
-            await s.aclose()
+            await driver.aclose()
 
     asyncio.run(go())
     assert left == []

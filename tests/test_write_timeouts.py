@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from parity import AsyncMode, SyncMode
+from parity import AsyncMode, MakeSession, SyncMode
 
 import dataforce_orm as dfo
 from dataforce_orm import Collection, RetryPolicy, Session
@@ -20,12 +20,11 @@ READ = 0.2  # the client's read timeout
 
 
 @pytest.fixture(params=["sync", "async"])
-def tm(request: pytest.FixtureRequest, server: LocalServer,
+def tm(make_session: MakeSession, request: pytest.FixtureRequest, server: LocalServer,
        orbit_id: str) -> Iterator[tuple[SyncMode | AsyncMode, Session]]:
     """A mode and a session with a short read timeout and real (short) sleeps."""
-    s = Session(api_key=server.api_key, base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id, timeout=(2.0, READ),
-                retry=RetryPolicy(deadline=5.0, backoff=0.02, max_backoff=0.1))
+    s = make_session(timeout=(2.0, READ),
+                     retry=RetryPolicy(deadline=5.0, backoff=0.02, max_backoff=0.1))
     mode: SyncMode | AsyncMode = SyncMode() if request.param == "sync" else AsyncMode(s)
     with s:
         yield mode, s
@@ -81,11 +80,10 @@ def _wait_until(check: object, seconds: float = 5.0) -> None:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_past_the_deadline_the_error_carries_the_object(
-        mode: str, server: LocalServer, orbit_id: str) -> None:
-    s = Session(api_key=server.api_key, base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id, timeout=(2.0, READ),
-                retry=RetryPolicy(deadline=0.5, backoff=0.02, max_backoff=0.1))
+def test_past_the_deadline_the_error_carries_the_object(make_session: MakeSession, mode: str,
+                                                        server: LocalServer, orbit_id: str) -> None:
+    s = make_session(timeout=(2.0, READ),
+                     retry=RetryPolicy(deadline=0.5, backoff=0.02, max_backoff=0.1))
     m: SyncMode | AsyncMode = SyncMode() if mode == "sync" else AsyncMode(s)
     try:
         server.add_fault(Fault(kind="stall", delay=1.5, method="POST", times=1))

@@ -2,6 +2,7 @@
 
 from ._counter import RequestCounter
 from ._faults import Fault
+from ._in_process import InProcessTransport
 from ._local_satellite import LocalSatellite
 from ._luml import luml_create_body, make_luml_archive
 from ._server import LocalServer
@@ -9,6 +10,7 @@ from ._store import User
 
 __all__ = [
     "Fault",
+    "InProcessTransport",
     "LocalSatellite",
     "LocalServer",
     "RequestCounter",

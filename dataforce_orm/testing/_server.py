@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import socket
 import sys
 import threading
 import time
+import types
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from .._http import is_loopback
 from ._api import Api, Request, Response, detail
@@ -377,6 +379,19 @@ class LocalServer(Fixtures):
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def answer(self, request: bytes) -> bytes:
+        """Answer one whole HTTP/1.1 request (head and body) without a socket: the bytes the
+        server would write back (none when a fault drops the connection). Used by
+        ``InProcessTransport``; the server need not be started."""
+        handler = _Handler.__new__(_Handler)
+        handler.server = cast(_HTTPServer, types.SimpleNamespace(app=self))
+        handler.rfile, handler.wfile = io.BytesIO(request), io.BytesIO()
+        handler.connection = None
+        handler.client_address = ("127.0.0.1", 0)
+        handler.close_connection = True
+        handler.handle_one_request()
+        return handler.wfile.getvalue()
 
     @property
     def url(self) -> str:

@@ -1,5 +1,5 @@
-"""Every example of the seed SDK document (../shared/seed/collections-resource-docs.md) runs here
-against LocalServer, in its sync and its async form.
+"""Every example of the collections SDK document (shared/seed/collections-resource-docs.md)
+runs here against LocalServer, in its sync and its async form.
 
 Adapted only for ids (the server's organization, a fresh orbit, collections made for the test),
 for the connection (``base_url=``, and the organization/orbit the test account needs because

@@ -1,6 +1,7 @@
-"""Review bugs of issue 13 (end to end, sync and async): writes on a read-only model, saving
-an object never loaded, create(id=...), nested `with session:` blocks, and the platform's
-search over the text of a collection's tags JSON ("null" when created without tags)."""
+"""Unusual writes and the tag search (end to end, sync and async): writes on a read-only
+model, saving an object never loaded, create(id=...), nested `with session:` blocks, and the
+platform's search over the text of a collection's tags JSON ("null" when created without
+tags)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from parity import AsyncMode, SyncMode
+from parity import AsyncMode, MakeSession, SyncMode
 
 import dataforce_orm as dfo
 from dataforce_orm import Collection, DataForceError, Organization, Session, ValidationError
@@ -90,10 +91,10 @@ def test_create_with_an_id_is_a_validation_error(m: Mode, session: Session,
 # -- nested with-blocks -------------------------------------------------------------------------
 
 
-def test_leaving_an_inner_with_block_keeps_the_threads_connections(
-        server: LocalServer, orbit_id: str) -> None:
-    s = Session(api_key=server.api_key, base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id)
+def test_leaving_an_inner_with_block_keeps_the_threads_connections(make_session: MakeSession,
+                                                                   server: LocalServer,
+                                                                   orbit_id: str) -> None:
+    s = make_session()
     closed: list[int] = []
     original = requests.Session.close
 
