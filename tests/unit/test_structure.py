@@ -72,8 +72,10 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "transport": ("_clients", "_retry", "_transfer", "_http"),
     "session": ("_config", "_session"),
     "model layer": ("_model", "_listing", "_query", "_resource", "_capabilities"),
-    "declarations": ("_archive_reader", "_artifacts", "_models"),
-    "facade": ("_operations", "_client", "_cli_base", "_completion", "_cli", "_demo",
+    "declarations": ("_archive_reader", "_artifacts", "_models", "_orbit_secrets",
+                     "_bucket_check"),
+    "facade": ("_operations", "_client", "_cli_base", "_completion",
+               "_cli", "_demo",
                "__init__", "__main__"),
 }
 RANK = {m: i for i, mods in enumerate(ROOMS.values()) for m in mods}

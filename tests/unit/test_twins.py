@@ -24,7 +24,7 @@ def _public_methods(cls: type) -> dict[str, inspect.Signature]:
     return out
 
 
-@pytest.mark.parametrize("cls", [dfo.Collection, dfo.Orbit, dfo.BucketSecret,
+@pytest.mark.parametrize("cls", [dfo.Collection, dfo.Orbit, dfo.BucketSecret, dfo.OrbitSecret,
                                  dfo.Organization, dfo.Artifact, dfo.ArtifactManager,
                                  dfo.QuerySet, dfo.Manager])
 def test_each_sync_method_has_an_async_twin(cls: type) -> None:
