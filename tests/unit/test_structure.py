@@ -74,7 +74,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "model layer": ("_model", "_listing", "_query", "_resource", "_capabilities"),
     "declarations": ("_archive_reader", "_artifacts", "_models", "_orbit_secrets",
                      "_bucket_check"),
-    "facade": ("_operations", "_client", "_cli_base", "_completion",
+    "facade": ("_operations", "_client_secrets", "_client", "_cli_base", "_completion",
                "_cli", "_demo",
                "__init__", "__main__"),
 }
