@@ -16,6 +16,7 @@ import pytest
 from dataforce_orm import (
     BucketConnectionError,
     BucketSecret,
+    ConfigurationError,
     NotFoundError,
     RetryPolicy,
     Session,
@@ -134,3 +135,18 @@ def test_moto_missing_bucket_names_the_step(org_session: Session, moto_s3: Any) 
     with pytest.raises(BucketConnectionError, match="put step: 404") as info:
         _moto(moto_s3, bucket_name="no-such-bucket").test_connection()
     assert info.value.step == "put" and "NoSuchBucket" in info.value.reason
+
+
+# -- the key check (contract 3.6) -------------------------------------------------------------
+
+
+def test_session_check_names_a_satellite_key(server: LocalServer) -> None:
+    with Session(api_key=server.api_key, base_url=server.url) as good:
+        good.check()
+    satellite = server.add_satellite_key()
+    with Session(api_key=satellite, base_url=server.url) as s:
+        with pytest.raises(ConfigurationError, match=r"not a user API key.*403.*dfs_") as info:
+            s.check()
+        assert satellite not in str(info.value)
+        with pytest.raises(ConfigurationError, match="not a user API key"):
+            asyncio.run(s.acheck())

@@ -9,6 +9,7 @@ from typing import Any
 
 from ._ids import parse_uuid, uuid_error
 from ._permissions import allowed
+from ._satellite_keys import is_satellite_key, wrong_scope
 from ._store import Store
 from ._validation import ErrorList, error
 from ._wire import Abort, Request, detail, json_response
@@ -41,7 +42,7 @@ class Access:
             # turns any other parsing failure into this 400
             raise Abort(detail(400, "There was an error parsing the body")) from exc
 
-    def authenticate(self, headers: dict[str, str]) -> str:
+    def authenticate(self, headers: dict[str, str], template: str = "") -> str:
         token: str | None = None
         header = headers.get("authorization")
         if header is not None:
@@ -54,6 +55,8 @@ class Access:
                 cookie.load(headers["cookie"])
             if "access_token" in cookie:
                 token = cookie["access_token"].value
+        if token and is_satellite_key(self.store, token):  # a principal, of the wrong scope
+            raise Abort(detail(403, wrong_scope(template)))
         user = self.store.user_for_key(token) if token and token.startswith("dfs_") else None
         if user is None:
             raise Abort(detail(401, "Not authenticated"))

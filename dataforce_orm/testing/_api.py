@@ -82,7 +82,7 @@ class Api:
         access = self.access
         reads_body = method in ("POST", "PATCH") or route.reads_body
         body: Any = access.parse_body(req) if reads_body else None
-        user = access.authenticate(req.headers)
+        user = access.authenticate(req.headers, route.template)
         errors: ErrorList = []
         ids = {key: access.path_uuid(key, value, errors) for key, value in raw.items()}
         return route.handler(user, ids, req, body, errors)

@@ -7,6 +7,7 @@ from typing import Any
 from ._api import Api
 from ._ids import new_id
 from ._orbit_secrets_store import DuplicateNameError
+from ._satellite_keys import add_satellite_key
 from ._storage import Storage
 from ._store import DEFAULT_SECRET, DuplicateSecretError, Store, User
 from ._validation import SECRET_FIELDS, strip_scheme
@@ -265,6 +266,10 @@ class Fixtures:
             )
         except DuplicateNameError:
             raise ValueError(f"the orbit already has a secret named {name!r}") from None
+
+    def add_satellite_key(self) -> str:
+        """A new satellite key (``dfssat_...``): every user route answers it 403."""
+        return add_satellite_key(self._store)
 
     def orbit_secret_value(self, secret_id: str) -> str | None:
         """A stored secret's value, decrypted (None when there is no such secret)."""
