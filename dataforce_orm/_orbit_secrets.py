@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
@@ -36,7 +36,6 @@ class OrbitSecret(NoGetById, Model):
 
     _path = "/v1/organizations/{organization}/orbits/{orbit}/secrets"
     _noun = "orbit secret"
-    _default_order: ClassVar[tuple[str, ...]] = ()  # the platform's listing has no order
 
     id: str | None = field("id", doc="the secret's id (None until saved)")
     name: str = field("str", default="", create=True, editable=True, required=True,
