@@ -27,6 +27,13 @@ from dataforce_orm.testing import LocalServer
 _orgs = itertools.count()
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    """A server of this module's own (the organizations it makes are seen by no other)."""
+    with LocalServer() as srv:
+        yield srv
+
+
 @pytest.fixture
 def org_session(server: LocalServer) -> Iterator[Session]:
     """A current session on a fresh organization (its bucket secrets are this test's)."""
