@@ -40,7 +40,6 @@ DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
 VALIDATE_PATH = "/v1/auth/api-keys/validate"
 
 
-
 def _not_a_user_key(exc: PermissionDeniedError) -> ConfigurationError:
     """The validate route's 403: the key is a principal the route does not take."""
     return ConfigurationError(
