@@ -1,6 +1,7 @@
 """dataforce_orm: a Django-flavoured ORM for the DataForce (luml) platform's collections."""
 
 from ._artifacts import Artifact, ArtifactManager, ArtifactStatus, ArtifactType
+from ._bucket_check import BucketConnectionError
 from ._client import AsyncDataForceClient, DataForceClient
 from ._clients import PluggableTransport
 from ._errors import (
@@ -25,6 +26,7 @@ from ._errors import (
 from ._http import RetryPolicy
 from ._lookups import Q
 from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
+from ._orbit_secrets import OrbitSecret
 from ._query import Count, Manager, Max, Min, QuerySet
 from ._session import Session, configure
 from ._version import __version__ as __version__
@@ -37,6 +39,7 @@ __all__ = [
     "ArtifactType",
     "AsyncDataForceClient",
     "AuthenticationError",
+    "BucketConnectionError",
     "BucketSecret",
     "Collection",
     "CollectionType",
@@ -54,6 +57,7 @@ __all__ = [
     "NotFoundError",
     "ObjectDoesNotExist",
     "Orbit",
+    "OrbitSecret",
     "Organization",
     "PermissionDeniedError",
     "PluggableTransport",

@@ -626,3 +626,5 @@ def _demo(ctx: Context) -> int:
     from ._demo import run_demo
 
     return run_demo(ctx.out)
+
+from . import _cli_secrets  # noqa: E402, F401  (the secrets group, and bucket-secrets test)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from . import _operations as ops
 from ._artifacts import Artifact, CreatedArtifact
+from ._client_secrets import AsyncOrbitSecretResource, OrbitSecretResource
 from ._errors import (
     ConfigurationError,
     MultipleObjectsReturned,
@@ -503,6 +504,11 @@ class _SecretOps(_ModelCalls):
             edits = {"session_token": None, **edits}
         return (yield from self._edit_op(BucketSecret, secret_id, "secret_id", edits))
 
+    def _test_op(self, secret: BucketSecret | str) -> Op[None]:
+        obj = secret if isinstance(secret, BucketSecret) else BucketSecret(id=_id(secret,
+                                                                                   "secret"))
+        yield from ops.test_connection(obj, self._session())
+
 
 class BucketSecretResource(_SecretOps):
     """``client.bucket_secrets``: the official SDK's calls, on ``BucketSecret`` objects.
@@ -547,6 +553,11 @@ class BucketSecretResource(_SecretOps):
         self._session().driver.run(self._delete_by_id_op(BucketSecret, secret_id,
                                                          "secret_id"))
 
+    def test_connection(self, secret: BucketSecret | str) -> None:
+        """Test a secret's storage (see ``BucketSecret.test_connection()``): a stored
+        secret's id, or a ``BucketSecret`` (new, or with changes not saved yet)."""
+        self._session().driver.run(self._test_op(secret))
+
 
 class AsyncBucketSecretResource(_SecretOps):
     """``client.bucket_secrets`` on ``AsyncDataForceClient``: the same calls, awaited."""
@@ -585,6 +596,11 @@ class AsyncBucketSecretResource(_SecretOps):
         """Delete a secret (ConflictError while an orbit uses it)."""
         await self._session().async_driver.run(
             self._delete_by_id_op(BucketSecret, secret_id, "secret_id"))
+
+    async def test_connection(self, secret: BucketSecret | str) -> None:
+        """Test a secret's storage (see ``BucketSecret.test_connection()``): a stored
+        secret's id, or a ``BucketSecret`` (new, or with changes not saved yet)."""
+        await self._session().async_driver.run(self._test_op(secret))
 
 
 
@@ -875,6 +891,7 @@ class DataForceClient(_ClientBase):
         self.collections = CollectionResource(self)
         self.orbits = OrbitResource(self)
         self.bucket_secrets = BucketSecretResource(self)
+        self.orbit_secrets = OrbitSecretResource(self)
         self.artifacts = ArtifactResource(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
@@ -914,6 +931,7 @@ class AsyncDataForceClient(_ClientBase):
         self.collections = AsyncCollectionResource(self)
         self.orbits = AsyncOrbitResource(self)
         self.bucket_secrets = AsyncBucketSecretResource(self)
+        self.orbit_secrets = AsyncOrbitSecretResource(self)
         self.artifacts = AsyncArtifactResource(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,

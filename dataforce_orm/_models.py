@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from ._artifacts import ArtifactManager
+from ._bucket_check import ConnectionTest
 from ._capabilities import CursorPages, MergedUpdate, NoGetById, ReadOnly
 from ._errors import ValidationError
 from ._fields import WireEnum, field
@@ -170,11 +171,12 @@ def _mask_key(endpoint: Any) -> str:
 
 
 @attrs.define(slots=True, eq=False, repr=False)
-class BucketSecret(MergedUpdate, Model):
+class BucketSecret(ConnectionTest, MergedUpdate, Model):
     """Where an organization's orbits store artifact files: an S3 bucket or Azure container.
 
     The server never returns the keys, and its update writes every field: ``save()`` of a
     loaded secret is refused until its keys are set again (else they would be erased).
+    ``test_connection()`` checks the storage with its settings, saved or not.
     """
 
     _path = "/v1/organizations/{organization}/bucket-secrets"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ._artifacts import Artifact, CreatedArtifact, ProgressArg
+from ._models import BucketSecret
 from ._protocol import Op
 from ._query import QuerySet, collect
 from ._resource import Model
@@ -78,6 +79,11 @@ def save(obj: Model, session: Session, *, force: bool = False,
 def delete(obj: Model, session: Session) -> Op[None]:
     """``obj.delete()``; DoesNotExist if it is gone."""
     return obj._delete_op(session)
+
+
+def test_connection(secret: BucketSecret, session: Session) -> Op[None]:
+    """``secret.test_connection()`` (see ``BucketSecret.test_connection()``)."""
+    return secret._test_connection_op(session)
 
 
 # -- artifacts --------------------------------------------------------------------------------

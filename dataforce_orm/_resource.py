@@ -72,6 +72,7 @@ class Model(ModelBase):
                                          {f: self._local(f) for f in changed}, snap,
                                          force or blind)
         self._absorb(req, data, session)
+        self._remember_secrets()
 
     def _resend_body(self, pending: list[str], changed: list[str], values: dict[str, Any],
                      server: dict[str, Any]) -> dict[str, Any]:

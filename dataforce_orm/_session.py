@@ -22,6 +22,7 @@ from ._errors import (
     ConfigurationError,
     DataForceError,
     MultipleObjectsReturned,
+    PermissionDeniedError,
     ValidationError,
 )
 from ._http import AsyncDriver, RetryPolicy, SyncDriver, Timeout, Transport
@@ -38,6 +39,15 @@ from ._secrets import register as register_secret
 DEFAULT_BASE_URL = "https://api.luml.ai"
 DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
 VALIDATE_PATH = "/v1/auth/api-keys/validate"
+
+
+def _not_a_user_key(exc: PermissionDeniedError) -> ConfigurationError:
+    """The validate route's 403: the key is a principal the route does not take."""
+    return ConfigurationError(
+        f"the key is not a user API key: the platform answered {exc.status} "
+        f"({exc.detail}). A satellite's key (dfssat_...) or a browser sign-in token cannot "
+        "be used here; give the user's API key (dfs_...)")
+
 
 _stack: ContextVar[tuple[Session, ...]] = ContextVar("dataforce_orm_session", default=())
 _default: Session | None = None
@@ -204,12 +214,19 @@ class Session:
 
     def check(self) -> None:
         """Check the API key with one cheap request that needs no organization
-        (``GET /v1/auth/api-keys/validate``); an invalid key raises AuthenticationError."""
-        self.driver.send(Request("GET", VALIDATE_PATH))
+        (``GET /v1/auth/api-keys/validate``); an invalid key raises AuthenticationError, a
+        key that is no user API key (a satellite's ``dfssat_`` key) ConfigurationError."""
+        try:
+            self.driver.send(Request("GET", VALIDATE_PATH))
+        except PermissionDeniedError as exc:
+            raise _not_a_user_key(exc) from None
 
     async def acheck(self) -> None:
         """``check()``, async."""
-        await self.async_driver.send(Request("GET", VALIDATE_PATH))
+        try:
+            await self.async_driver.send(Request("GET", VALIDATE_PATH))
+        except PermissionDeniedError as exc:
+            raise _not_a_user_key(exc) from None
 
     # -- organization and orbit resolution -------------------------------------------------
 

@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 import dataforce_orm as dfo
-from dataforce_orm import _client
+from dataforce_orm import _client, _client_secrets
 
 SYNC_ONLY = {"using", "all", "filter", "exclude", "order_by", "reverse", "none", "distinct",
              "only", "defer", "values", "values_list", "iterator", "changed_fields",
@@ -24,7 +24,7 @@ def _public_methods(cls: type) -> dict[str, inspect.Signature]:
     return out
 
 
-@pytest.mark.parametrize("cls", [dfo.Collection, dfo.Orbit, dfo.BucketSecret,
+@pytest.mark.parametrize("cls", [dfo.Collection, dfo.Orbit, dfo.BucketSecret, dfo.OrbitSecret,
                                  dfo.Organization, dfo.Artifact, dfo.ArtifactManager,
                                  dfo.QuerySet, dfo.Manager])
 def test_each_sync_method_has_an_async_twin(cls: type) -> None:
@@ -49,6 +49,7 @@ def test_each_sync_method_has_an_async_twin(cls: type) -> None:
     (_client.CollectionResource, _client.AsyncCollectionResource),
     (_client.OrbitResource, _client.AsyncOrbitResource),
     (_client.BucketSecretResource, _client.AsyncBucketSecretResource),
+    (_client_secrets.OrbitSecretResource, _client_secrets.AsyncOrbitSecretResource),
     (_client.ArtifactResource, _client.AsyncArtifactResource),
 ])
 def test_facade_resources_match(sync_cls: type, async_cls: type) -> None:
