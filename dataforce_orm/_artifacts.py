@@ -112,6 +112,20 @@ class Artifact(CursorPages, Model):
             return model._load(self.collection_data, session)
         return model.objects.using(session).get(id=self.collection_id)
 
+    @property
+    def track_entries(self) -> list[Any]:
+        """The track entries (versions) registering this artifact. There is no route by
+        artifact: it lists the orbit's tracks of its type and the entries of each (one walk
+        per track)."""
+        session = self._session_for(None)
+        return session.driver.run(MODELS["Track"]._entries_of_op(session, self))  # type: ignore[attr-defined]
+
+    async def atrack_entries(self) -> list[Any]:
+        """Async :attr:`track_entries`."""
+        session = self._session_for(None)
+        return await session.async_driver.run(
+            MODELS["Track"]._entries_of_op(session, self))  # type: ignore[attr-defined]
+
     # -- upload (a class-level operation: the object is made by the create) -------------------
 
     @classmethod
@@ -229,6 +243,14 @@ class Artifact(CursorPages, Model):
         return (yield Local(Open(url)))
 
     def _delete_op(self, session: Session, force: bool = False) -> Op[None]:
+        try:
+            yield from self._delete_steps_op(session, force)
+        except errors.ConflictError as exc:
+            if "tracks" in exc.detail:  # say which entries block it (see _registry)
+                yield from MODELS["Track"]._blocked_delete_op(session, self, exc)  # type: ignore[attr-defined]
+            raise
+
+    def _delete_steps_op(self, session: Session, force: bool) -> Op[None]:
         self._require_saved()
         path = yield from self._own_path_op(session)
         if not force:
