@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from . import _operations as ops
 from ._artifacts import Artifact, CreatedArtifact
+from ._client_registry import AsyncTrackResource, TrackResource
 from ._errors import (
     ConfigurationError,
     MultipleObjectsReturned,
@@ -867,6 +868,7 @@ class DataForceClient(_ClientBase):
         self.orbits = OrbitResource(self)
         self.bucket_secrets = BucketSecretResource(self)
         self.artifacts = ArtifactResource(self)
+        self.tracks = TrackResource(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> None:
@@ -899,6 +901,7 @@ class AsyncDataForceClient(_ClientBase):
         self.orbits = AsyncOrbitResource(self)
         self.bucket_secrets = AsyncBucketSecretResource(self)
         self.artifacts = AsyncArtifactResource(self)
+        self.tracks = AsyncTrackResource(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> Awaitable[None]:

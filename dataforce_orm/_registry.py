@@ -644,6 +644,15 @@ class TrackEntryQuerySet(QuerySet[TrackEntry]):
         found = yield from collect(self.filter(stage_id=stage_id)._rows_op(session), limit=1)
         return found[0] if found else None
 
+    def _known(self, entry_id: str) -> TrackEntry:
+        """An entry of this track known by its id only."""
+        entry = TrackEntry(id=entry_id)
+        object.__setattr__(entry, "track_id", self._track.pk)
+        object.__setattr__(entry, "_orbit_id", self._track.orbit_id)
+        object.__setattr__(entry, "_track", self._track)
+        object.__setattr__(entry, "_session", self._track._session)
+        return entry
+
     # -- add and remove ---------------------------------------------------------------------
 
     def _add_op(self, session: Session, artifact: Artifact | str,
