@@ -64,6 +64,9 @@ class Stage:
     def __repr__(self) -> str:
         return f"Stage(name={self.name!r}, id={self.id!r})"
 
+    def __str__(self) -> str:
+        return self.name
+
     def to_dict(self) -> dict[str, Any]:
         """The stage as plain data."""
         return attrs.asdict(self)

@@ -73,8 +73,8 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "session": ("_config", "_session"),
     "model layer": ("_model", "_listing", "_query", "_resource", "_capabilities"),
     "declarations": ("_archive_reader", "_artifacts", "_models", "_registry"),
-    "facade": ("_operations", "_client_registry", "_client", "_cli_base", "_completion", "_cli", "_demo",
-               "__init__", "__main__"),
+    "facade": ("_operations", "_client_registry", "_client", "_cli_base", "_completion",
+               "_cli_registry", "_cli", "_demo", "__init__", "__main__"),
 }
 RANK = {m: i for i, mods in enumerate(ROOMS.values()) for m in mods}
 
