@@ -247,7 +247,8 @@ class Track(CursorPages, Model):
                                                    "track first")
                 return s
         raise ValidationError("stage", f"track {self.name!r} has no stage {ref!r}; its "
-                                       f"stages: {', '.join(self.stages.names) or 'none'}")
+                                       f"stages: {', '.join(self.stages.names) or 'none'} "
+                                       "(refresh() the track if it changed elsewhere)")
 
     # -- the stage set, beside the declared fields ------------------------------------------
 
@@ -503,7 +504,8 @@ class TrackEntry(CursorPages, Model):
             data = yield from send_update_op(self, session, req, ["stage_id"],
                                              {"stage_id": stage_id}, snap, True)
         except ConflictError as exc:
-            assert target is not None and target.id is not None
+            if target is None or target.id is None:
+                raise
             holder = yield from track.entries._holder_op(session, target.id)
             who = f"v{holder.version} (entry {holder.id})" if holder else "another version"
             raise ConflictError(exc.status, exc.method, exc.url, (
@@ -661,6 +663,11 @@ class TrackEntryQuerySet(QuerySet[TrackEntry]):
     def _add_op(self, session: Session, artifact: Artifact | str,
                 stage: Stage | str | None) -> Op[TrackEntry]:
         target = None if stage is None else self._track.stage(stage)
+        kind = getattr(artifact, "type", None)
+        if isinstance(artifact, Artifact) and kind is not None \
+                and kind != self._track.artifact_type:
+            raise ValidationError("artifact", f"is a {kind}; track {self._track.name!r} holds "
+                                              f"{self._track.artifact_type} artifacts")
         entry = TrackEntry(artifact_id=cast(Any, artifact),
                            stage_id=None if target is None else target.id)
         object.__setattr__(entry, "track_id", self._track.pk)

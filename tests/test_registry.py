@@ -224,6 +224,16 @@ def test_an_artifact_twice_is_a_conflict_naming_its_version(server: LocalServer,
         track.entries.add(a)
 
 
+def test_an_artifact_of_another_type_is_refused_before_any_request(
+        server: LocalServer, tmp_path: Path, session: Session, track: Track) -> None:
+    data = Collection.objects.create(name="data", collection_type="dataset")
+    rows = upload(server, tmp_path, data, kind="dataset")
+    start = len(server.request_log)
+    with pytest.raises(ValidationError, match="is a dataset; track 'churn' holds model"):
+        track.entries.add(rows)
+    assert requests_since(server, start) == []
+
+
 def test_unknown_entry_is_does_not_exist_not_a_500(track: Track) -> None:
     with pytest.raises(TrackEntry.DoesNotExist):
         track.entries.get(id="0190a000-0000-7000-8000-000000000000")
