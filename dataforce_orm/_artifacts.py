@@ -36,6 +36,7 @@ from ._transfer import Call, Fetch, Open, Progress, Put, PutParts, is_sha256
 
 if TYPE_CHECKING:
     from ._models import Collection
+    from ._registry import Track, TrackEntry
 
 MULTIPART_URLS = "/v1/bucket-secrets/upload/multipart"
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -113,18 +114,17 @@ class Artifact(CursorPages, Model):
         return model.objects.using(session).get(id=self.collection_id)
 
     @property
-    def track_entries(self) -> list[Any]:
+    def track_entries(self) -> list[TrackEntry]:
         """The track entries (versions) registering this artifact. There is no route by
         artifact: it lists the orbit's tracks of its type and the entries of each (one walk
         per track)."""
         session = self._session_for(None)
-        return session.driver.run(MODELS["Track"]._entries_of_op(session, self))  # type: ignore[attr-defined]
+        return session.driver.run(_tracks()._entries_of_op(session, self))
 
-    async def atrack_entries(self) -> list[Any]:
+    async def atrack_entries(self) -> list[TrackEntry]:
         """Async :attr:`track_entries`."""
         session = self._session_for(None)
-        return await session.async_driver.run(
-            MODELS["Track"]._entries_of_op(session, self))  # type: ignore[attr-defined]
+        return await session.async_driver.run(_tracks()._entries_of_op(session, self))
 
     # -- upload (a class-level operation: the object is made by the create) -------------------
 
@@ -247,7 +247,7 @@ class Artifact(CursorPages, Model):
             yield from self._delete_steps_op(session, force)
         except errors.ConflictError as exc:
             if "tracks" in exc.detail:  # say which entries block it (see _registry)
-                yield from MODELS["Track"]._blocked_delete_op(session, self, exc)  # type: ignore[attr-defined]
+                yield from _tracks()._blocked_delete_op(session, self, exc)
             raise
 
     def _delete_steps_op(self, session: Session, force: bool) -> Op[None]:
@@ -322,6 +322,11 @@ class Artifact(CursorPages, Model):
         """Async :meth:`delete`."""
         session = self._session_for(using)
         await session.async_driver.run(self._delete_op(session, force))
+
+
+def _tracks() -> type[Track]:
+    """The Track model (``_registry`` declares it; it imports this module)."""
+    return cast("type[Track]", MODELS["Track"])
 
 
 @attrs.frozen
