@@ -41,6 +41,15 @@ OFFICIAL = {
 }
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    """This module's own server (the tests upload many artifacts: the organization's quota
+    is raised)."""
+    with LocalServer() as s:
+        s.set_organization_limits(s.organization_id, orbits=100, artifacts=1000)
+        yield s
+
+
 class Sync:
     def __init__(self, client: DataForceClient) -> None:
         self.tracks = client.tracks

@@ -4,6 +4,7 @@ tracks, their stages and entries, promotion, and the quirks the library shields 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,15 @@ def upload(server: LocalServer, tmp_path: Path, collection: Collection, kind: st
     name = name or f"a{next(_names)}"
     path = make_luml_archive(tmp_path / f"{name}.luml", type=kind, name=name)
     return collection.artifacts.upload(path, name=name)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    """This module's own server (the tests upload many artifacts: the organization's quota
+    is raised)."""
+    with LocalServer() as s:
+        s.set_organization_limits(s.organization_id, orbits=100, artifacts=1000)
+        yield s
 
 
 @pytest.fixture
