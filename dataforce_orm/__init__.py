@@ -28,6 +28,7 @@ from ._lookups import Q
 from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
 from ._orbit_secrets import OrbitSecret
 from ._query import Count, Manager, Max, Min, QuerySet
+from ._registry import Stage, StageList, Track, TrackEntry, TrackEntryQuerySet
 from ._session import Session, configure
 from ._version import __version__ as __version__
 
@@ -67,7 +68,12 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Session",
+    "Stage",
+    "StageList",
     "TimeoutError",
+    "Track",
+    "TrackEntry",
+    "TrackEntryQuerySet",
     "TransportError",
     "UnprocessableEntityError",
     "ValidationError",

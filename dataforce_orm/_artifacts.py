@@ -34,6 +34,7 @@ from ._uploads import send_file_op
 
 if TYPE_CHECKING:
     from ._models import Collection
+    from ._registry import Track, TrackEntry
 
 
 class ArtifactType(WireEnum):
@@ -129,6 +130,19 @@ class Artifact(CursorPages, Model):
             return model._load(self.collection_data, session)
         return model.objects.using(session).get(id=self.collection_id)
 
+    @property
+    def track_entries(self) -> list[TrackEntry]:
+        """The track entries (versions) registering this artifact. There is no route by
+        artifact: it lists the orbit's tracks of its type and the entries of each (one walk
+        per track)."""
+        session = self._session_for(None)
+        return session.driver.run(_tracks()._entries_of_op(session, self))
+
+    async def atrack_entries(self) -> list[TrackEntry]:
+        """Async ``track_entries``."""
+        session = self._session_for(None)
+        return await session.async_driver.run(_tracks()._entries_of_op(session, self))
+
     # -- upload (a class-level operation: the object is made by the create) -------------------
 
     @classmethod
@@ -199,6 +213,14 @@ class Artifact(CursorPages, Model):
         return (yield from transfer_op(Open(url)))
 
     def _delete_op(self, session: Session, force: bool = False) -> Op[None]:
+        try:
+            yield from self._delete_steps_op(session, force)
+        except errors.ConflictError as exc:
+            if "tracks" in exc.detail:  # say which entries block it (see _registry)
+                yield from _tracks()._blocked_delete_op(session, self, exc)
+            raise
+
+    def _delete_steps_op(self, session: Session, force: bool) -> Op[None]:
         self._require_saved()
         path = yield from self._own_path_op(session)
         if not force:
@@ -280,6 +302,11 @@ class Artifact(CursorPages, Model):
         """Async ``delete()``."""
         session = self._session_for(using)
         await session.async_driver.run(self._delete_op(session, force))
+
+
+def _tracks() -> type[Track]:
+    """The Track model (``_registry`` declares it; it imports this module)."""
+    return cast("type[Track]", MODELS["Track"])
 
 
 @attrs.frozen

@@ -37,6 +37,7 @@ from ._cli_base import (
     positive,
     table,
 )
+from ._cli_registry import tracks as tracks  # (the tracks group registers itself)
 from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
 
 __all__ = ["COMMANDS", "GROUPS", "NOT_NOUNS", "main"]
@@ -46,6 +47,7 @@ NOT_NOUNS = {
     "CollectionType": "an enum: the choices of --type of the collections commands",
     "ArtifactType": "an enum: the choices of --type of artifacts list",
     "ArtifactStatus": "an enum: the choices of --status of artifacts list",
+    "TrackEntry": "a version of a track: tracks add, promote, entries and remove",
 }
 
 _YES = arg("--yes", "-y", action="store_true", help="do not ask")

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from . import _operations as ops
 from ._artifacts import Artifact, CreatedArtifact
+from ._client_registry import AsyncTrackResource, TrackResource
 from ._client_secrets import AsyncOrbitSecretResource, OrbitSecretResource
 from ._errors import (
     ConfigurationError,
@@ -893,6 +894,7 @@ class DataForceClient(_ClientBase):
         self.bucket_secrets = BucketSecretResource(self)
         self.orbit_secrets = OrbitSecretResource(self)
         self.artifacts = ArtifactResource(self)
+        self.tracks = TrackResource(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> None:
@@ -933,6 +935,7 @@ class AsyncDataForceClient(_ClientBase):
         self.bucket_secrets = AsyncBucketSecretResource(self)
         self.orbit_secrets = AsyncOrbitSecretResource(self)
         self.artifacts = AsyncArtifactResource(self)
+        self.tracks = AsyncTrackResource(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> Awaitable[None]:

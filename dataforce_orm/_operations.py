@@ -18,6 +18,7 @@ from ._artifacts import Artifact, CreatedArtifact, ProgressArg
 from ._models import BucketSecret
 from ._protocol import Op
 from ._query import QuerySet, collect
+from ._registry import Stage, Track, TrackEntry
 from ._resource import Model
 from ._session import Session
 
@@ -84,6 +85,33 @@ def delete(obj: Model, session: Session) -> Op[None]:
 def test_connection(secret: BucketSecret, session: Session) -> Op[None]:
     """``secret.test_connection()`` (see ``BucketSecret.test_connection()``)."""
     return secret._test_connection_op(session)
+
+
+# -- the model registry -----------------------------------------------------------------------
+
+
+def add_entry(track: Track, session: Session, artifact: Artifact | str,
+              stage: Stage | str | None) -> Op[TrackEntry]:
+    """``track.entries.add(artifact, stage)``."""
+    return track.entries._add_op(session, artifact, stage)
+
+
+def promote(entry: TrackEntry, session: Session, stage: Stage | str | None,
+            force: bool) -> Op[None]:
+    """``entry.promote(stage, force=force)``."""
+    return entry._promote_op(session, stage, force)
+
+
+def remove_entries(track: Track, session: Session, entries: Iterable[TrackEntry | str]
+                   ) -> Op[None]:
+    """``track.entries.remove(entries)``."""
+    return track.entries._remove_op(session, entries)
+
+
+def entry_in(track: Track, entry_id: str) -> TrackEntry:
+    """An entry of ``track`` known by its id only (for a delete or a promotion without a
+    read)."""
+    return track.entries._known(entry_id)
 
 
 # -- artifacts --------------------------------------------------------------------------------

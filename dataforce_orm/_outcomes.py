@@ -203,7 +203,7 @@ def find_created_op(model: type[Model], session: Session, parents: dict[str, str
     shown = {k: v for k, v in body.items() if k not in secret}
 
     def matches(item: dict[str, Any], made: Any) -> bool:
-        return all(item.get(k) == v for k, v in shown.items())
+        return model._made_by(item, shown)
 
     found = yield from _find_made_op(model, session, params, parents, started, matches,
                                      newest_first)

@@ -98,6 +98,12 @@ class Model(ModelBase):
     def _create_body(self) -> dict[str, Any]:
         return {s.key: self._local(n) for n, s in self._specs.items() if s.create}
 
+    @classmethod
+    def _made_by(cls, item: dict[str, Any], body: dict[str, Any]) -> bool:
+        """Whether a listed wire ``item`` is what a create of ``body`` makes (how a lost
+        create's lookup knows its row)."""
+        return all(item.get(k) == v for k, v in body.items())
+
     def _refresh_op(self, session: Session, discard: bool) -> Op[None]:
         if self.pk is None:
             raise ValidationError("id", f"the {self._noun} is not saved; nothing to refresh")

@@ -43,6 +43,10 @@ def field_table(model: type[ModelBase]) -> str:
         notes = " Write-only." if spec.secret and "write-only" not in spec.doc else ""
         rows.append(f"| `{name}` | <code>{_cell(str(kind))}</code> | {wire} | {create} | "
                     f"{'yes' if spec.editable else ''} | {_cell(spec.doc)}{notes} |")
+    for a in attrs.fields(model):  # declared beside the field kinds, with a doc of its own
+        if a.name not in model._specs and a.metadata.get("doc"):
+            rows.append(f"| `{a.name}` | <code>{_cell(_type_text(a.type))}</code> |  | | | "
+                        f"{_cell(a.metadata['doc'])} |")
     return "\n".join(rows)
 
 
@@ -63,7 +67,8 @@ class ModelFields(griffe.Extension):
             return
         if cls.name in MODELS and MODELS[cls.name] is runtime:
             model = MODELS[cls.name]
-            self._add(cls, f"**Fields**\n\n{field_table(model)}", model._specs)
+            self._add(cls, f"**Fields**\n\n{field_table(model)}",
+                      [a.name for a in attrs.fields(model)])
         elif isinstance(runtime, type) and issubclass(runtime, enum.Enum):
             self._add(cls, f"**Values**: {value_list(runtime)}.", runtime.__members__)
 

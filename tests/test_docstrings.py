@@ -70,12 +70,13 @@ def undocumented() -> list[str]:
 
 
 def fields_without_doc() -> list[str]:
-    """Every model attribute a caller reads must be a ``field(..., doc=...)`` declaration."""
+    """Every model attribute a caller reads must be a ``field(..., doc=...)`` declaration (or,
+    for one the field kinds do not cover, an attrs field with a ``doc`` in its metadata)."""
     missing = []
     for model in MODELS.values():
         for a in attrs.fields(model):
-            if a.init and not a.name.startswith("_") \
-                    and not (a.name in model._specs and model._specs[a.name].doc.strip()):
+            doc = model._specs[a.name].doc if a.name in model._specs else a.metadata.get("doc")
+            if a.init and not a.name.startswith("_") and not (doc or "").strip():
                 missing.append(f"{model.__name__}.{a.name}")
     return missing
 

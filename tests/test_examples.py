@@ -26,6 +26,8 @@ KEY_LINES = {
     "05_errors_and_retries.py": ("AuthenticationError    401",
                                  "TransportError after 3 attempts"),
     "06_artifacts.py": ("best      churn-v1 (accuracy 0.93)", "deleted   artifacts-"),
+    "07_registry.py": ("registered run1 as v2 (staging)", "production v2: run1, accuracy 0.93",
+                       "deleted    churn-"),
 }
 _orbits = itertools.count()
 

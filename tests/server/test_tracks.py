@@ -226,6 +226,19 @@ def test_a_cursor_of_another_query_restarts_at_page_one(reg: Reg) -> None:
     assert [t["id"] for t in follow["items"]] != page_one
 
 
+def test_a_cursor_of_another_orbit_restarts_at_page_one(reg: Reg) -> None:
+    other = reg.elsewhere()
+    for r in (reg, other):
+        for i in range(3):
+            r.track(f"t{i}")
+    cursor = reg.session.get(reg.tracks, params={"limit": 1}).json()["cursor"]
+    assert cursor is not None
+    first = other.session.get(other.tracks, params={"limit": 1}).json()["items"]
+    again = other.session.get(other.tracks, params={"limit": 1, "cursor": cursor}).json()
+    assert [t["id"] for t in again["items"]] == [t["id"] for t in first]
+    assert all(t["orbit_id"] == other.arts.orbit for t in again["items"])
+
+
 def test_get_and_stages(reg: Reg) -> None:
     track = reg.track(stages=["dev", "prod"])
     r = reg.session.get(f"{reg.tracks}/{track['id']}")

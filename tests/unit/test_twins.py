@@ -8,12 +8,12 @@ import inspect
 import pytest
 
 import dataforce_orm as dfo
-from dataforce_orm import _client, _client_secrets
+from dataforce_orm import _client, _client_registry, _client_secrets
 
 SYNC_ONLY = {"using", "all", "filter", "exclude", "order_by", "reverse", "none", "distinct",
              "only", "defer", "values", "values_list", "iterator", "changed_fields",
-             "to_dict", "close", "list_all"}
-ASYNC_ONLY: set[str] = set()
+             "to_dict", "close", "list_all", "stage"}
+ASYNC_ONLY = {"atrack_entries"}  # (the twin of the property Artifact.track_entries)
 
 
 def _public_methods(cls: type) -> dict[str, inspect.Signature]:
@@ -26,7 +26,8 @@ def _public_methods(cls: type) -> dict[str, inspect.Signature]:
 
 @pytest.mark.parametrize("cls", [dfo.Collection, dfo.Orbit, dfo.BucketSecret, dfo.OrbitSecret,
                                  dfo.Organization, dfo.Artifact, dfo.ArtifactManager,
-                                 dfo.QuerySet, dfo.Manager])
+                                 dfo.QuerySet, dfo.Manager, dfo.Track, dfo.TrackEntry,
+                                 dfo.TrackEntryQuerySet])
 def test_each_sync_method_has_an_async_twin(cls: type) -> None:
     methods = _public_methods(cls)
     for name in methods:
@@ -51,6 +52,7 @@ def test_each_sync_method_has_an_async_twin(cls: type) -> None:
     (_client.BucketSecretResource, _client.AsyncBucketSecretResource),
     (_client_secrets.OrbitSecretResource, _client_secrets.AsyncOrbitSecretResource),
     (_client.ArtifactResource, _client.AsyncArtifactResource),
+    (_client_registry.TrackResource, _client_registry.AsyncTrackResource),
 ])
 def test_facade_resources_match(sync_cls: type, async_cls: type) -> None:
     sync, aio = _public_methods(sync_cls), _public_methods(async_cls)
