@@ -2,6 +2,13 @@
 
 from ._artifacts import Artifact, ArtifactManager, ArtifactStatus, ArtifactType
 from ._client import AsyncDataForceClient, DataForceClient
+from ._deployments import (
+    Deployment,
+    DeploymentFailedError,
+    DeploymentManager,
+    DeploymentStatus,
+    RolloutError,
+)
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -25,6 +32,7 @@ from ._http import RetryPolicy
 from ._lookups import Q
 from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
 from ._query import Count, Manager, Max, Min, QuerySet
+from ._satellites import Satellite, SatelliteStatus
 from ._session import Session, configure
 from ._version import __version__ as __version__
 
@@ -44,6 +52,10 @@ __all__ = [
     "Count",
     "DataForceClient",
     "DataForceError",
+    "Deployment",
+    "DeploymentFailedError",
+    "DeploymentManager",
+    "DeploymentStatus",
     "IntegrityError",
     "Manager",
     "Max",
@@ -59,6 +71,9 @@ __all__ = [
     "QuerySet",
     "RateLimitError",
     "RetryPolicy",
+    "RolloutError",
+    "Satellite",
+    "SatelliteStatus",
     "ServerError",
     "Session",
     "TimeoutError",

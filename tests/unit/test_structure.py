@@ -72,7 +72,8 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "transport": ("_clients", "_retry", "_transfer", "_http"),
     "session": ("_config", "_session"),
     "model layer": ("_model", "_listing", "_query", "_resource", "_capabilities"),
-    "declarations": ("_archive_reader", "_artifacts", "_models"),
+    "declarations": ("_archive_reader", "_satellites", "_artifacts", "_models",
+                     "_deployments"),
     "facade": ("_operations", "_client", "_cli_base", "_completion", "_cli", "_demo",
                "__init__", "__main__"),
 }

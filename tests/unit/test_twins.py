@@ -26,7 +26,8 @@ def _public_methods(cls: type) -> dict[str, inspect.Signature]:
 
 @pytest.mark.parametrize("cls", [dfo.Collection, dfo.Orbit, dfo.BucketSecret,
                                  dfo.Organization, dfo.Artifact, dfo.ArtifactManager,
-                                 dfo.QuerySet, dfo.Manager])
+                                 dfo.QuerySet, dfo.Manager, dfo.Satellite, dfo.Deployment,
+                                 dfo.DeploymentManager])
 def test_each_sync_method_has_an_async_twin(cls: type) -> None:
     methods = _public_methods(cls)
     for name in methods:
