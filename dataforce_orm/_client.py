@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import _client_deploy as _deploy
 from . import _operations as ops
 from ._artifacts import Artifact, CreatedArtifact
 from ._errors import (
@@ -867,6 +868,7 @@ class DataForceClient(_ClientBase):
         self.orbits = OrbitResource(self)
         self.bucket_secrets = BucketSecretResource(self)
         self.artifacts = ArtifactResource(self)
+        self.satellites, self.deployments = _deploy.resources(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> None:
@@ -899,6 +901,7 @@ class AsyncDataForceClient(_ClientBase):
         self.orbits = AsyncOrbitResource(self)
         self.bucket_secrets = AsyncBucketSecretResource(self)
         self.artifacts = AsyncArtifactResource(self)
+        self.satellites, self.deployments = _deploy.async_resources(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> Awaitable[None]:

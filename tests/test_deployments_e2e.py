@@ -280,3 +280,42 @@ def test_async_twins(server: LocalServer, live: Session, artifact: dfo.Artifact)
         await sat.adelete()
 
     asyncio.run(main())
+
+
+def test_the_facade(server: LocalServer, live: Session, orbit_id: str,
+                    artifact: dfo.Artifact) -> None:
+    with dfo.DataForceClient(server.url, server.api_key, server.organization_id,
+                             orbit_id) as client:
+        sat = client.satellites.create("facade", "d")
+        assert sat.api_key is not None and client.satellites.get(str(sat.id)) == sat
+        assert client.satellites.list(paired=True) == []
+        renamed = client.satellites.update(str(sat.id), name="facade-2")
+        assert (renamed.name, renamed.description) == ("facade-2", "d")
+        key = client.satellites.regenerate_key(str(sat.id))
+        with LocalSatellite(server.url, str(key), poll_interval=POLL):
+            dep = client.deployments.create(str(sat.id), str(artifact.id), "svc",
+                                            tags=["a"])
+            up = client.deployments.wait(str(dep.id), timeout=SOON)
+            assert up.status == DeploymentStatus.ACTIVE and up.inference_url
+            edited = client.deployments.update(str(dep.id), description="x")
+            assert (edited.description, edited.tags, edited.schemas) == ("x", ["a"], up.schemas)
+            assert client.deployments.list() == [dep]
+            client.deployments.delete(str(dep.id), wait=True, timeout=SOON)
+            assert client.deployments.get(str(dep.id)) is None
+        client.satellites.delete(str(sat.id))
+        assert client.satellites.get(str(sat.id)) is None
+
+    async def main() -> None:
+        async with dfo.AsyncDataForceClient(server.url, server.api_key,
+                                            organization=server.organization_id,
+                                            orbit=orbit_id) as aclient:
+            made = await aclient.satellites.create("async-facade")
+            with LocalSatellite(server.url, str(made.api_key), poll_interval=POLL):
+                dep = await aclient.deployments.create(str(made.id), str(artifact.id), "a")
+                await aclient.deployments.wait(str(dep.id), timeout=SOON)
+                assert [d.id for d in await aclient.deployments.list()] == [dep.id]
+                await aclient.deployments.delete(str(dep.id), force=True)
+            assert [s.name for s in await aclient.satellites.list()] == ["async-facade"]
+            await aclient.satellites.delete(str(made.id))
+
+    asyncio.run(main())

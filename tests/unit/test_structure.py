@@ -74,8 +74,8 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "model layer": ("_model", "_listing", "_query", "_resource", "_capabilities"),
     "declarations": ("_archive_reader", "_satellites", "_artifacts", "_models",
                      "_deployments"),
-    "facade": ("_operations", "_client", "_cli_base", "_completion", "_cli", "_demo",
-               "__init__", "__main__"),
+    "facade": ("_operations", "_client_deploy", "_client", "_cli_base", "_completion",
+               "_cli", "_demo", "__init__", "__main__"),
 }
 RANK = {m: i for i, mods in enumerate(ROOMS.values()) for m in mods}
 

@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 import dataforce_orm as dfo
-from dataforce_orm import _client
+from dataforce_orm import _client, _client_deploy
 
 SYNC_ONLY = {"using", "all", "filter", "exclude", "order_by", "reverse", "none", "distinct",
              "only", "defer", "values", "values_list", "iterator", "changed_fields",
@@ -51,6 +51,8 @@ def test_each_sync_method_has_an_async_twin(cls: type) -> None:
     (_client.OrbitResource, _client.AsyncOrbitResource),
     (_client.BucketSecretResource, _client.AsyncBucketSecretResource),
     (_client.ArtifactResource, _client.AsyncArtifactResource),
+    (_client_deploy.SatelliteResource, _client_deploy.AsyncSatelliteResource),
+    (_client_deploy.DeploymentResource, _client_deploy.AsyncDeploymentResource),
 ])
 def test_facade_resources_match(sync_cls: type, async_cls: type) -> None:
     sync, aio = _public_methods(sync_cls), _public_methods(async_cls)
