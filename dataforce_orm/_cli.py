@@ -36,6 +36,7 @@ from ._cli_base import (
     positive,
     table,
 )
+from ._cli_deploy import NOT_NOUNS as DEPLOY_NOT_NOUNS
 from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
 
 __all__ = ["COMMANDS", "GROUPS", "NOT_NOUNS", "main"]
@@ -45,6 +46,7 @@ NOT_NOUNS = {
     "CollectionType": "an enum: the choices of --type of the collections commands",
     "ArtifactType": "an enum: the choices of --type of artifacts list",
     "ArtifactStatus": "an enum: the choices of --status of artifacts list",
+    **DEPLOY_NOT_NOUNS,
 }
 
 _YES = arg("--yes", "-y", action="store_true", help="do not ask")

@@ -107,6 +107,10 @@ def _secret(where: str, v: Any) -> str:
 class DeploymentManager(Manager["Deployment"]):
     """``Deployment.objects``: the queries of every manager, and :meth:`rollout`."""
 
+    def using(self, session: Session) -> DeploymentManager:
+        """The manager on ``session`` instead of the current one (``rollout`` included)."""
+        return DeploymentManager(self.model, session)
+
     def rollout(self, old: Deployment, artifact: Any, *, wait: bool = True,
                 timeout: float = DEFAULT_TIMEOUT, progress: Progress = None,
                 **fields: Any) -> Deployment:

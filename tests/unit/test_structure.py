@@ -75,7 +75,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "declarations": ("_archive_reader", "_satellites", "_artifacts", "_models",
                      "_deployments"),
     "facade": ("_operations", "_client_deploy", "_client", "_cli_base", "_completion",
-               "_cli", "_demo", "__init__", "__main__"),
+               "_cli_deploy", "_cli", "_demo", "__init__", "__main__"),
 }
 RANK = {m: i for i, mods in enumerate(ROOMS.values()) for m in mods}
 
