@@ -57,9 +57,7 @@ class Access:
                 return cookie["access_token"].value
         return None
 
-    def authenticate(
-        self, headers: dict[str, str], scopes: tuple[str, ...] = ("jwt", "api_key")
-    ) -> str:
+    def authenticate(self, headers: dict[str, str], scopes: tuple[str, ...]) -> str:
         """The user id (``api_key`` scope) or satellite id (``satellite``) of the caller:
         401 for no known principal, 403 for one the route's scopes do not admit."""
         token = self.bearer_token(headers) or ""

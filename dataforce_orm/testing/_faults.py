@@ -22,7 +22,8 @@ class Fault:
     handle and commit it and close without answering: a write the client gave up on that is
     delivered after all).
     method/path (a regex searched in the path without query) select requests; None = any.
-    scope: "api" (``/v1/...`` routes) or "storage" (presigned storage URLs); None = both.
+    scope: "api" (``/v1/...`` and the worker's ``/satellites/v1/...`` routes) or "storage"
+    (presigned storage URLs); None = both.
     times: apply to the next N matching requests only; rate: a seeded random fraction.
     """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _secrets
 from ._api import Api
 from ._ids import new_id
 from ._orbit_secrets_store import DuplicateNameError
@@ -187,7 +188,9 @@ class Fixtures:
         """A new unpaired satellite in an orbit (default: the default orbit), ignoring the
         organization's satellites limit: (the Satellite as the API shows it, its ``dfssat_``
         key, for a ``LocalSatellite`` or the worker routes)."""
-        return self._api.satellites.add_satellite(orbit_id or self.orbit_id, name, description)
+        row, key = self._api.satellites.add_satellite(orbit_id or self.orbit_id, name, description)
+        _secrets.register(key)
+        return row, key
 
     def advance_clock(self, seconds: float) -> None:
         """Move the server's clock forward: satellites' ``last_seen_at`` and computed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -14,6 +15,7 @@ import requests
 
 from .. import _secrets
 from .._errors import ConfigurationError
+from .._http import is_loopback
 from ._ids import parse_uuid
 
 log = logging.getLogger("dataforce_orm")  # the logger whose records are masked
@@ -45,7 +47,8 @@ class LocalSatellite:
 
     ``with LocalSatellite(srv.url, key) as satellite:`` pairs before the block starts (a
     ``ConfigurationError`` if the platform refuses) and stops at its end.
-    ``poll_interval`` is the pause between polls, in seconds; ``rounds`` counts the rounds
+    ``host`` is the loopback address it serves on. ``poll_interval`` is the pause between
+    polls, in seconds; ``rounds`` counts the rounds
     done (silent ones too), so a test can wait for some to pass. ``satellite`` is the
     Satellite the pairing answered.
     """
@@ -62,6 +65,8 @@ class LocalSatellite:
     ) -> None:
         if not str(api_key).startswith("dfssat_"):
             raise ConfigurationError("api_key: a satellite key starts with 'dfssat_'")
+        if not is_loopback(host):
+            raise ConfigurationError(f"host: {host!r} is not a loopback address")
         _secrets.register(api_key)
         self.base_url = base_url.rstrip("/")
         self.fail = fail
@@ -162,20 +167,22 @@ class LocalSatellite:
             if not self.silent:
                 try:
                     self._poll()
-                except (_PlatformError, requests.RequestException) as exc:
+                except Exception as exc:  # a refused call, a strange answer: try next round
                     log.warning("satellite poll failed: %s", _secrets.mask(str(exc)))
             self.rounds += 1
             self._stop.wait(self.poll_interval)
 
     def _poll(self) -> None:
-        tasks = self._call("GET", "/tasks?status=pending")
+        tasks = self._call("GET", "/tasks")
         if not isinstance(tasks, list):
             raise _PlatformError("the task list is not a list")
         for task in tasks:
             if self._stop.is_set() or self.silent:
                 return
-            task_id = parse_uuid(str(task.get("id", ""))) if isinstance(task, dict) else None
-            payload = task.get("payload") if isinstance(task, dict) else None
+            if not isinstance(task, dict) or task.get("status") not in ("pending", "running"):
+                continue  # finished (a running one is left from a round that broke off)
+            task_id = parse_uuid(str(task.get("id", "")))
+            payload = task.get("payload")
             dep_id = (parse_uuid(str(payload.get("deployment_id", "")))
                       if isinstance(payload, dict) else None)
             if task_id is None or dep_id is None:
@@ -194,6 +201,8 @@ class LocalSatellite:
             current = self._call("GET", f"/deployments/{dep_id}")
         except _PlatformError as exc:  # gone meanwhile (force-deleted)
             return "failed", {"error": str(exc)[:500], "reason": "deployment not readable"}
+        if not isinstance(current, dict):
+            raise _PlatformError("the deployment is not an object")
         if current.get("status") == "deletion_pending":  # deleted before it came up
             return "done", {}
         update = {k: current.get(k) for k in _FIELDS}  # the worker PATCH overwrites all five
@@ -240,6 +249,8 @@ class _InferenceServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], satellite: LocalSatellite) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         self.satellite = satellite
         super().__init__(address, _InferenceHandler)
 

@@ -180,7 +180,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if body is None:
             return
-        fault = app._faults.pick(self.command, path) if path.startswith("/v1/") else None
+        fault = (
+            app._faults.pick(self.command, path)
+            if path.startswith(("/v1/", "/satellites/v1/")) else None
+        )
         if fault is not None:
             if fault.kind == "drop":
                 self.close_connection = True

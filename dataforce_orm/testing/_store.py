@@ -365,7 +365,7 @@ class Store:
             "SELECT o.id, o.name, o.organization_id, o.bucket_secret_id,"
             " (SELECT count(*) FROM orbit_members WHERE orbit_id = o.id) AS total_members,"
             " (SELECT count(*) FROM collections WHERE orbit_id = o.id) AS total_collections,"
-            " 0 AS total_satellites,"
+            " (SELECT count(*) FROM satellites WHERE orbit_id = o.id) AS total_satellites,"
             " (SELECT coalesce(sum(total_artifacts), 0) FROM collections"
             "  WHERE orbit_id = o.id) AS total_artifacts,"
             " m.role, o.created_at, o.updated_at FROM orbits o LEFT JOIN orbit_members m"

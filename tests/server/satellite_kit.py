@@ -27,7 +27,7 @@ TASK_KEYS = [
 ]
 
 
-def worker(server: LocalServer, key: str) -> requests.Session:
+def worker(key: str) -> requests.Session:
     """A session that calls the worker routes with a satellite key."""
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {key}"
@@ -76,7 +76,7 @@ class Sat:
     def paired(self, name: str = "sat") -> tuple[dict[str, Any], requests.Session]:
         """A satellite made and paired; (its Satellite, a worker session)."""
         sat, key = self.create(name)
-        w = worker(self.server, key)
+        w = worker(key)
         r = w.post(self.worker_base + "/pair",
                    json={"base_url": "http://127.0.0.1:1", "capabilities": {"deploy": None}})
         assert r.status_code == 200, r.text

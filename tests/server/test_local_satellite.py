@@ -13,7 +13,7 @@ import requests
 from satellite_kit import Sat, new_sat
 
 from dataforce_orm import ConfigurationError
-from dataforce_orm.testing import LocalSatellite, LocalServer
+from dataforce_orm.testing import Fault, LocalSatellite, LocalServer
 from dataforce_orm.testing._local_satellite import log as satellite_log
 
 
@@ -57,7 +57,9 @@ def test_a_deployment_comes_up_and_answers_callers_the_platform_admits(sat: Sat)
         up = until(_status(sat, dep["id"], "active"))
         assert up["inference_url"] == f"{satellite.url}/deployments/{dep['id']}"
         assert up["error_message"] is None and up["schemas"]
-        tasks = sat.server.satellite_tasks(made["id"])
+        # the task is reported done just after the deployment comes up
+        tasks = until(lambda: [t for t in sat.server.satellite_tasks(made["id"])
+                               if t["status"] == "done"])
         assert [(t["type"], t["status"]) for t in tasks] == [("deploy", "done")]
         assert tasks[0]["started_at"] and tasks[0]["finished_at"]
         assert tasks[0]["result"] == {"inference_url": up["inference_url"]}
@@ -122,6 +124,29 @@ def test_silent_stops_polling_so_deployments_stay_pending(sat: Sat) -> None:
     assert sat.session.get(f"{sat.satellites}/{made['id']}").json()["status"] == "active"
 
 
+def test_the_satellite_rides_out_a_flaky_platform(sat: Sat) -> None:
+    made, key = sat.create()
+    before = sat.server.fault_counts
+    with LocalSatellite(sat.server.url, key, poll_interval=0.01):
+        sat.server.add_fault(Fault("status", status=503, method="GET",
+                                   path="^/satellites/v1/tasks", times=2))
+        # the deployment is written, the answer lost: the task is taken up again
+        sat.server.add_fault(Fault("drop_after", method="PATCH",
+                                   path="^/satellites/v1/deployments/", times=1))
+        try:
+            dep = sat.deploy(made["id"])
+            until(lambda: [t for t in sat.server.satellite_tasks(made["id"])
+                           if t["status"] == "done"])
+        finally:
+            sat.server.clear_faults()
+    after = sat.server.fault_counts
+    assert after.get("status:503", 0) - before.get("status:503", 0) == 2
+    assert after.get("drop_after", 0) - before.get("drop_after", 0) == 1
+    assert sat.session.get(f"{sat.deployments}/{dep['id']}").json()["status"] == "active"
+    task = sat.server.satellite_tasks(made["id"])[0]
+    assert (task["type"], task["status"]) == ("deploy", "done")
+
+
 def test_a_force_deleted_deployments_left_over_undeploy_is_done(sat: Sat) -> None:
     made, key = sat.create()
     dep = sat.deploy(made["id"])
@@ -147,6 +172,8 @@ def test_a_refused_pairing_is_a_configuration_error_and_the_key_never_shows(
     assert key not in repr(satellite)
     with pytest.raises(ConfigurationError, match="dfssat_"):
         LocalSatellite(sat.server.url, sat.server.api_key)
+    with pytest.raises(ConfigurationError, match="loopback"):
+        LocalSatellite(sat.server.url, key, host="0.0.0.0")
     caplog.set_level(logging.WARNING)
     satellite_log.warning("poll failed: %s", key)  # what the satellite logs is masked
     assert key not in caplog.text and "poll failed: ***" in caplog.text

@@ -20,7 +20,7 @@ def sat(server: LocalServer, session: requests.Session) -> Sat:
 
 def test_pairing(sat: Sat) -> None:
     made, key = sat.create()
-    w = worker(sat.server, key)
+    w = worker(key)
     r = w.get(sat.worker_base + "/tasks")
     assert (r.status_code, r.json()) == (200, [])  # before pairing
     pair = sat.worker_base + "/pair"

@@ -39,6 +39,8 @@ def test_the_organizations_satellites_limit_is_a_409(sat: Sat) -> None:
     assert (r.status_code, r.json()) == (
         409, {"detail": "Organization reached maximum number of satellites"}
     )
+    orbit = sat.session.get(sat.reg.arts.base).json()
+    assert orbit["total_satellites"] == 1
     other = sat.elsewhere()  # the limit counts every orbit of the organization
     assert other.session.post(other.satellites, json={"name": "x"}).status_code == 409
     assert [s["name"] for s in sat.session.get(sat.satellites).json()] == ["one"]
@@ -103,7 +105,7 @@ def test_regenerating_the_key_retires_the_old_one_and_keeps_the_pairing(sat: Sat
     assert new_key.startswith("dfssat_") and len(new_key) == 50 and new_key != old_key
     old = w.get(sat.worker_base + "/tasks")
     assert (old.status_code, old.json()) == (401, {"detail": "Not authenticated"})
-    assert worker(sat.server, new_key).get(sat.worker_base + "/tasks").status_code == 200
+    assert worker(new_key).get(sat.worker_base + "/tasks").status_code == 200
     assert sat.session.get(f"{sat.satellites}/{made['id']}").json()["paired"] is True
 
 
@@ -121,7 +123,7 @@ def test_delete_is_refused_while_a_deployment_references_it(sat: Sat) -> None:
     r = sat.session.delete(url)
     assert (r.status_code, r.content) == (204, b"")
     assert sat.session.get(url).status_code == 404
-    gone = worker(sat.server, key).get(sat.worker_base + "/tasks")
+    gone = worker(key).get(sat.worker_base + "/tasks")
     assert (gone.status_code, gone.json()) == (401, {"detail": "Not authenticated"})
 
 
@@ -170,5 +172,5 @@ def test_each_key_opens_only_its_own_routes(sat: Sat) -> None:
     assert (r.status_code, r.json()) == (
         403, {"detail": "This endpoint requires satellite authentication."}
     )
-    r = worker(sat.server, "dfssat_" + "x" * 43).get(sat.worker_base + "/tasks")
+    r = worker("dfssat_" + "x" * 43).get(sat.worker_base + "/tasks")
     assert (r.status_code, r.json()) == (401, {"detail": "Not authenticated"})
