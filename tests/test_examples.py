@@ -26,6 +26,8 @@ KEY_LINES = {
     "05_errors_and_retries.py": ("AuthenticationError    401",
                                  "TransportError after 3 attempts"),
     "06_artifacts.py": ("best      churn-v1 (accuracy 0.93)", "deleted   artifacts-"),
+    "08_deploying.py": ("inference 200 {'x': [1, 2]}",
+                        "rolled    clf-prod now serves clf-v2: active", "deleted   deploying-"),
 }
 _orbits = itertools.count()
 
