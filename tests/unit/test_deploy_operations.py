@@ -3,6 +3,7 @@ wire for the platform's quirks (contract 3.2, 3.3)."""
 
 from __future__ import annotations
 
+import types
 from datetime import datetime, timezone
 from typing import Any
 
@@ -166,3 +167,15 @@ def test_a_second_delete_of_a_pending_deletion_is_not_an_error(session: Session)
     script = Script(("DELETE", f"{DEPS}/{DEP}", already))
     script.run(dep._remove_op(session, False, 60, False, None), session)
     assert dep.status == DeploymentStatus.DELETION_PENDING and dep.id == DEP
+
+
+def test_a_deployment_is_made_from_a_registry_entry_or_an_artifact() -> None:
+    entry = types.SimpleNamespace(artifact_id=ART, id="01a22ad6-0000-7000-8000-0000000000c9")
+    artifact = types.SimpleNamespace(pk=ART, name="clf-v3")
+    satellite = types.SimpleNamespace(pk=SAT)
+    from_entry = Deployment(artifact=entry, satellite=satellite, name="svc")
+    assert (from_entry.artifact_id, from_entry.satellite_id) == (ART, SAT)
+    assert Deployment(artifact=artifact, satellite=SAT).name == "clf-v3"  # its name
+    with pytest.raises(dfo.ValidationError) as info:
+        Deployment(artifact=types.SimpleNamespace(pk=None), satellite=SAT)
+    assert info.value.field == "artifact"
