@@ -3,7 +3,6 @@ once, on stdout, only by the commands that make one)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from ._cli_base import Context, Group, arg, find_listed
@@ -28,8 +27,7 @@ def _progress(ctx: Context) -> Any:
         return None
 
     def show(dep: Deployment) -> None:
-        print(f"deployment {dep.name} ({dep.id}): {dep.status}", file=ctx.err or sys.stderr,
-              flush=True)
+        print(f"deployment {dep.name} ({dep.id}): {dep.status}", file=ctx.err, flush=True)
 
     return show
 
@@ -53,11 +51,9 @@ def find_satellite(ctx: Context, ref: str) -> Satellite:
 def _show_key(ctx: Context, sat: Satellite, what: str) -> None:
     """The satellite and its new key, on stdout; the one time it is shown."""
     key = str(sat.api_key)
-    if ctx.args.json:
-        ctx._json({"satellite": {"id": sat.id, "name": sat.name}, "api_key": key})
-        return
-    ctx.print(f"{what} satellite {sat.name!r} ({sat.id}).\n"
-              f"Pairing key (shown once, it cannot be read again):\n{key}")
+    ctx.done(f"{what} satellite {sat.name!r} ({sat.id}).\n"
+             f"Pairing key (shown once, it cannot be read again):\n{key}",
+             {"satellite": {"id": sat.id, "name": sat.name}, "api_key": key})
 
 
 @satellites.command(

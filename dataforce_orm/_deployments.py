@@ -53,6 +53,9 @@ class DeploymentFailedError(DataForceError):
         self.instance = instance
         self.error_message: dict[str, Any] | None = instance.error_message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.args[0], self.instance), self.__dict__
+
 
 class RolloutError(DataForceError):
     """A rollout stopped at ``step`` (``"deploy"``, ``"wait"`` or ``"remove the old
@@ -63,6 +66,9 @@ class RolloutError(DataForceError):
                  ) -> None:
         super().__init__(message)
         self.step, self.old, self.new = step, old, new
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.args[0], self.step, self.old, self.new), self.__dict__
 
 
 def _ref(value: Any, what: str, field_name: str, attr: str = "pk") -> str:

@@ -266,12 +266,17 @@ def test_a_deployed_artifact_cannot_be_deleted_blindly(server: LocalServer, live
 
 def test_async_twins(server: LocalServer, live: Session, artifact: dfo.Artifact) -> None:
     async def main() -> None:
+        dropped = server.fault_counts.get("drop_after", 0)
+        server.add_fault(Fault(kind="drop_after", method="POST",
+                               path="/(satellites|deployments)$", times=2))
         sat = Satellite(name="async")
-        await sat.asave()
-        assert sat.api_key is not None
+        await sat.asave()  # its answer lost: adopted and re-keyed
+        assert sat.api_key is not None and len(Satellite.objects.all()) == 1
         with LocalSatellite(server.url, str(sat.api_key), poll_interval=POLL):
             dep = await Deployment.objects.acreate(artifact=artifact, satellite=sat,
-                                                   name="svc")
+                                                   name="svc")  # its answer lost too
+            assert len(server.satellite_tasks(str(sat.id))) == 1  # one deploy queued
+            assert server.fault_counts["drop_after"] == dropped + 2
             await dep.await_until(DeploymentStatus.ACTIVE, timeout=SOON)
             new = await Deployment.objects.arollout(dep, artifact, timeout=SOON)
             assert new.status == DeploymentStatus.ACTIVE and dep.pk is None

@@ -3,6 +3,7 @@ wire for the platform's quirks (contract 3.2, 3.3)."""
 
 from __future__ import annotations
 
+import pickle
 import types
 from datetime import datetime, timezone
 from typing import Any
@@ -145,6 +146,7 @@ def test_a_failed_deployment_raises_with_the_satellites_reason(session: Session)
         script.run(dep._wait_op(session, DeploymentStatus.ACTIVE, 60, None), session)
     assert info.value.instance is dep and info.value.error_message == reason
     assert "image pull failed" in str(info.value)
+    assert pickle.loads(pickle.dumps(info.value)).error_message == reason  # errors pickle
 
 
 def test_a_timeout_names_the_satellite_and_is_final(session: Session) -> None:
@@ -179,3 +181,10 @@ def test_a_deployment_is_made_from_a_registry_entry_or_an_artifact() -> None:
     with pytest.raises(dfo.ValidationError) as info:
         Deployment(artifact=types.SimpleNamespace(pk=None), satellite=SAT)
     assert info.value.field == "artifact"
+
+
+def test_a_satellite_needs_a_name_before_any_request(session: Session) -> None:
+    script = Script()  # the platform's column is NOT NULL: a create without one is a 500
+    with pytest.raises(dfo.ValidationError) as info:
+        script.run(Satellite(description="d")._save_op(session, False, None), session)
+    assert info.value.field == "name"
