@@ -426,7 +426,9 @@ def rollout_op(session: Session, old: Deployment, artifact: Any, wait: bool, tim
     ``wait``). A new one that fails is deleted and the old one is left serving."""
     if not isinstance(old, Deployment) or old.pk is None:
         raise ValidationError("old", "must be a saved Deployment")
-    unknown = sorted(set(fields) - set(_COPIED) - {"artifact_id"})
+    if "satellite" in fields:  # (an object or an id, as the constructor takes it)
+        fields["satellite_id"] = _ref(fields.pop("satellite"), "a satellite", "satellite")
+    unknown = sorted(set(fields) - set(_COPIED))
     if unknown:
         raise ValidationError(", ".join(unknown), f"a rollout takes only {', '.join(_COPIED)}")
     copied = {n: copy.deepcopy(getattr(old, n)) for n in _COPIED if n not in fields}

@@ -144,7 +144,9 @@ def test_deploy_wait_call_edit_roll_out_and_tear_down(server: LocalServer, live:
         assert info.value.field == "env_variables" and len(server.request_log) == before
         dep.env_variables["MODE"] = "fast"
         v2 = dfo.Artifact.objects.filter(collection_id=artifact.collection_id).get()
-        new = Deployment.objects.rollout(dep, v2, timeout=SOON)
+        with pytest.raises(dfo.ValidationError):  # only the copied settings may be given
+            Deployment.objects.rollout(dep, v2, replicas=3)
+        new = Deployment.objects.rollout(dep, v2, timeout=SOON, satellite=sat)
         assert (new.name, new.satellite_id, new.satellite_parameters, new.env_variables,
                 new.tags, new.status) == ("clf-prod", sat.id, {"replicas": 2},
                                           {"MODE": "fast"}, ["prod"], DeploymentStatus.ACTIVE)
