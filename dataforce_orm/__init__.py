@@ -4,6 +4,13 @@ from ._artifacts import Artifact, ArtifactManager, ArtifactStatus, ArtifactType
 from ._bucket_check import BucketConnectionError
 from ._client import AsyncDataForceClient, DataForceClient
 from ._clients import PluggableTransport
+from ._deployments import (
+    Deployment,
+    DeploymentFailedError,
+    DeploymentManager,
+    DeploymentStatus,
+    RolloutError,
+)
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -29,6 +36,7 @@ from ._models import BucketSecret, Collection, CollectionType, Orbit, Organizati
 from ._orbit_secrets import OrbitSecret
 from ._query import Count, Manager, Max, Min, QuerySet
 from ._registry import Stage, StageList, Track, TrackEntry, TrackEntryQuerySet
+from ._satellites import Satellite, SatelliteStatus
 from ._session import Session, configure
 from ._version import __version__ as __version__
 
@@ -49,6 +57,10 @@ __all__ = [
     "Count",
     "DataForceClient",
     "DataForceError",
+    "Deployment",
+    "DeploymentFailedError",
+    "DeploymentManager",
+    "DeploymentStatus",
     "IntegrityError",
     "Manager",
     "Max",
@@ -66,6 +78,9 @@ __all__ = [
     "QuerySet",
     "RateLimitError",
     "RetryPolicy",
+    "RolloutError",
+    "Satellite",
+    "SatelliteStatus",
     "ServerError",
     "Session",
     "Stage",

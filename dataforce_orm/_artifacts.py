@@ -28,6 +28,7 @@ from ._outcomes import create_artifact_op, patch_status_op
 from ._protocol import Local, Op, Request
 from ._query import QuerySet
 from ._resource import MODELS, Model, load_one, wire_error
+from ._satellites import deployed_check_op
 from ._session import Session, current_session
 from ._transfer import Call, Fetch, Open, Progress, is_sha256, transfer_op
 from ._uploads import send_file_op
@@ -212,19 +213,29 @@ class Artifact(CursorPages, Model):
         url = yield from self._url_op(session, "download-url")
         return (yield from transfer_op(Open(url)))
 
-    def _delete_op(self, session: Session, force: bool = False) -> Op[None]:
+    def _delete_op(self, session: Session, force: bool = False,
+                   force_deployments: bool = False) -> Op[None]:
         try:
-            yield from self._delete_steps_op(session, force)
+            yield from self._delete_steps_op(session, force, force_deployments)
         except errors.ConflictError as exc:
             if "tracks" in exc.detail:  # say which entries block it (see _registry)
                 yield from _tracks()._blocked_delete_op(session, self, exc)
             raise
 
-    def _delete_steps_op(self, session: Session, force: bool) -> Op[None]:
+    def _delete_steps_op(self, session: Session, force: bool,
+                         force_deployments: bool) -> Op[None]:
         self._require_saved()
         path = yield from self._own_path_op(session)
+        if force and not force_deployments:
+            yield from deployed_check_op(session, str(self.pk), True, "DELETE", f"{path}/force")
         if not force:
-            url = yield from self._url_op(session, "delete-url")  # now pending_deletion
+            try:
+                url = yield from self._url_op(session, "delete-url")  # now pending_deletion
+            except errors.ConflictError as exc:
+                if "deployments" in exc.detail:
+                    yield from deployed_check_op(session, str(self.pk), False, exc.method,
+                                                 exc.url)
+                raise
             try:
                 yield from transfer_op(Call("DELETE", url))
             except errors.NotFoundError:
@@ -288,20 +299,24 @@ class Artifact(CursorPages, Model):
         session = self._session_for(using)
         return await session.async_driver.run(self._open_op(session))
 
-    def delete(self, *, force: bool = False, using: Session | None = None) -> None:
+    def delete(self, *, force: bool = False, force_deployments: bool = False,
+               using: Session | None = None) -> None:
         """Delete the artifact and its stored file (delete URL, storage DELETE, confirm);
         ``force=True`` removes the row whatever its status (the stored file is left).
 
-        ConflictError when it is used in deployments or tracks; if storage refuses, the
-        artifact is marked ``deletion_failed`` and the error raised.
+        ConflictError when it is used in deployments (naming them) or tracks; ``force=True``
+        of a deployed artifact also needs ``force_deployments=True``, since the platform then
+        drops its deployments without undeploying (their containers keep running). If
+        storage refuses, the artifact is marked ``deletion_failed`` and the error raised.
         """
         session = self._session_for(using)
-        session.driver.run(self._delete_op(session, force))
+        session.driver.run(self._delete_op(session, force, force_deployments))
 
-    async def adelete(self, *, force: bool = False, using: Session | None = None) -> None:
+    async def adelete(self, *, force: bool = False, force_deployments: bool = False,
+                      using: Session | None = None) -> None:
         """Async ``delete()``."""
         session = self._session_for(using)
-        await session.async_driver.run(self._delete_op(session, force))
+        await session.async_driver.run(self._delete_op(session, force, force_deployments))
 
 
 def _tracks() -> type[Track]:

@@ -37,6 +37,7 @@ from ._cli_base import (
     positive,
     table,
 )
+from ._cli_deploy import NOT_NOUNS as DEPLOY_NOT_NOUNS
 from ._cli_registry import tracks as tracks  # (the tracks group registers itself)
 from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
 
@@ -48,6 +49,7 @@ NOT_NOUNS = {
     "ArtifactType": "an enum: the choices of --type of artifacts list",
     "ArtifactStatus": "an enum: the choices of --status of artifacts list",
     "TrackEntry": "a version of a track: tracks add, promote, entries and remove",
+    **DEPLOY_NOT_NOUNS,
 }
 
 _YES = arg("--yes", "-y", action="store_true", help="do not ask")

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import _client_deploy as _deploy
 from . import _operations as ops
 from ._artifacts import Artifact, CreatedArtifact
 from ._client_registry import AsyncTrackResource, TrackResource
@@ -895,6 +896,7 @@ class DataForceClient(_ClientBase):
         self.orbit_secrets = OrbitSecretResource(self)
         self.artifacts = ArtifactResource(self)
         self.tracks = TrackResource(self)
+        self.satellites, self.deployments = _deploy.resources(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> None:
@@ -936,6 +938,7 @@ class AsyncDataForceClient(_ClientBase):
         self.orbit_secrets = AsyncOrbitSecretResource(self)
         self.artifacts = AsyncArtifactResource(self)
         self.tracks = AsyncTrackResource(self)
+        self.satellites, self.deployments = _deploy.async_resources(self)
 
     def setup_config(self, organization: str | None = None, orbit: str | None = None,
                      collection: str | None = None) -> Awaitable[None]:

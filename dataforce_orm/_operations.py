@@ -15,11 +15,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ._artifacts import Artifact, CreatedArtifact, ProgressArg
+from ._deployments import Deployment, DeploymentStatus, rollout_op
+from ._deployments import Progress as DeployProgress
+from ._fields import SecretStr
 from ._models import BucketSecret
 from ._protocol import Op
 from ._query import QuerySet, collect
 from ._registry import Stage, Track, TrackEntry
 from ._resource import Model
+from ._satellites import Satellite
 from ._session import Session
 
 M = TypeVar("M", bound=Model)
@@ -148,3 +152,30 @@ def delete_artifact(art: Artifact, session: Session, force: bool) -> Op[None]:
     """Delete an artifact and its stored file (``force``: the row only, whatever its
     status)."""
     return art._delete_op(session, force)
+
+
+# -- satellites and deployments -----------------------------------------------------------------
+
+
+def regenerate_key(sat: Satellite, session: Session) -> Op[SecretStr]:
+    """A satellite's new pairing key (the old one stops working)."""
+    return sat._regenerate_op(session)
+
+
+def wait_deployment(dep: Deployment, session: Session, status: DeploymentStatus | None,
+                    timeout: float, progress: DeployProgress = None) -> Op[None]:
+    """Poll until the deployment has ``status`` (None: until it is gone)."""
+    return dep._wait_op(session, status, timeout, progress)
+
+
+def delete_deployment(dep: Deployment, session: Session, wait: bool, timeout: float,
+                      force: bool, progress: DeployProgress = None) -> Op[None]:
+    """Queue a deployment's undeploy (``wait``: until it is gone), or ``force`` its row away."""
+    return dep._remove_op(session, wait, timeout, force, progress)
+
+
+def rollout(session: Session, old: Deployment, artifact: Any, wait: bool, timeout: float,
+            progress: DeployProgress = None, fields: dict[str, Any] | None = None
+            ) -> Op[Deployment]:
+    """Replace ``old`` with a deployment of ``artifact`` (see ``DeploymentManager.rollout``)."""
+    return rollout_op(session, old, artifact, wait, timeout, progress, fields or {})

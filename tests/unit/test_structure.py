@@ -72,11 +72,11 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "transport": ("_clients", "_retry", "_transfer", "_http"),
     "session": ("_config", "_session"),
     "model layer": ("_model", "_listing", "_query", "_resource", "_capabilities"),
-    "declarations": ("_archive_reader", "_uploads", "_artifacts", "_models", "_orbit_secrets",
-                     "_bucket_check", "_registry"),
-    "facade": ("_operations", "_client_secrets", "_client_registry", "_client", "_cli_base",
-               "_completion", "_cli_secrets", "_cli_registry", "_cli", "_demo",
-               "__init__", "__main__"),
+    "declarations": ("_archive_reader", "_uploads", "_satellites", "_artifacts", "_models",
+                     "_orbit_secrets", "_bucket_check", "_registry", "_deployments"),
+    "facade": ("_operations", "_client_secrets", "_client_registry", "_client_deploy",
+               "_client", "_cli_base", "_completion", "_cli_secrets", "_cli_registry",
+               "_cli_deploy", "_cli", "_demo", "__init__", "__main__"),
 }
 RANK = {m: i for i, mods in enumerate(ROOMS.values()) for m in mods}
 

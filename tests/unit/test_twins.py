@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 import dataforce_orm as dfo
-from dataforce_orm import _client, _client_registry, _client_secrets
+from dataforce_orm import _client, _client_deploy, _client_registry, _client_secrets
 
 SYNC_ONLY = {"using", "all", "filter", "exclude", "order_by", "reverse", "none", "distinct",
              "only", "defer", "values", "values_list", "iterator", "changed_fields",
@@ -27,7 +27,8 @@ def _public_methods(cls: type) -> dict[str, inspect.Signature]:
 @pytest.mark.parametrize("cls", [dfo.Collection, dfo.Orbit, dfo.BucketSecret, dfo.OrbitSecret,
                                  dfo.Organization, dfo.Artifact, dfo.ArtifactManager,
                                  dfo.QuerySet, dfo.Manager, dfo.Track, dfo.TrackEntry,
-                                 dfo.TrackEntryQuerySet])
+                                 dfo.TrackEntryQuerySet, dfo.Satellite, dfo.Deployment,
+                                 dfo.DeploymentManager])
 def test_each_sync_method_has_an_async_twin(cls: type) -> None:
     methods = _public_methods(cls)
     for name in methods:
@@ -53,6 +54,8 @@ def test_each_sync_method_has_an_async_twin(cls: type) -> None:
     (_client_secrets.OrbitSecretResource, _client_secrets.AsyncOrbitSecretResource),
     (_client.ArtifactResource, _client.AsyncArtifactResource),
     (_client_registry.TrackResource, _client_registry.AsyncTrackResource),
+    (_client_deploy.SatelliteResource, _client_deploy.AsyncSatelliteResource),
+    (_client_deploy.DeploymentResource, _client_deploy.AsyncDeploymentResource),
 ])
 def test_facade_resources_match(sync_cls: type, async_cls: type) -> None:
     sync, aio = _public_methods(sync_cls), _public_methods(async_cls)
