@@ -13,7 +13,7 @@ import contextlib
 import os
 import posixpath
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -25,8 +25,10 @@ import attrs
 from . import _errors as errors
 from ._archive_reader import archive_body
 from ._capabilities import CursorPages
+from ._create_only import ARTIFACT_CREATE_ONLY, CreateOnly
 from ._errors import DataForceError, ValidationError
 from ._fields import WireEnum, check_str, check_tags, field
+from ._metrics import check_metrics
 from ._outcomes import create_artifact_op, patch_status_op
 from ._protocol import Local, Op, Request
 from ._query import QuerySet
@@ -63,7 +65,7 @@ ProgressArg = bool | Callable[[int, int], None] | None
 
 
 @attrs.define(slots=True, eq=False, repr=False)
-class Artifact(CursorPages, Model):
+class Artifact(CreateOnly, CursorPages, Model):
     """A model, dataset or experiment stored in a collection, with its file.
 
     Made by ``collection.artifacts.upload(path)``; ``save()`` after changing ``name``,
@@ -76,6 +78,7 @@ class Artifact(CursorPages, Model):
     _aliases: ClassVar[dict[str, str]] = {"collection": "collection_id"}
     _parent_fields: ClassVar[dict[str, str]] = {"collection": "collection_id"}
     _metrics = "extra_values"  # order_by("-extra_values__<key>") sorts by a metric
+    _create_only = ARTIFACT_CREATE_ONLY
 
     id: str | None = field("id")
     collection_id: str | None = field("id", checked=False, server_filter="collection_ids")
@@ -117,7 +120,8 @@ class Artifact(CursorPages, Model):
     @classmethod
     def _upload_op(cls, session: Session, collection_id: str, path: str | os.PathLike[str],
                    name: str | None, description: str | None, tags: Iterable[str] | None,
-                   progress: ProgressArg, concurrency: int) -> Op[Artifact]:
+                   progress: ProgressArg, concurrency: int,
+                   extra_values: Mapping[str, Any] | None = None) -> Op[Artifact]:
         if name is not None:
             check_str("name", name)
         if description is not None:
@@ -125,9 +129,11 @@ class Artifact(CursorPages, Model):
         tag_list = check_tags(tags, max_items=None, max_len=None)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValidationError("concurrency", "must be an integer >= 1")
+        given = check_metrics(extra_values) if extra_values is not None else {}
         source = os.fspath(path)
         info: dict[str, Any] = yield Local(lambda: archive_body(source))
-        body = {**info, "name": info["file_name"] if name is None else name,
+        body = {**info, "extra_values": {**info["extra_values"], **given},
+                "name": info["file_name"] if name is None else name,
                 "description": description, "tags": tag_list}
         made = yield from create_artifact_op(cls, session, collection_id, body)
         art, details = made.artifact, made.upload_details
@@ -327,26 +333,31 @@ class ArtifactManager(QuerySet[Artifact]):
 
     def upload(self, path: str | os.PathLike[str], name: str | None = None,
                description: str | None = None, tags: Iterable[str] | None = None, *,
-               progress: ProgressArg = None, concurrency: int = 4) -> Artifact:
+               progress: ProgressArg = None, concurrency: int = 4,
+               extra_values: Mapping[str, Any] | None = None) -> Artifact:
         """Upload a ``.luml`` archive as a new artifact of this collection; returns it in
         status ``uploaded``.
 
         Up to the server's threshold one PUT, beyond it parts of the server's size
         (``concurrency`` at once, each retried alone), streamed from the file. A file that is
         not a ``.luml`` archive is a ValidationError before any request; on a failure the
-        artifact is marked ``upload_failed``.
+        artifact is marked ``upload_failed``. ``extra_values``: metrics merged over the ones
+        the archive holds (these win), set at create (the platform cannot change them after).
         """
         session = self._session_for()
         return session.driver.run(Artifact._upload_op(
-            session, self.collection_id, path, name, description, tags, progress, concurrency))
+            session, self.collection_id, path, name, description, tags, progress, concurrency,
+            extra_values))
 
     async def aupload(self, path: str | os.PathLike[str], name: str | None = None,
                       description: str | None = None, tags: Iterable[str] | None = None, *,
-                      progress: ProgressArg = None, concurrency: int = 4) -> Artifact:
+                      progress: ProgressArg = None, concurrency: int = 4,
+                      extra_values: Mapping[str, Any] | None = None) -> Artifact:
         """Async :meth:`upload` (reading and hashing the file run in threads)."""
         session = self._session_for()
         return await session.async_driver.run(Artifact._upload_op(
-            session, self.collection_id, path, name, description, tags, progress, concurrency))
+            session, self.collection_id, path, name, description, tags, progress, concurrency,
+            extra_values))
 
 
 def _upload_id(xml: bytes) -> str:
