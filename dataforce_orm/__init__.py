@@ -24,6 +24,7 @@ from ._errors import (
 from ._http import RetryPolicy
 from ._lookups import Q
 from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
+from ._pack import pack
 from ._query import Count, Manager, Max, Min, QuerySet
 from ._session import Session, configure
 from ._version import __version__ as __version__
@@ -66,4 +67,5 @@ __all__ = [
     "UnprocessableEntityError",
     "ValidationError",
     "configure",
+    "pack",
 ]

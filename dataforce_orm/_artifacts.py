@@ -30,6 +30,7 @@ from ._errors import DataForceError, ValidationError
 from ._fields import WireEnum, check_str, check_tags, field
 from ._metrics import check_metrics
 from ._outcomes import create_artifact_op, patch_status_op
+from ._pack import apacked, packed
 from ._protocol import Local, Op, Request
 from ._query import QuerySet
 from ._resource import MODELS, Model, load_one, wire_error
@@ -334,7 +335,8 @@ class ArtifactManager(QuerySet[Artifact]):
     def upload(self, path: str | os.PathLike[str], name: str | None = None,
                description: str | None = None, tags: Iterable[str] | None = None, *,
                progress: ProgressArg = None, concurrency: int = 4,
-               extra_values: Mapping[str, Any] | None = None) -> Artifact:
+               extra_values: Mapping[str, Any] | None = None, type: str | None = None
+               ) -> Artifact:
         """Upload a ``.luml`` archive as a new artifact of this collection; returns it in
         status ``uploaded``.
 
@@ -343,21 +345,26 @@ class ArtifactManager(QuerySet[Artifact]):
         not a ``.luml`` archive is a ValidationError before any request; on a failure the
         artifact is marked ``upload_failed``. ``extra_values``: metrics merged over the ones
         the archive holds (these win), set at create (the platform cannot change them after).
+        ``type`` (``"model"``, ``"dataset"``, ``"experiment"``): a file or directory that is
+        not an archive is packed first (:func:`dataforce_orm.pack`, into a temporary file).
         """
         session = self._session_for()
-        return session.driver.run(Artifact._upload_op(
-            session, self.collection_id, path, name, description, tags, progress, concurrency,
-            extra_values))
+        with packed(path, type, name) as (source, name):
+            return session.driver.run(Artifact._upload_op(
+                session, self.collection_id, source, name, description, tags, progress,
+                concurrency, extra_values))
 
     async def aupload(self, path: str | os.PathLike[str], name: str | None = None,
                       description: str | None = None, tags: Iterable[str] | None = None, *,
                       progress: ProgressArg = None, concurrency: int = 4,
-                      extra_values: Mapping[str, Any] | None = None) -> Artifact:
-        """Async :meth:`upload` (reading and hashing the file run in threads)."""
+                      extra_values: Mapping[str, Any] | None = None,
+                      type: str | None = None) -> Artifact:
+        """Async :meth:`upload` (packing, reading and hashing the file run in threads)."""
         session = self._session_for()
-        return await session.async_driver.run(Artifact._upload_op(
-            session, self.collection_id, path, name, description, tags, progress, concurrency,
-            extra_values))
+        async with apacked(path, type, name) as (source, name):
+            return await session.async_driver.run(Artifact._upload_op(
+                session, self.collection_id, source, name, description, tags, progress,
+                concurrency, extra_values))
 
 
 def _upload_id(xml: bytes) -> str:
