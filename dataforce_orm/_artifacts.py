@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import posixpath
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -26,6 +25,7 @@ from . import _errors as errors
 from ._archive_reader import archive_body
 from ._capabilities import CursorPages
 from ._create_only import ARTIFACT_CREATE_ONLY, CreateOnly
+from ._download_target import Target, as_target, file_error
 from ._errors import DataForceError, ValidationError
 from ._fields import WireEnum, check_str, check_tags, field
 from ._metrics import check_metrics
@@ -222,13 +222,16 @@ class Artifact(CreateOnly, CursorPages, Model):
             raise wire_error(req, "expected {'url': ...}")
         return str(data["url"])
 
-    def _download_op(self, session: Session, path: str | os.PathLike[str] | None,
+    def _download_op(self, session: Session, path: Target | str | os.PathLike[str] | None,
                      progress: ProgressArg, verify: bool = True) -> Op[Path]:
-        target = _target(path, self.file_name, str(self.pk))
+        target = as_target(path).resolve(self.file_name, str(self.pk))
         url = yield from self._url_op(session, "download-url")
         meter = Progress(self.size, progress, f"download {target.name}") if progress else None
         sha = self.file_hash if verify and is_sha256(self.file_hash) else None
-        done = yield Local(Fetch(url, str(target), self.size or None, sha), meter)
+        try:
+            done = yield Local(Fetch(url, str(target), self.size or None, sha), meter)
+        except OSError as exc:
+            raise file_error(exc, target) from None
         return Path(done)
 
     def _open_op(self, session: Session) -> Op[Any]:
@@ -261,26 +264,35 @@ class Artifact(CreateOnly, CursorPages, Model):
 
     # -- public methods ------------------------------------------------------------------------
 
-    def download(self, path: str | os.PathLike[str] | None = None, *,
+    def download(self, target: str | os.PathLike[str] | None = None, /, *,
+                 directory: str | os.PathLike[str] | None = None,
+                 path: str | os.PathLike[str] | None = None,
                  progress: ProgressArg = None, verify: bool = True,
                  using: Session | None = None) -> Path:
-        """Stream the file to ``path`` (a file, or a directory to put it in under its stored
-        name; default: the current directory) and return where it was written.
+        """Stream the file and return where it was written: into ``directory`` under its
+        stored name (the directory made with its parents), to the file ``path`` (its
+        directory must exist), or to ``target`` (an existing directory or text ending in a
+        separator is a directory, anything else the file's path; default: the current
+        directory).
 
         The stored name never escapes the directory; the size and (unless ``verify=False``)
         the SHA-256 are checked (IntegrityError, nothing kept); a broken transfer resumes with
-        a range request. ``progress``: True for a bar on stderr, or a callable taking (bytes
-        done, total).
+        a range request; a file-system error is a DataForceError naming the path.
+        ``progress``: True for a bar on stderr, or a callable taking (bytes done, total).
         """
         session = self._session_for(using)
-        return session.driver.run(self._download_op(session, path, progress, verify))
+        where = Target(target, directory, path)
+        return session.driver.run(self._download_op(session, where, progress, verify))
 
-    async def adownload(self, path: str | os.PathLike[str] | None = None, *,
+    async def adownload(self, target: str | os.PathLike[str] | None = None, /, *,
+                        directory: str | os.PathLike[str] | None = None,
+                        path: str | os.PathLike[str] | None = None,
                         progress: ProgressArg = None, verify: bool = True,
                         using: Session | None = None) -> Path:
         """Async :meth:`download` (file writes and hashing run in threads)."""
         session = self._session_for(using)
-        return await session.async_driver.run(self._download_op(session, path, progress,
+        where = Target(target, directory, path)
+        return await session.async_driver.run(self._download_op(session, where, progress,
                                                                 verify))
 
     def open(self, *, using: Session | None = None) -> Any:
@@ -390,44 +402,3 @@ def _block_id(part: dict[str, Any]) -> str:
     import base64
 
     return base64.b64encode(f"block-{int(part['part_number']):08d}".encode()).decode()
-
-
-def _target(path: str | os.PathLike[str] | None, stored: str, ident: str) -> Path:
-    """Where a download goes: a file path as given, or the stored name inside a directory
-    (the name reduced to its last component, so it cannot escape; the artifact's id, reduced
-    the same way, when there is no name)."""
-    if path is not None and not Path(path).is_dir():
-        target = Path(path)
-        if not target.parent.is_dir():
-            raise ValidationError("path", f"no such directory: {str(target.parent)!r}")
-        return target
-    base = _safe_name(stored)
-    if base is None:
-        base = _safe_name(f"{ident}.luml") or "artifact.luml"
-    return Path(path if path is not None else ".") / base
-
-
-# A name's longest length in bytes: most file systems allow 255, and ".part" is added while
-# the download is under way.
-MAX_NAME_BYTES = 250
-
-
-def _safe_name(stored: object) -> str | None:
-    """A server-supplied name as a file name inside a directory: its last component, or None
-    if nothing usable is left. A name with a control character (a NUL, a newline) or longer
-    than a file system allows is a ValidationError saying to pass a file path."""
-    if not isinstance(stored, str):
-        return None
-    base = posixpath.basename(stored.replace("\\", "/"))
-    if base in ("", ".", ".."):
-        return None
-    bad = next((ch for ch in base if ord(ch) < 0x20 or ord(ch) == 0x7F), None)
-    if bad is not None:
-        raise ValidationError("file_name", f"the stored name {stored[:80]!r} holds the "
-                                           f"control character {bad!r}, which cannot be in a "
-                                           "file name; pass download() a file path")
-    if len(base.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise ValidationError("file_name", f"the stored name {stored[:80]!r}... is longer "
-                                           f"than {MAX_NAME_BYTES} bytes, too long for a file "
-                                           "name; pass download() a file path")
-    return base
