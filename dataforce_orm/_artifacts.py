@@ -31,11 +31,12 @@ from ._fields import WireEnum, check_str, check_tags, field
 from ._metrics import check_metrics
 from ._outcomes import create_artifact_op, patch_status_op
 from ._pack import apacked, packed
+from ._progress import Progress, ProgressArg, progress_for
 from ._protocol import Local, Op, Request
 from ._query import QuerySet
 from ._resource import MODELS, Model, load_one, wire_error
 from ._session import Session, current_session
-from ._transfer import Call, Fetch, Open, Progress, Put, PutParts, is_sha256
+from ._transfer import Call, Fetch, Open, Put, PutParts, is_sha256
 
 if TYPE_CHECKING:
     from ._models import Collection
@@ -62,7 +63,6 @@ class ArtifactStatus(WireEnum):
     DELETION_FAILED = "deletion_failed"
 
 
-ProgressArg = bool | Callable[[int, int], None] | None
 
 
 @attrs.define(slots=True, eq=False, repr=False)
@@ -138,8 +138,8 @@ class Artifact(CreateOnly, CursorPages, Model):
                 "description": description, "tags": tag_list}
         made = yield from create_artifact_op(cls, session, collection_id, body)
         art, details = made.artifact, made.upload_details
-        meter = Progress(int(info["size"]), progress, f"upload {info['file_name']}") \
-            if progress else None
+        meter = progress_for(progress, int(info["size"]), f"upload {info['file_name']}",
+                             session.progress_bars)
         try:
             yield from art._send_file_op(session, source, int(info["size"]), details, meter,
                                          concurrency)
@@ -226,7 +226,8 @@ class Artifact(CreateOnly, CursorPages, Model):
                      progress: ProgressArg, verify: bool = True) -> Op[Path]:
         target = as_target(path).resolve(self.file_name, str(self.pk))
         url = yield from self._url_op(session, "download-url")
-        meter = Progress(self.size, progress, f"download {target.name}") if progress else None
+        meter = progress_for(progress, self.size, f"download {target.name}",
+                             session.progress_bars)
         sha = self.file_hash if verify and is_sha256(self.file_hash) else None
         try:
             done = yield Local(Fetch(url, str(target), self.size or None, sha), meter)
@@ -278,7 +279,9 @@ class Artifact(CreateOnly, CursorPages, Model):
         The stored name never escapes the directory; the size and (unless ``verify=False``)
         the SHA-256 are checked (IntegrityError, nothing kept); a broken transfer resumes with
         a range request; a file-system error is a DataForceError naming the path.
-        ``progress``: True for a bar on stderr, or a callable taking (bytes done, total).
+        ``progress``: None or True for a bar on a terminal (see the session's
+        ``progress_bars``), False for none, or a callable taking (bytes done, total), or a
+        list of them.
         """
         session = self._session_for(using)
         where = Target(target, directory, path)

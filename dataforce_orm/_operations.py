@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._artifacts import Artifact, CreatedArtifact, ProgressArg
+from ._artifacts import Artifact, CreatedArtifact
+from ._progress import ProgressArg
 from ._protocol import Op
 from ._query import QuerySet, collect
 from ._resource import Model

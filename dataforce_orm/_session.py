@@ -71,7 +71,8 @@ class Session:
     ``stall`` = (bytes, seconds) is the stall rule for storage transfers: a body (up or down)
     that moves fewer bytes than that in that many seconds of waiting fails with a
     TimeoutError, and is retried (a download resumes) under ``retry`` (default 64 KiB in
-    10 s). A download is also capped at the artifact's declared size.
+    10 s). A download is also capped at the artifact's declared size. ``progress_bars=False``
+    turns transfers' bars off (as ``DFS_DISABLE_PROGRESS_BARS=1`` does).
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class Session:
         profile: str | None = None,
         max_answer_size: int = DEFAULT_MAX_ANSWER,
         stall: tuple[int, float] = DEFAULT_STALL,
+        progress_bars: bool = True,
     ) -> None:
         for field, value in (("api_key", api_key), ("organization", organization),
                              ("orbit", orbit), ("collection", collection), ("profile", profile)):
@@ -108,6 +110,7 @@ class Session:
         self.collection = cfg.collection
         del cfg
         self.timeout = _check_timeout(timeout)
+        self.progress_bars = bool(progress_bars)  # transfers draw a bar on a terminal
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry", f"must be a RetryPolicy, not {type(retry).__name__}")
         self.retry = retry or RetryPolicy()

@@ -23,7 +23,6 @@ import io
 import logging
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import (
@@ -61,6 +60,7 @@ from ._errors import (
 )
 from ._errors import error_class as _error_class
 from ._limits import CappedBody, Deadline, Limits, Stall, within
+from ._progress import Progress
 from ._protocol import Request, parse_retry_after
 from ._retry import RetryPolicy
 
@@ -140,43 +140,6 @@ class Answer:
     status: int
     headers: Mapping[str, str]
     body: bytes = b""
-
-
-# -- progress ----------------------------------------------------------------------------------
-
-
-class Progress:
-    """Bytes done out of a total, reported to a callable or drawn as a bar on stderr."""
-
-    def __init__(self, total: int, report: bool | ProgressFn | None, label: str) -> None:
-        self.total, self.done, self.label = total, 0, label
-        self._lock = threading.Lock()
-        self._fn: ProgressFn | None = report if callable(report) else None
-        self._bar = report is True
-        self._logged = 0
-
-    def add(self, n: int) -> None:
-        # Reported under the lock: parts sent from several threads report in the order their
-        # counts were added, so the values only go back on an explicit undo of a failed try.
-        with self._lock:
-            self.done += n
-            done = self.done
-            if self._fn is not None:
-                self._fn(done, self.total)
-            if self._bar:
-                width = 30
-                filled = max(0, min(width, width * done // self.total if self.total else width))
-                pct = 100.0 * done / self.total if self.total else 100.0
-                sys.stderr.write(f"\r{self.label} [{'=' * filled}{' ' * (width - filled)}] "
-                                 f"{pct:5.1f}%")
-                if done >= self.total:
-                    sys.stderr.write("\n")
-                sys.stderr.flush()
-            if done < self._logged:
-                self._logged = done
-            elif done - self._logged >= 64 * CHUNK or done >= self.total > 64 * CHUNK:
-                self._logged = done
-                log.info("%s: %d of %d bytes", self.label, done, self.total)
 
 
 class _Sent:
