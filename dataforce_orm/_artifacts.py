@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 
 import attrs
 
+from . import _cache as cached
 from . import _errors as errors
 from ._archive_reader import archive_body
 from ._capabilities import CursorPages
@@ -269,6 +270,7 @@ class Artifact(CreateOnly, CursorPages, Model):
                  directory: str | os.PathLike[str] | None = None,
                  path: str | os.PathLike[str] | None = None,
                  progress: ProgressArg = None, verify: bool = True,
+                 cache: bool | None = None, force: bool = False,
                  using: Session | None = None) -> Path:
         """Stream the file and return where it was written: into ``directory`` under its
         stored name (the directory made with its parents), to the file ``path`` (its
@@ -281,22 +283,27 @@ class Artifact(CreateOnly, CursorPages, Model):
         a range request; a file-system error is a DataForceError naming the path.
         ``progress``: None or True for a bar on a terminal (see the session's
         ``progress_bars``), False for none, or a callable taking (bytes done, total), or a
-        list of them.
+        list of them. ``cache=True`` (default: the session's ``cache``) keeps the verified
+        file in the local cache and serves it from there without a transfer (with a target,
+        hard-linked or copied there; else the cached path is returned); ``force=True``
+        transfers it again. An artifact without a SHA-256 is never served from the cache.
         """
         session = self._session_for(using)
         where = Target(target, directory, path)
-        return session.driver.run(self._download_op(session, where, progress, verify))
+        return session.driver.run(cached.download_op(self, session, where, progress, verify,
+                                                     cache, force))
 
     async def adownload(self, target: str | os.PathLike[str] | None = None, /, *,
                         directory: str | os.PathLike[str] | None = None,
                         path: str | os.PathLike[str] | None = None,
                         progress: ProgressArg = None, verify: bool = True,
+                        cache: bool | None = None, force: bool = False,
                         using: Session | None = None) -> Path:
         """Async :meth:`download` (file writes and hashing run in threads)."""
         session = self._session_for(using)
         where = Target(target, directory, path)
-        return await session.async_driver.run(self._download_op(session, where, progress,
-                                                                verify))
+        return await session.async_driver.run(cached.download_op(
+            self, session, where, progress, verify, cache, force))
 
     def open(self, *, using: Session | None = None) -> Any:
         """The file as a readable binary stream (a context manager), without writing it."""

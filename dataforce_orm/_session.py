@@ -8,6 +8,7 @@ set by :func:`configure`, else one built from the environment.
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 from collections.abc import Generator
@@ -72,7 +73,9 @@ class Session:
     that moves fewer bytes than that in that many seconds of waiting fails with a
     TimeoutError, and is retried (a download resumes) under ``retry`` (default 64 KiB in
     10 s). A download is also capped at the artifact's declared size. ``progress_bars=False``
-    turns transfers' bars off (as ``DFS_DISABLE_PROGRESS_BARS=1`` does).
+    turns transfers' bars off (as ``DFS_DISABLE_PROGRESS_BARS=1`` does). ``cache=True``
+    makes every download go through the local cache (``cache_dir``, else ``DFS_CACHE_DIR``,
+    else the user's cache directory).
     """
 
     def __init__(
@@ -91,6 +94,8 @@ class Session:
         max_answer_size: int = DEFAULT_MAX_ANSWER,
         stall: tuple[int, float] = DEFAULT_STALL,
         progress_bars: bool = True,
+        cache: bool = False,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         for field, value in (("api_key", api_key), ("organization", organization),
                              ("orbit", orbit), ("collection", collection), ("profile", profile)):
@@ -111,6 +116,8 @@ class Session:
         del cfg
         self.timeout = _check_timeout(timeout)
         self.progress_bars = bool(progress_bars)  # transfers draw a bar on a terminal
+        self.cache = bool(cache)  # downloads go through the local cache (see _cache)
+        self.cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry", f"must be a RetryPolicy, not {type(retry).__name__}")
         self.retry = retry or RetryPolicy()

@@ -74,7 +74,8 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "session": ("_config", "_session"),
     "model layer": ("_model", "_listing", "_query", "_resource", "_capabilities",
                     "_create_only"),
-    "declarations": ("_archive_reader", "_pack", "_download_target", "_artifacts", "_models"),
+    "declarations": ("_archive_reader", "_pack", "_download_target", "_cache", "_artifacts",
+                     "_models"),
     "facade": ("_operations", "_client", "_cli_base", "_completion", "_cli", "_demo",
                "__init__", "__main__"),
 }
