@@ -21,9 +21,11 @@ from xml.sax.saxutils import escape
 
 import attrs
 
+from . import _bulk as bulk
 from . import _cache as cached
 from . import _errors as errors
 from ._archive_reader import archive_body
+from ._bulk import ArtifactObjectsDescriptor
 from ._capabilities import CursorPages
 from ._create_only import ARTIFACT_CREATE_ONLY, CreateOnly
 from ._download_target import Target, as_target, file_error
@@ -81,6 +83,7 @@ class Artifact(CreateOnly, CursorPages, Model):
     _parent_fields: ClassVar[dict[str, str]] = {"collection": "collection_id"}
     _metrics = "extra_values"  # order_by("-extra_values__<key>") sorts by a metric
     _create_only = ARTIFACT_CREATE_ONLY
+    objects = ArtifactObjectsDescriptor()  # Artifact.objects, with bulk_download()
 
     id: str | None = field("id")
     collection_id: str | None = field("id", checked=False, server_filter="collection_ids")
@@ -387,6 +390,22 @@ class ArtifactManager(QuerySet[Artifact]):
             return await session.async_driver.run(Artifact._upload_op(
                 session, self.collection_id, source, name, description, tags, progress,
                 concurrency, extra_values))
+
+
+    def bulk_upload(self, paths: Iterable[str | os.PathLike[str]], concurrency: int = 4, *,
+                    progress: ProgressArg = None, **options: Any
+                    ) -> list[Artifact | DataForceError]:
+        """Upload each path (``options`` as :meth:`upload` takes them: ``type``, ``tags``,
+        ``extra_values``, ...), ``concurrency`` at a time, under one progress bar; each slot
+        holds the artifact, or the library error that item raised (one failure does not
+        stop the rest)."""
+        return bulk.bulk_upload(self, paths, concurrency, progress, options)
+
+    async def abulk_upload(self, paths: Iterable[str | os.PathLike[str]], concurrency: int = 4,
+                           *, progress: ProgressArg = None, **options: Any
+                           ) -> list[Artifact | DataForceError]:
+        """Async :meth:`bulk_upload` (tasks on the running loop)."""
+        return await bulk.abulk_upload(self, paths, concurrency, progress, options)
 
 
 def _upload_id(xml: bytes) -> str:

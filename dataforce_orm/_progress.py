@@ -16,7 +16,6 @@ from ._errors import ValidationError
 
 log = logging.getLogger("dataforce_orm")
 Observer = Callable[[int, int], None]
-ProgressArg = bool | Observer | Sequence[Observer] | None
 LOG_EVERY = 64 * 1024 * 1024  # bytes between INFO records of a long transfer
 _TRUE = ("1", "true", "yes", "on")
 
@@ -94,7 +93,11 @@ class Progress:
                 close()
 
 
-def progress_for(progress: ProgressArg | Progress, total: int, label: str,
+# what a transfer's ``progress=`` takes (a Progress: one shared by several transfers)
+ProgressArg = bool | Observer | Sequence[Observer] | Progress | None
+
+
+def progress_for(progress: ProgressArg, total: int, label: str,
                  bars: bool = True) -> Progress | None:
     """The Progress of one transfer: ``progress`` is None or True (a bar, unless ``bars``
     is False or the environment turns bars off), False (nothing), a callable or a list of

@@ -34,6 +34,7 @@ from ._outcomes import Claims
 from ._protocol import Op, Request
 from ._routes import ORBITS, ORGANIZATIONS
 from ._secrets import register as register_secret
+from ._storage_gate import DEFAULT_STORAGE_CONNECTIONS, Gate
 
 DEFAULT_BASE_URL = "https://api.luml.ai"
 DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
@@ -75,7 +76,8 @@ class Session:
     10 s). A download is also capped at the artifact's declared size. ``progress_bars=False``
     turns transfers' bars off (as ``DFS_DISABLE_PROGRESS_BARS=1`` does). ``cache=True``
     makes every download go through the local cache (``cache_dir``, else ``DFS_CACHE_DIR``,
-    else the user's cache directory).
+    else the user's cache directory). ``max_storage_connections`` caps the storage requests
+    in flight at once (default 16), whatever mix of parts and bulk items asks for them.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class Session:
         progress_bars: bool = True,
         cache: bool = False,
         cache_dir: str | os.PathLike[str] | None = None,
+        max_storage_connections: int = DEFAULT_STORAGE_CONNECTIONS,
     ) -> None:
         for field, value in (("api_key", api_key), ("organization", organization),
                              ("orbit", orbit), ("collection", collection), ("profile", profile)):
@@ -130,6 +133,7 @@ class Session:
                               _check_verify(verify), self._explain_op, self.limits)
         self.driver = SyncDriver(transport, self.retry)
         self.async_driver = AsyncDriver(transport, self.retry)
+        self.driver.storage.gate = self.async_driver.storage.gate = Gate(max_storage_connections)
         self.claims = Claims()  # the ids its creates took (see _outcomes)
 
     # -- configuration -------------------------------------------------------------------

@@ -63,6 +63,7 @@ from ._limits import CappedBody, Deadline, Limits, Stall, within
 from ._progress import Progress
 from ._protocol import Request, parse_retry_after
 from ._retry import RetryPolicy
+from ._storage_gate import Gate, agated, gated
 
 log = logging.getLogger("dataforce_orm")
 CHUNK = 1024 * 1024  # bytes read from a file (or the network) at a time
@@ -412,6 +413,7 @@ class SyncStorage:
                  verify: bool | str = True, limits: Limits | None = None) -> None:
         self.policy, self.timeout, self.verify = policy, timeout, verify
         self.limits = limits or Limits()
+        self.gate: Gate | None = None  # the session's cap on storage connections
         self._pool = ThreadSessions(self._new_session)
 
     def _new_session(self) -> requests.Session:
@@ -438,7 +440,7 @@ class SyncStorage:
         return self._open(step)
 
     def _retried(self, method: str, url: str, fn: Callable[[], Any]) -> Any:
-        return self.policy.call(Request(method, _where(url)), fn)
+        return self.policy.call(Request(method, _where(url)), gated(self.gate, fn))
 
     def _send(self, method: str, url: str, watch: Deadline | Stall, **kw: Any
               ) -> tuple[requests.Response, bytes]:
@@ -635,6 +637,7 @@ class AsyncStorage:
         # ``verify``: httpx's form (a bool or an SSL context, see ``_http._ssl_verify``).
         self.policy, self.timeout, self.verify = policy, timeout, verify
         self.limits = limits or Limits()
+        self.gate: Gate | None = None  # the session's cap on storage connections
         # A client per loop, with the async generator that closes it when the loop shuts
         # down its async generators (as ``asyncio.run`` does), like the API clients.
         self._clients: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}
@@ -692,7 +695,7 @@ class AsyncStorage:
         return await self._open(step)
 
     async def _retried(self, method: str, url: str, fn: Callable[[], Any]) -> Any:
-        return await self.policy.acall(Request(method, _where(url)), fn)
+        return await self.policy.acall(Request(method, _where(url)), agated(self.gate, fn))
 
     async def _start(self, method: str, url: str, watch: Deadline | Stall, **kw: Any) -> Any:
         """Send, and wait under ``watch`` for the answer's head (its body is not read)."""
