@@ -26,6 +26,8 @@ KEY_LINES = {
     "05_errors_and_retries.py": ("AuthenticationError    401",
                                  "TransportError after 3 attempts"),
     "06_artifacts.py": ("best      churn-v1 (accuracy 0.93)", "deleted   artifacts-"),
+    "09_workflow.py": ("auc>=0.85 ['churn-v1', 'churn-v2']", "bulk      rows.csv, ValidationError",
+                       "async     rows-async", "deleted   workflow-"),
 }
 _orbits = itertools.count()
 
