@@ -66,8 +66,6 @@ class ArtifactStatus(WireEnum):
     DELETION_FAILED = "deletion_failed"
 
 
-
-
 @attrs.define(slots=True, eq=False, repr=False)
 class Artifact(CreateOnly, CursorPages, Model):
     """A model, dataset or experiment stored in a collection, with its file.
@@ -390,7 +388,6 @@ class ArtifactManager(QuerySet[Artifact]):
             return await session.async_driver.run(Artifact._upload_op(
                 session, self.collection_id, source, name, description, tags, progress,
                 concurrency, extra_values))
-
 
     def bulk_upload(self, paths: Iterable[str | os.PathLike[str]], concurrency: int = 4, *,
                     progress: ProgressArg = None, **options: Any

@@ -68,7 +68,6 @@ from ._storage_gate import Gate, agated, gated
 log = logging.getLogger("dataforce_orm")
 CHUNK = 1024 * 1024  # bytes read from a file (or the network) at a time
 
-ProgressFn = Callable[[int, int], None]
 T = TypeVar("T")
 
 

@@ -3,6 +3,7 @@ create (the platform's PATCH would drop the change), and filtered on every listi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,15 @@ import pytest
 
 import dataforce_orm as dfo
 from dataforce_orm import Artifact, ArtifactType, Collection, Session
-from dataforce_orm.testing import RequestCounter, make_luml_archive
+from dataforce_orm.testing import LocalServer, RequestCounter, make_luml_archive
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    """A server of this module's own (the shared one's organization holds 50 artifacts)."""
+    with LocalServer() as srv:
+        srv.set_organization_limits(srv.organization_id, orbits=100, artifacts=10_000)
+        yield srv
 
 
 @pytest.fixture

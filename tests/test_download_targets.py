@@ -5,6 +5,7 @@ DataForceError naming the path, sync and async."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,15 @@ import pytest
 
 import dataforce_orm as dfo
 from dataforce_orm import Artifact, Collection, Session
-from dataforce_orm.testing import RequestCounter, make_luml_archive
+from dataforce_orm.testing import LocalServer, RequestCounter, make_luml_archive
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    """A server of this module's own (the shared one's organization holds 50 artifacts)."""
+    with LocalServer() as srv:
+        srv.set_organization_limits(srv.organization_id, orbits=100, artifacts=10_000)
+        yield srv
 
 
 @pytest.fixture

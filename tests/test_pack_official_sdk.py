@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,17 @@ import pytest
 import dataforce_orm as dfo
 from dataforce_orm import ArtifactType, Collection, Session
 from dataforce_orm._archive_reader import archive_body
+from dataforce_orm.testing import LocalServer
 
 SDK = "luml-sdk==0.4.0"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    """A server of this module's own (the shared one's organization holds 50 artifacts)."""
+    with LocalServer() as srv:
+        srv.set_organization_limits(srv.organization_id, orbits=100, artifacts=10_000)
+        yield srv
 
 
 def _python_312() -> str | None:

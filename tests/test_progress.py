@@ -8,6 +8,7 @@ import io
 import itertools
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,15 @@ import pytest
 import dataforce_orm as dfo
 from dataforce_orm import Artifact, Collection, Session
 from dataforce_orm._progress import Bar, Progress, progress_for
-from dataforce_orm.testing import make_luml_archive
+from dataforce_orm.testing import LocalServer, make_luml_archive
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    """A server of this module's own (the shared one's organization holds 50 artifacts)."""
+    with LocalServer() as srv:
+        srv.set_organization_limits(srv.organization_id, orbits=100, artifacts=10_000)
+        yield srv
 
 MIB = 1024 * 1024
 
