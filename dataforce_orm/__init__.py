@@ -34,6 +34,7 @@ from ._http import RetryPolicy
 from ._lookups import Q
 from ._models import BucketSecret, Collection, CollectionType, Orbit, Organization
 from ._orbit_secrets import OrbitSecret
+from ._pack import pack
 from ._query import Count, Manager, Max, Min, QuerySet
 from ._registry import Stage, StageList, Track, TrackEntry, TrackEntryQuerySet
 from ._satellites import Satellite, SatelliteStatus
@@ -93,4 +94,5 @@ __all__ = [
     "UnprocessableEntityError",
     "ValidationError",
     "configure",
+    "pack",
 ]

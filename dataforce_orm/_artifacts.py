@@ -11,26 +11,33 @@ from __future__ import annotations
 
 import contextlib
 import os
-import posixpath
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import attrs
 
+from . import _bulk as bulk
+from . import _cache as cached
 from . import _errors as errors
 from ._archive_reader import archive_body
+from ._bulk import ArtifactObjectsDescriptor
 from ._capabilities import CursorPages
+from ._create_only import ARTIFACT_CREATE_ONLY, CreateOnly
+from ._download_target import Target, as_target, file_error
 from ._errors import DataForceError, ValidationError
 from ._fields import WireEnum, check_str, check_tags, field
+from ._metrics import check_metrics
 from ._outcomes import create_artifact_op, patch_status_op
+from ._pack import apacked, packed
+from ._progress import ProgressArg, progress_for
 from ._protocol import Local, Op, Request
 from ._query import QuerySet
 from ._resource import MODELS, Model, load_one, wire_error
 from ._satellites import deployed_check_op
 from ._session import Session, current_session
-from ._transfer import Call, Fetch, Open, Progress, is_sha256, transfer_op
+from ._transfer import Call, Fetch, Open, is_sha256, transfer_op
 from ._uploads import send_file_op
 
 if TYPE_CHECKING:
@@ -56,11 +63,8 @@ class ArtifactStatus(WireEnum):
     DELETION_FAILED = "deletion_failed"
 
 
-ProgressArg = bool | Callable[[int, int], None] | None
-
-
 @attrs.define(slots=True, eq=False, repr=False)
-class Artifact(CursorPages, Model):
+class Artifact(CreateOnly, CursorPages, Model):
     """A model, dataset or experiment stored in a collection, with its file.
 
     Made by ``collection.artifacts.upload(path)``; ``save()`` after changing ``name``,
@@ -73,6 +77,8 @@ class Artifact(CursorPages, Model):
     _aliases: ClassVar[dict[str, str]] = {"collection": "collection_id"}
     _parent_fields: ClassVar[dict[str, str]] = {"collection": "collection_id"}
     _metrics = "extra_values"  # order_by("-extra_values__<key>") sorts by a metric
+    _create_only = ARTIFACT_CREATE_ONLY
+    objects = ArtifactObjectsDescriptor()  # Artifact.objects, with bulk_download()
 
     id: str | None = field("id", doc="The artifact's id (a UUID).")
     collection_id: str | None = field("id", checked=False, server_filter="collection_ids",
@@ -149,7 +155,8 @@ class Artifact(CursorPages, Model):
     @classmethod
     def _upload_op(cls, session: Session, collection_id: str, path: str | os.PathLike[str],
                    name: str | None, description: str | None, tags: Iterable[str] | None,
-                   progress: ProgressArg, concurrency: int) -> Op[Artifact]:
+                   progress: ProgressArg, concurrency: int,
+                   extra_values: Mapping[str, Any] | None = None) -> Op[Artifact]:
         if name is not None:
             check_str("name", name)
         if description is not None:
@@ -157,14 +164,16 @@ class Artifact(CursorPages, Model):
         tag_list = check_tags(tags, max_items=None, max_len=None)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValidationError("concurrency", "must be an integer >= 1")
+        given = check_metrics(extra_values) if extra_values is not None else {}
         source = os.fspath(path)
         info: dict[str, Any] = yield Local(lambda: archive_body(source))
-        body = {**info, "name": info["file_name"] if name is None else name,
+        body = {**info, "extra_values": {**info["extra_values"], **given},
+                "name": info["file_name"] if name is None else name,
                 "description": description, "tags": tag_list}
         made = yield from create_artifact_op(cls, session, collection_id, body)
         art, details = made.artifact, made.upload_details
-        meter = Progress(int(info["size"]), progress, f"upload {info['file_name']}") \
-            if progress else None
+        meter = progress_for(progress, int(info["size"]), f"upload {info['file_name']}",
+                             session.progress_bars)
         try:
             yield from send_file_op(details, source, int(info["size"]), meter, concurrency)
             yield from patch_status_op(art, session, ArtifactStatus.UPLOADED)
@@ -200,13 +209,17 @@ class Artifact(CursorPages, Model):
             raise wire_error(req, "expected {'url': ...}")
         return str(data["url"])
 
-    def _download_op(self, session: Session, path: str | os.PathLike[str] | None,
+    def _download_op(self, session: Session, path: Target | str | os.PathLike[str] | None,
                      progress: ProgressArg, verify: bool = True) -> Op[Path]:
-        target = _target(path, self.file_name, str(self.pk))
+        target = as_target(path).resolve(self.file_name, str(self.pk))
         url = yield from self._url_op(session, "download-url")
-        meter = Progress(self.size, progress, f"download {target.name}") if progress else None
+        meter = progress_for(progress, self.size, f"download {target.name}",
+                             session.progress_bars)
         sha = self.file_hash if verify and is_sha256(self.file_hash) else None
-        done = yield from transfer_op(Fetch(url, str(target), self.size or None, sha), meter)
+        try:
+            done = yield from transfer_op(Fetch(url, str(target), self.size or None, sha), meter)
+        except OSError as exc:
+            raise file_error(exc, target) from None
         return Path(done)
 
     def _open_op(self, session: Session) -> Op[Any]:
@@ -257,33 +270,56 @@ class Artifact(CursorPages, Model):
 
     # -- public methods ------------------------------------------------------------------------
 
-    def download(self, path: str | os.PathLike[str] | None = None, *,
+    def download(self, target: str | os.PathLike[str] | None = None, /, *,
+                 directory: str | os.PathLike[str] | None = None,
+                 path: str | os.PathLike[str] | None = None,
                  progress: ProgressArg = None, verify: bool = True,
+                 cache: bool | None = None, force: bool = False,
                  using: Session | None = None) -> Path:
-        """Stream the file to ``path`` (a file, or a directory to put it in under its stored
-        name; default: the current directory) and return where it was written.
+        """Stream the file and return where it was written: into ``directory`` under its
+        stored name (the directory made with its parents), to the file ``path`` (its
+        directory must exist), or to ``target`` (an existing directory or text ending in a
+        separator is a directory, anything else the file's path; default: the current
+        directory).
 
         The stored name never escapes the directory; the size and (unless ``verify=False``)
         the SHA-256 are checked (IntegrityError, nothing kept); a broken transfer resumes with
-        a range request. ``progress``: True for a bar on stderr, or a callable taking (bytes
-        done, total).
+        a range request; a file-system error is a DataForceError naming the path.
+        ``progress``: None or True for a bar on a terminal (see the session's
+        ``progress_bars``), False for none, or a callable taking (bytes done, total), or a
+        list of them. ``cache=True`` (default: the session's ``cache``) keeps the verified
+        file in the local cache and serves it from there without a transfer (with a target,
+        hard-linked or copied there; else the cached path is returned); ``force=True``
+        transfers it again. An artifact without a SHA-256 is never served from the cache.
 
         Args:
-            path: A file, or a directory to put it in (default: the current directory).
-            progress: True for a bar on stderr, or a callable taking (bytes done, total).
+            target: A directory or a file path, by the rule above (default: the current
+                directory).
+            directory: A directory to put the file in under its stored name.
+            path: The file's own path.
+            progress: None/True for a bar on a terminal, False for none, or callables
+                taking (bytes done, total).
             verify: Check the SHA-256 of the bytes written.
+            cache: Go through the local cache (default: the session's ``cache``).
+            force: Transfer again even when the cache holds the file.
             using: The session to send it on.
         """
         session = self._session_for(using)
-        return session.driver.run(self._download_op(session, path, progress, verify))
+        where = Target(target, directory, path)
+        return session.driver.run(cached.download_op(self, session, where, progress, verify,
+                                                     cache, force))
 
-    async def adownload(self, path: str | os.PathLike[str] | None = None, *,
+    async def adownload(self, target: str | os.PathLike[str] | None = None, /, *,
+                        directory: str | os.PathLike[str] | None = None,
+                        path: str | os.PathLike[str] | None = None,
                         progress: ProgressArg = None, verify: bool = True,
+                        cache: bool | None = None, force: bool = False,
                         using: Session | None = None) -> Path:
         """Async ``download()`` (file writes and hashing run in threads)."""
         session = self._session_for(using)
-        return await session.async_driver.run(self._download_op(session, path, progress,
-                                                                verify))
+        where = Target(target, directory, path)
+        return await session.async_driver.run(cached.download_op(
+            self, session, where, progress, verify, cache, force))
 
     def open(self, *, using: Session | None = None) -> Any:
         """The file as a readable binary stream (a context manager), without writing it.
@@ -353,72 +389,62 @@ class ArtifactManager(QuerySet[Artifact]):
 
     def upload(self, path: str | os.PathLike[str], name: str | None = None,
                description: str | None = None, tags: Iterable[str] | None = None, *,
-               progress: ProgressArg = None, concurrency: int = 4) -> Artifact:
+               progress: ProgressArg = None, concurrency: int = 4,
+               extra_values: Mapping[str, Any] | None = None, type: str | None = None
+               ) -> Artifact:
         """Upload a ``.luml`` archive as a new artifact of this collection; returns it in
         status ``uploaded``.
 
         Up to the server's threshold one PUT, beyond it parts of the server's size
         (``concurrency`` at once, each retried alone), streamed from the file. A file that is
         not a ``.luml`` archive is a ValidationError before any request; on a failure the
-        artifact is marked ``upload_failed``.
+        artifact is marked ``upload_failed``. ``extra_values``: metrics merged over the ones
+        the archive holds (these win), set at create (the platform cannot change them after).
+        ``type`` (``"model"``, ``"dataset"``, ``"experiment"``): a file or directory that is
+        not an archive is packed first (``dataforce_orm.pack()``, into a temporary file).
 
         Args:
-            path: The ``.luml`` archive to upload.
+            path: The ``.luml`` archive to upload (with ``type``: any file or directory).
             name: The artifact's name (default: the file's name).
             description: What the artifact is, in words.
             tags: Labels for finding it.
-            progress: True for a bar on stderr, or a callable taking (bytes done, total).
+            progress: None/True for a bar on a terminal, False for none, or callables
+                taking (bytes done, total).
             concurrency: How many parts of a multipart upload are sent at once.
+            extra_values: Metrics set at create, merged over the archive's.
+            type: Pack a non-archive first as this type of artifact.
         """
         session = self._session_for()
-        return session.driver.run(Artifact._upload_op(
-            session, self.collection_id, path, name, description, tags, progress, concurrency))
+        with packed(path, type, name) as (source, name):
+            return session.driver.run(Artifact._upload_op(
+                session, self.collection_id, source, name, description, tags, progress,
+                concurrency, extra_values))
 
     async def aupload(self, path: str | os.PathLike[str], name: str | None = None,
                       description: str | None = None, tags: Iterable[str] | None = None, *,
-                      progress: ProgressArg = None, concurrency: int = 4) -> Artifact:
-        """Async ``upload()`` (reading and hashing the file run in threads)."""
+                      progress: ProgressArg = None, concurrency: int = 4,
+                      extra_values: Mapping[str, Any] | None = None,
+                      type: str | None = None) -> Artifact:
+        """Async ``upload()`` (packing, reading and hashing the file run in threads)."""
         session = self._session_for()
-        return await session.async_driver.run(Artifact._upload_op(
-            session, self.collection_id, path, name, description, tags, progress, concurrency))
+        async with apacked(path, type, name) as (source, name):
+            return await session.async_driver.run(Artifact._upload_op(
+                session, self.collection_id, source, name, description, tags, progress,
+                concurrency, extra_values))
+
+    def bulk_upload(self, paths: Iterable[str | os.PathLike[str]], concurrency: int = 4, *,
+                    progress: ProgressArg = None, **options: Any
+                    ) -> list[Artifact | DataForceError]:
+        """Upload each path (``options`` as ``upload()`` takes them: ``type``, ``tags``,
+        ``extra_values``, ...), ``concurrency`` at a time, under one progress bar; each slot
+        holds the artifact, or the library error that item raised (one failure does not
+        stop the rest)."""
+        return bulk.bulk_upload(self, paths, concurrency, progress, options)
+
+    async def abulk_upload(self, paths: Iterable[str | os.PathLike[str]], concurrency: int = 4,
+                           *, progress: ProgressArg = None, **options: Any
+                           ) -> list[Artifact | DataForceError]:
+        """Async ``bulk_upload()`` (tasks on the running loop)."""
+        return await bulk.abulk_upload(self, paths, concurrency, progress, options)
 
 
-def _target(path: str | os.PathLike[str] | None, stored: str, ident: str) -> Path:
-    """Where a download goes: a file path as given, or the stored name inside a directory
-    (the name reduced to its last component, so it cannot escape; the artifact's id, reduced
-    the same way, when there is no name)."""
-    if path is not None and not Path(path).is_dir():
-        target = Path(path)
-        if not target.parent.is_dir():
-            raise ValidationError("path", f"no such directory: {str(target.parent)!r}")
-        return target
-    base = _safe_name(stored)
-    if base is None:
-        base = _safe_name(f"{ident}.luml") or "artifact.luml"
-    return Path(path if path is not None else ".") / base
-
-
-# A name's longest length in bytes: most file systems allow 255, and ".part" is added while
-# the download is under way.
-MAX_NAME_BYTES = 250
-
-
-def _safe_name(stored: object) -> str | None:
-    """A server-supplied name as a file name inside a directory: its last component, or None
-    if nothing usable is left. A name with a control character (a NUL, a newline) or longer
-    than a file system allows is a ValidationError saying to pass a file path."""
-    if not isinstance(stored, str):
-        return None
-    base = posixpath.basename(stored.replace("\\", "/"))
-    if base in ("", ".", ".."):
-        return None
-    bad = next((ch for ch in base if ord(ch) < 0x20 or ord(ch) == 0x7F), None)
-    if bad is not None:
-        raise ValidationError("file_name", f"the stored name {stored[:80]!r} holds the "
-                                           f"control character {bad!r}, which cannot be in a "
-                                           "file name; pass download() a file path")
-    if len(base.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise ValidationError("file_name", f"the stored name {stored[:80]!r}... is longer "
-                                           f"than {MAX_NAME_BYTES} bytes, too long for a file "
-                                           "name; pass download() a file path")
-    return base

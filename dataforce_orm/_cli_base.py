@@ -352,10 +352,10 @@ class Context:
             self.print(message)
 
     @property
-    def progress(self) -> bool | None:
+    def progress(self) -> bool:
         """A progress bar (drawn by the library on stderr) only for a person watching it."""
         isatty = getattr(self.err, "isatty", None)
-        return True if not self.args.quiet and isatty is not None and isatty() else None
+        return not self.args.quiet and isatty is not None and bool(isatty())
 
     def confirm(self, action: str) -> None:
         """Go on with ``action`` (e.g. "delete collection 'x' (id)") if ``--yes`` was given

@@ -25,6 +25,7 @@ import urllib3.connection
 import urllib3.connectionpool
 import urllib3.exceptions
 
+from . import _log_urls  # noqa: F401  (hides presigned queries in the clients' logs)
 from ._errors import ConfigurationError
 from ._limits import Deadline, Stall
 

@@ -336,7 +336,8 @@ class Node:
         return not result if self.negated else result
 
 
-def compile_lookup(fields: dict[str, Spec], key: str, value: Any) -> Lookup:
+def compile_lookup(fields: dict[str, Spec], key: str, value: Any,
+                   extra: Callable[[str, Any], Lookup | None] | None = None) -> Lookup:
     """``field__op=value`` checked against the model's fields and the registry (``pk`` is
     ``id``; ``field=None`` is ``field__isnull=True``; a time field takes ``__date``,
     ``__year``, ``__month`` or ``__day`` before the operator)."""
@@ -345,6 +346,8 @@ def compile_lookup(fields: dict[str, Spec], key: str, value: Any) -> Lookup:
         name = "id"
     op = op or "exact"
     spec = fields.get(name)
+    if spec is None and extra is not None and (found := extra(key, value)) is not None:
+        return found  # (a model's own lookups: an artifact's metrics)
     if spec is None:
         raise ValidationError(key, f"unknown field {name!r}; fields: pk, {', '.join(fields)}")
     kind, transform = spec.kind, None
@@ -362,13 +365,14 @@ def compile_lookup(fields: dict[str, Spec], key: str, value: Any) -> Lookup:
     return Lookup(spec.name, op, norm, spec, tests[op](norm), transform)
 
 
-def compile_q(fields: dict[str, Spec], q: Q) -> Node:
+def compile_q(fields: dict[str, Spec], q: Q,
+              extra: Callable[[str, Any], Lookup | None] | None = None) -> Node:
     children: list[Node | Lookup] = []
     for child in q.children:
         if isinstance(child, Q):
-            children.append(compile_q(fields, child))
+            children.append(compile_q(fields, child, extra))
         else:
-            children.append(compile_lookup(fields, *child))
+            children.append(compile_lookup(fields, *child, extra))
     return Node(q.connector, q.negated, tuple(children))
 
 

@@ -14,11 +14,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._artifacts import Artifact, CreatedArtifact, ProgressArg
+from ._artifacts import Artifact, CreatedArtifact
 from ._deployments import Deployment, DeploymentStatus, rollout_op
 from ._deployments import Progress as DeployProgress
 from ._fields import SecretStr
 from ._models import BucketSecret
+from ._progress import ProgressArg
 from ._protocol import Op
 from ._query import QuerySet, collect
 from ._registry import Stage, Track, TrackEntry

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 from collections import namedtuple
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
@@ -17,6 +18,7 @@ from ._errors import DataForceError, ObjectDoesNotExist, ValidationError
 from ._ids import as_uuid
 from ._listing import PAGE, by_id_op, count_op, exact_id, parents_of, rows_op
 from ._lookups import Node, Q, compile_lookup, compile_q
+from ._metrics import metric_lookup
 from ._protocol import Batch, Op, Stepper
 from ._session import Session, current_session
 
@@ -261,7 +263,9 @@ class QuerySet(Generic[M]):
     def _add(self, q: Q) -> QuerySet[M]:
         if self._low or self._high is not None:
             raise ValidationError("filter", "cannot filter a sliced QuerySet")
-        node = compile_q(self.model._filterable, q)
+        metrics = self.model._metrics
+        node = compile_q(self.model._filterable, q,
+                         functools.partial(metric_lookup, metrics) if metrics else None)
         where = node if self._where is None else Node("AND", False, (self._where, node))
         return self._clone(where=where)
 

@@ -8,6 +8,7 @@ set by ``configure()``, else one built from the environment.
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 from collections.abc import Generator
@@ -35,6 +36,7 @@ from ._outcomes import Claims
 from ._protocol import Op, Request
 from ._routes import ORBITS, ORGANIZATIONS
 from ._secrets import register as register_secret
+from ._storage_gate import DEFAULT_STORAGE_CONNECTIONS, Gate
 
 DEFAULT_BASE_URL = "https://api.luml.ai"
 DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
@@ -82,7 +84,11 @@ class Session:
     ``stall`` = (bytes, seconds) is the stall rule for storage transfers: a body (up or down)
     that moves fewer bytes than that in that many seconds of waiting fails with a
     TimeoutError, and is retried (a download resumes) under ``retry`` (default 64 KiB in
-    10 s). A download is also capped at the artifact's declared size.
+    10 s). A download is also capped at the artifact's declared size. ``progress_bars=False``
+    turns transfers' bars off (as ``DFS_DISABLE_PROGRESS_BARS=1`` does). ``cache=True``
+    makes every download go through the local cache (``cache_dir``, else ``DFS_CACHE_DIR``,
+    else the user's cache directory). ``max_storage_connections`` caps the storage requests
+    in flight at once (default 16), whatever mix of parts and bulk items asks for them.
 
     ``transport`` plugs in what sends the bytes, for API and storage requests alike, sync and
     async (see ``PluggableTransport``; ``dataforce_orm.testing.InProcessTransport``
@@ -107,6 +113,10 @@ class Session:
         max_answer_size: The most bytes an API answer may have, decompressed.
         stall: (bytes, seconds): the stall rule for storage transfers.
         transport: What sends the bytes, API and storage alike (see ``PluggableTransport``).
+        progress_bars: Draw transfers' progress bars on a terminal (default True).
+        cache: Send every download through the local cache.
+        cache_dir: Where the cache lives (default ``DFS_CACHE_DIR``, else the user's cache).
+        max_storage_connections: The most storage requests in flight at once (default 16).
 
     Attributes:
         profile: The profile the settings were read from.
@@ -134,6 +144,10 @@ class Session:
         max_answer_size: int = DEFAULT_MAX_ANSWER,
         stall: tuple[int, float] = DEFAULT_STALL,
         transport: PluggableTransport | None = None,
+        progress_bars: bool = True,
+        cache: bool = False,
+        cache_dir: str | os.PathLike[str] | None = None,
+        max_storage_connections: int = DEFAULT_STORAGE_CONNECTIONS,
     ) -> None:
         for field, value in (("api_key", api_key), ("organization", organization),
                              ("orbit", orbit), ("collection", collection), ("profile", profile)):
@@ -153,6 +167,9 @@ class Session:
         self.collection = cfg.collection
         del cfg
         self.timeout = _check_timeout(timeout)
+        self.progress_bars = bool(progress_bars)  # transfers draw a bar on a terminal
+        self.cache = bool(cache)  # downloads go through the local cache (see _cache)
+        self.cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry", f"must be a RetryPolicy, not {type(retry).__name__}")
         self.retry = retry or RetryPolicy()
@@ -168,6 +185,7 @@ class Session:
                              _check_verify(verify), self._explain_op, self.limits, transport)
         self.driver = SyncDriver(settings, self.retry)
         self.async_driver = AsyncDriver(settings, self.retry)
+        self.driver.storage.gate = self.async_driver.storage.gate = Gate(max_storage_connections)
         self.claims = Claims()  # the ids its creates took (see _outcomes)
 
     # -- configuration -------------------------------------------------------------------

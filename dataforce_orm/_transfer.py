@@ -25,14 +25,12 @@ import io
 import logging
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Awaitable,
-    Callable,
     Generator,
     Iterator,
     Mapping,
@@ -64,13 +62,14 @@ from ._errors import (
 )
 from ._errors import error_class as _error_class
 from ._limits import CappedBody, Deadline, Limits, Stall, within
+from ._progress import Progress
 from ._protocol import Local, Op, Parallel, Request, parse_retry_after
 from ._retry import RetryPolicy
+from ._storage_gate import Gate, agated, gated
 
 log = logging.getLogger("dataforce_orm")
 CHUNK = 1024 * 1024  # bytes read from a file (or the network) at a time
 
-ProgressFn = Callable[[int, int], None]
 T = TypeVar("T")
 
 
@@ -184,43 +183,6 @@ class Answer:
     status: int
     headers: Mapping[str, str]
     body: bytes = b""
-
-
-# -- progress ----------------------------------------------------------------------------------
-
-
-class Progress:
-    """Bytes done out of a total, reported to a callable or drawn as a bar on stderr."""
-
-    def __init__(self, total: int, report: bool | ProgressFn | None, label: str) -> None:
-        self.total, self.done, self.label = total, 0, label
-        self._lock = threading.Lock()
-        self._fn: ProgressFn | None = report if callable(report) else None
-        self._bar = report is True
-        self._logged = 0
-
-    def add(self, n: int) -> None:
-        # Reported under the lock: parts sent from several threads report in the order their
-        # counts were added, so the values only go back on an explicit undo of a failed try.
-        with self._lock:
-            self.done += n
-            done = self.done
-            if self._fn is not None:
-                self._fn(done, self.total)
-            if self._bar:
-                width = 30
-                filled = max(0, min(width, width * done // self.total if self.total else width))
-                pct = 100.0 * done / self.total if self.total else 100.0
-                sys.stderr.write(f"\r{self.label} [{'=' * filled}{' ' * (width - filled)}] "
-                                 f"{pct:5.1f}%")
-                if done >= self.total:
-                    sys.stderr.write("\n")
-                sys.stderr.flush()
-            if done < self._logged:
-                self._logged = done
-            elif done - self._logged >= 64 * CHUNK or done >= self.total > 64 * CHUNK:
-                self._logged = done
-                log.info("%s: %d of %d bytes", self.label, done, self.total)
 
 
 class _Sent:
@@ -494,6 +456,7 @@ class SyncStorage:
                  plug: PluggableTransport | None = None) -> None:
         self.policy, self.timeout, self.verify = policy, timeout, verify
         self.limits, self.plug = limits or Limits(), plug
+        self.gate: Gate | None = None  # the session's cap on storage connections
         self._pool = ThreadSessions(self._new_session)
 
     def _new_session(self) -> requests.Session:
@@ -509,7 +472,11 @@ class SyncStorage:
         self._pool.close(current_thread_only)
 
     def run(self, step: Put | Call | Open | _Resume, progress: Progress | None = None) -> Any:
-        """One try of a storage step (the retry engine decides on the next)."""
+        """One try of a storage step (the retry engine decides on the next), holding a
+        place of the session's storage gate while it is sent and answered."""
+        return gated(self.gate, lambda: self._run(step, progress))()
+
+    def _run(self, step: Put | Call | Open | _Resume, progress: Progress | None) -> Any:
         if isinstance(step, Put):
             return self._put(step, progress)
         if isinstance(step, Call):
@@ -670,6 +637,7 @@ class AsyncStorage:
         # ``verify``: httpx's form (a bool or an SSL context, see ``_http._ssl_verify``).
         self.policy, self.timeout, self.verify = policy, timeout, verify
         self.limits, self.plug = limits or Limits(), plug
+        self.gate: Gate | None = None  # the session's cap on storage connections
         # A client per loop, with the async generator that closes it when the loop shuts
         # down its async generators (as ``asyncio.run`` does), like the API clients.
         self._clients: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}
@@ -713,7 +681,7 @@ class AsyncStorage:
         loop = asyncio.get_running_loop()
         self._busy[loop] = self._busy.get(loop, 0) + 1  # one loop: no lock needed
         try:
-            return await self._run(step, progress)
+            return await agated(self.gate, lambda: self._run(step, progress))()
         finally:
             self._busy[loop] -= 1
             if not self._busy[loop]:

@@ -473,11 +473,11 @@ def test_artifacts_progress_only_on_a_terminal(
     code, out, err = cli(capsys, "artifacts", "upload", str(path), "--collection", "models",
                          "--json")
     assert code == 0 and json.loads(out)["status"] == "uploaded"
-    assert err.startswith("\rupload model.luml [") and err.endswith("100.0%\n")
+    assert err.startswith("\rupload model.luml:") and "100%" in err and err.endswith("\n")
     code, out, err = cli(capsys, "artifacts", "download", made["id"], "--collection", "models",
                          "-o", str(tmp_path / "loud.luml"))
     assert (code, out) == (0, f"{tmp_path / 'loud.luml'}\n")
-    assert err.startswith("\rdownload loud.luml [") and err.endswith("100.0%\n")
+    assert err.startswith("\rdownload loud.luml:") and "100%" in err and err.endswith("\n")
     assert (tmp_path / "loud.luml").read_bytes() == path.read_bytes()
 
 

@@ -30,6 +30,8 @@ KEY_LINES = {
                        "deleted    churn-"),
     "08_deploying.py": ("inference 200 {'x': [1, 2]}",
                         "rolled    clf-prod now serves clf-v2: active", "deleted   deploying-"),
+    "09_workflow.py": ("auc>=0.85 ['churn-v1', 'churn-v2']", "bulk      rows.csv, ValidationError",
+                       "async     rows-async", "deleted   workflow-"),
 }
 _orbits = itertools.count()
 

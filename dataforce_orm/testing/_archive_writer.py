@@ -1,4 +1,5 @@
-"""Small valid ``.luml`` archives, and the create body the official SDK would send for one.
+"""Small valid ``.luml`` archives for tests (written by the library's archive writer, with
+every manifest field open to a test), and the create body the official SDK would send for one.
 
 An archive is a plain tar holding ``manifest.json`` (the LUML manifest: ``artifact_type``,
 ``variant``, producer fields, ``payload``; or, with ``legacy=True``, an FNNX model manifest
@@ -8,35 +9,18 @@ entry carries ``payload.metrics``, which the SDK turns into ``extra_values``) an
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import tarfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._archive_reader import REGISTRY_METRICS_TAG, archive_body
+from .._pack import FNNX_FILES, Member, write_archive
 
 PRODUCER_NAME = "luml.ai"
 PRODUCER_VERSION = "0.1.0"
-# what an FNNX model archive holds besides manifest.json (the platform checks these names)
-_FNNX_FILES: dict[str, Any] = {
-    "dtypes.json": {},
-    "env.json": {},
-    "ops.json": [],
-    "variant_config.json": {},
-}
-
 FileSource = bytes | str | os.PathLike[str]
-
-
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mtime = 0
-    info.mode = 0o644
-    tar.addfile(info, io.BytesIO(data))
 
 
 def _dump(value: Any) -> bytes:
@@ -111,23 +95,12 @@ def make_luml_archive(
         ]
     elif legacy:
         meta = []
-    with tarfile.open(target, "w") as tar:
-        _add_bytes(tar, "manifest.json", _dump(manifest))
-        if meta is not None:
-            _add_bytes(tar, "meta.json", _dump(meta))
-        if legacy:
-            for member, content in _FNNX_FILES.items():
-                _add_bytes(tar, member, _dump(content))
-        for member, source in (files or {}).items():
-            if isinstance(source, bytes):
-                _add_bytes(tar, member, source)
-            else:
-                info = tar.gettarinfo(os.fspath(source), arcname=member)
-                info.mtime, info.mode, info.uid, info.gid = 0, 0o644, 0, 0
-                info.uname = info.gname = ""
-                with open(source, "rb") as f:
-                    tar.addfile(info, f)
-    return target
+    members: list[Member] = []
+    if legacy:
+        members.extend((member, _dump(content)) for member, content in FNNX_FILES.items())
+    for member, source in (files or {}).items():
+        members.append((member, source if isinstance(source, bytes) else Path(source)))
+    return write_archive(target, manifest, meta, members)
 
 
 def luml_create_body(
