@@ -66,7 +66,7 @@ def test_the_protocol_module_is_standard_library_only() -> None:
 # modules of its own room or of rooms below it.
 ROOMS: dict[str, tuple[str, ...]] = {
     "foundation": ("_errors", "_protocol", "_ids", "_routes", "_wire", "_version",
-                   "_limits", "_secrets"),
+                   "_limits", "_secrets", "_loader"),
     "fields and lookups": ("_fields", "_lookups"),
     "write outcomes": ("_outcomes",),
     "transport": ("_clients", "_retry", "_transfer", "_http"),
