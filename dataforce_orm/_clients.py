@@ -2,7 +2,9 @@
 socket read is bounded by a read watch (``_limits``); and httpx, imported once.
 
 A pooled session is closed when its thread ends (so threads that come and go leave no
-connections behind) or by ``close()``, which closes the sockets at once.
+connections behind) or by ``close()``, which closes the sockets at once. In the child of an
+``os.fork`` every pool starts empty (see :func:`reset_in_child`): a connection is never
+shared between processes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import http.client
 import io
 import itertools
+import os
 import socket
 import threading
 import time
@@ -166,6 +169,26 @@ def new_session() -> requests.Session:
     return http
 
 
+# -- after a fork -----------------------------------------------------------------------------
+
+_forked: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def reset_in_child(holder: Any) -> None:
+    """Have ``holder.after_fork()`` called in the child of every later ``os.fork``: it drops
+    the parent's connections (without closing them for the parent) and its locks."""
+    _forked.add(holder)
+
+
+def _after_fork_in_child() -> None:
+    for holder in list(_forked):
+        holder.after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # (not on Windows, which has no fork)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 # -- one session per thread ------------------------------------------------------------------
 
 
@@ -189,6 +212,16 @@ class ThreadSessions:
         self._lock = threading.Lock()
         self._closers: dict[int, weakref.finalize[Any, Any]] = {}
         self._keys = itertools.count()
+        reset_in_child(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: no session of the parent's is used again. Their sockets are
+        copies of the parent's; dropping them closes only the child's copies."""
+        for closer in self._closers.values():
+            closer.detach()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._closers = {}
 
     def get(self) -> requests.Session:
         held: _Held | None = getattr(self._local, "held", None)

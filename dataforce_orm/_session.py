@@ -72,6 +72,11 @@ class Session:
     that moves fewer bytes than that in that many seconds of waiting fails with a
     TimeoutError, and is retried (a download resumes) under ``retry`` (default 64 KiB in
     10 s). A download is also capped at the artifact's declared size.
+
+    A session pickles (to send it to another process): its settings and the organization
+    and orbit ids it resolved travel, its connections never do. The API key travels in the
+    pickle unless ``pickle_key=False``; the receiving process then reads its own from its
+    environment or profile. After ``os.fork`` the child opens its own connections.
     """
 
     def __init__(
@@ -89,6 +94,7 @@ class Session:
         profile: str | None = None,
         max_answer_size: int = DEFAULT_MAX_ANSWER,
         stall: tuple[int, float] = DEFAULT_STALL,
+        pickle_key: bool = True,
     ) -> None:
         for field, value in (("api_key", api_key), ("organization", organization),
                              ("orbit", orbit), ("collection", collection), ("profile", profile)):
@@ -98,6 +104,12 @@ class Session:
                       collection=collection, allow_insecure_http=allow_insecure_http,
                       profile=profile)
         del api_key
+        # what a pickle carries (see __reduce__): the settings as resolved here
+        self._profile_arg, self._insecure = profile, bool(cfg.allow_insecure_http)
+        if not isinstance(pickle_key, bool):
+            raise ValidationError("pickle_key", f"must be True or False, not "
+                                                f"{type(pickle_key).__name__}")
+        self.pickle_key = pickle_key
         self._key = _Secret(_check_api_key(cfg.api_key)) if cfg.api_key else None
         self.profile = cfg.profile
         self.key_source = cfg.key_source
@@ -156,6 +168,19 @@ class Session:
     @orbit.setter
     def orbit(self, value: str | None) -> None:
         self._orbit, self._scope = value, None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles the settings (and the key, if ``pickle_key``), never the connections."""
+        settings: dict[str, Any] = {
+            "base_url": self.base_url, "organization": self._organization,
+            "orbit": self._orbit, "collection": self.collection, "timeout": self.timeout,
+            "retry": self.retry, "allow_insecure_http": self._insecure,
+            "verify": self.driver.transport.verify, "profile": self._profile_arg,
+            "max_answer_size": self.limits.max_answer, "stall": self.limits.stall,
+            "pickle_key": self.pickle_key}
+        if self.pickle_key and self._key is not None:
+            settings["api_key"] = self._key.reveal()
+        return _unpickle, (settings, self._org_id, self._scope)
 
     def __repr__(self) -> str:
         key = "set" if self._key else "missing"
@@ -257,6 +282,14 @@ class Session:
         # Other tasks may share this loop's client: it closes now only if none is mid-request
         # (else at session.aclose() or when the loop shuts down).
         await self.async_driver.aclose(if_idle=True)
+
+
+def _unpickle(settings: dict[str, Any], org_id: str | None,
+              scope: tuple[str, str] | None) -> Session:
+    """A session from :meth:`Session.__reduce__`'s settings, with the ids it had resolved."""
+    session = Session(**settings)
+    session._org_id, session._scope = org_id, scope
+    return session
 
 
 def _check_timeout(timeout: Any) -> Timeout:
