@@ -12,14 +12,23 @@ counted. Each figure interleaves the ORM with plain ``requests`` doing the same 
 first, and reports the medians over rounds of the ORM's time, the raw client's and their
 per-round ratio. The CPU figures are this process's CPU time (``time.process_time``); the
 iteration figure is wall time.
+
+With ``distributed`` installed (the dev extra), the Dask recipe of docs/artifacts.md (run as
+written there) uploads and downloads artifacts through a LocalCluster of two worker processes,
+timed (wall) beside the same transfers one after another in this process: a figure, not a
+target.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import statistics
 import sys
+import tempfile
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import Child, fmt_time  # (the benchmark server of run.py, beside this file)
 
 from dataforce_orm import Collection, Session
+from dataforce_orm.testing import make_luml_archive
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "artifacts.md"
 
 Job = Callable[[], object]
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
@@ -83,10 +95,10 @@ def measure(orm: Job, raw: Job, rounds: int, reps: int, clock: str
 class Targets:
     """The figures, and whether each meets its target."""
 
-    HEAD = f"{'figure':<44}{'ORM':>11}{'raw':>11}{'ORM/raw':>9}{'target':>9}  result"
+    HEAD = f"{'figure':<52}{'ORM':>11}{'raw':>11}{'ORM/raw':>9}{'target':>9}  result"
 
-    def __init__(self, quick: bool) -> None:
-        self.quick = quick
+    def __init__(self, quick: bool, dask: bool = True) -> None:
+        self.quick, self.with_dask = quick, dask
         self.lines: list[str] = []
         self.missed: list[str] = []
 
@@ -104,7 +116,7 @@ class Targets:
 
     def add(self, *cells: str) -> None:
         name, orm, raw, ratio, target, *rest = cells
-        line = f"{name:<44}{orm:>11}{raw:>11}{ratio:>9}{target:>9}  {' '.join(rest)}"
+        line = f"{name:<52}{orm:>11}{raw:>11}{ratio:>9}{target:>9}  {' '.join(rest)}"
         self.lines.append(line)
         print(line, flush=True)
 
@@ -130,6 +142,69 @@ class Targets:
         self.figure(f"iterate {rows:,} rows (iterator())", orm_iterate, raw.walk,
                     self.plan(7, 1), "wall", 1.15)
         session.close()
+        if self.with_dask:
+            self.dask(server)
+
+    def dask(self, server: Child) -> None:
+        """The Dask recipe on two worker processes beside one process (a figure only)."""
+        try:
+            import distributed
+        except ImportError:
+            print("(Dask figures left out: pip install distributed)")
+            return
+        n, size = (4, 64 * 1024) if self.quick else (16, 4 * 2**20)
+        rounds = 1 if self.quick else 3
+        server._call(op="artifact-limit", limit=1_000_000)
+        orbit_id = server.add_orbit("targets-dask")
+        session = Session(api_key=server.api_key, base_url=server.url,
+                          organization=server.organization_id, orbit=orbit_id)
+        collection = Collection.objects.using(session).create(name="fan-out",
+                                                              collection_type="model")
+        steps = recipe()
+        with tempfile.TemporaryDirectory() as tmp, distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True,
+                dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            paths = [str(make_luml_archive(Path(tmp) / f"a{i}.luml",
+                                           files={"w.bin": os.urandom(size)}))
+                     for i in range(n)]
+            out = Path(tmp) / "out"
+            out.mkdir()
+
+            def one_up() -> None:
+                for p in paths:
+                    collection.artifacts.upload(p)
+
+            def one_down() -> None:
+                for a in collection.artifacts.all()[:n]:
+                    a.download(out)
+
+            def fan_up() -> None:
+                steps.upload_all(client, session, collection, paths)
+
+            def fan_down() -> None:
+                steps.download_all(client, session, list(collection.artifacts.all()[:n]),
+                                   str(out))
+
+            what = f"{n} x {size // 1024:,} KiB"
+            for name, fan, one in ((f"upload {what}: 2 workers / 1 process", fan_up, one_up),
+                                   (f"download {what}: 2 workers / 1 process", fan_down,
+                                    one_down)):
+                o, w, ratio = measure(fan, one, rounds, 1, "wall")
+                self.add(f"{name} (wall)", fmt_time(o), fmt_time(w), f"{ratio:.3f}", "-",
+                         "figure", f"({rounds}x1; 'raw' is one process)")
+        session.close()
+
+
+def recipe() -> types.ModuleType:
+    """The Dask recipe's definitions, as docs/artifacts.md has them (its first code block
+    there), as a module the workers cannot import: its functions travel by value."""
+    text = DOCS.read_text()
+    section = text[text.index("## Many artifacts over worker processes"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    module = types.ModuleType("dask_recipe")
+    exec(compile(code[1], str(DOCS), "exec"), module.__dict__)
+    return module
 
 
 def main() -> None:
@@ -137,8 +212,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     parser.add_argument("--check", action="store_true",
                         help="exit with status 1 if any target is missed")
+    parser.add_argument("--no-dask", action="store_true", help="leave out the Dask figures")
     args = parser.parse_args()
-    targets = Targets(args.quick)
+    targets = Targets(args.quick, dask=not args.no_dask)
     print(f"dataforce-orm targets ({'quick' if args.quick else 'full'}): medians of "
           "interleaved rounds against a LocalServer in another process", flush=True)
     server = Child()
