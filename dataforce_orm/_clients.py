@@ -107,7 +107,9 @@ class _WatchedIO(io.RawIOBase):
         if left <= 0:
             raise TimeoutError("the read watch ran out")
         before = self._sock.gettimeout()
-        self._sock.settimeout(left if before is None else min(before, left))
+        narrow = before is None or left < before  # (else the socket's own timeout is the bound)
+        if narrow:
+            self._sock.settimeout(left)
         start = time.monotonic()
         try:
             n: int = self._raw.readinto(buffer)  # type: ignore[assignment]
@@ -116,7 +118,8 @@ class _WatchedIO(io.RawIOBase):
             self._watch.wait()  # (which trips it, if its time ran out)
             raise
         finally:
-            self._sock.settimeout(before)
+            if narrow:
+                self._sock.settimeout(before)
         self._watch.got(n or 0, time.monotonic() - start)
         return n
 

@@ -32,6 +32,9 @@ _UNKNOWN = object()  # a write-only value this object does not hold
 
 
 MODELS: dict[str, type[ModelBase]] = {}  # every declared model, by class name
+# Paths built for a template and a resolved (organization, orbit), their ids checked: the
+# same for every request there (what _path_op returns before it adds an object's id).
+_SCOPED: dict[tuple[str, tuple[str, str]], str] = {}
 
 
 def wire_error(req: Request, what: str) -> APIError:
@@ -341,8 +344,11 @@ class ModelBase:
         servers), so none can lead a request to another route."""
         template = template or cls._path
         given = parents or {}
+        scope = session._scope  # resolved already: no operation to run
+        if not given and scope is not None and (base := _SCOPED.get((template, scope))):
+            return base if ident is None else f"{base}/{path_id(ident, cls._noun)}"
         if "{organization}" in template:
-            scope = session._scope  # resolved already: no operation to run
+            unformatted = template
             org, orbit = scope if scope is not None else (
                 yield from session.scope_op(orbit="{orbit}" in template))
             for name in cls._needs:
@@ -353,6 +359,8 @@ class ModelBase:
                    "orbit": path_id(orbit, "orbit") if "{orbit}" in template else orbit}
             ids.update((n, path_id(v, n)) for n, v in given.items() if f"{{{n}}}" in template)
             template = template.format(**{**given, **ids})
+            if not given and scope is not None:
+                _SCOPED[unformatted, scope] = template
         return template if ident is None else f"{template}/{path_id(ident, cls._noun)}"
 
     def _parents(self) -> dict[str, str]:
