@@ -50,7 +50,9 @@ def test_the_recipe_fans_uploads_and_downloads_over_worker_processes(
     paths = [make_luml_archive(tmp_path / f"m{i}.luml", files={"w.bin": os.urandom(2048)})
              for i in range(4)]
     steps = recipe()
-    ids = steps.upload_all(client, session, collection, [str(p) for p in paths])
+    # (twice: each call scatters the session again, while the last one's copy is released)
+    ids = [*steps.upload_all(client, session, collection, [str(p) for p in paths[:2]]),
+           *steps.upload_all(client, session, collection, [str(p) for p in paths[2:]])]
     stored = {a.id: a for a in collection.artifacts.all()}
     assert sorted(ids) == sorted(stored)
     want = {hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
