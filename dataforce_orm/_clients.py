@@ -2,7 +2,9 @@
 socket read is bounded by a read watch (``_limits``); and httpx, imported once.
 
 A pooled session is closed when its thread ends (so threads that come and go leave no
-connections behind) or by ``close()``, which closes the sockets at once.
+connections behind) or by ``close()``, which closes the sockets at once. In the child of an
+``os.fork`` every pool starts empty (see ``reset_in_child()``): a connection is never
+shared between processes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import http.client
 import io
 import itertools
+import os
 import socket
 import threading
 import time
@@ -105,7 +108,9 @@ class _WatchedIO(io.RawIOBase):
         if left <= 0:
             raise TimeoutError("the read watch ran out")
         before = self._sock.gettimeout()
-        self._sock.settimeout(left if before is None else min(before, left))
+        narrow = before is None or left < before  # (else the socket's own timeout is the bound)
+        if narrow:
+            self._sock.settimeout(left)
         start = time.monotonic()
         try:
             n: int = self._raw.readinto(buffer)  # type: ignore[assignment]
@@ -114,7 +119,8 @@ class _WatchedIO(io.RawIOBase):
             self._watch.wait()  # (which trips it, if its time ran out)
             raise
         finally:
-            self._sock.settimeout(before)
+            if narrow:
+                self._sock.settimeout(before)
         self._watch.got(n or 0, time.monotonic() - start)
         return n
 
@@ -186,6 +192,26 @@ def new_session(plug: PluggableTransport | None = None) -> requests.Session:
     return http
 
 
+# -- after a fork -----------------------------------------------------------------------------
+
+_forked: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def reset_in_child(holder: Any) -> None:
+    """Have ``holder.after_fork()`` called in the child of every later ``os.fork``: it drops
+    the parent's connections (without closing them for the parent) and its locks."""
+    _forked.add(holder)
+
+
+def _after_fork_in_child() -> None:
+    for holder in list(_forked):
+        holder.after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # (not on Windows, which has no fork)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 # -- one session per thread ------------------------------------------------------------------
 
 
@@ -209,6 +235,16 @@ class ThreadSessions:
         self._lock = threading.Lock()
         self._closers: dict[int, weakref.finalize[Any, Any]] = {}
         self._keys = itertools.count()
+        reset_in_child(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: no session of the parent's is used again. Their sockets are
+        copies of the parent's; dropping them closes only the child's copies."""
+        for closer in self._closers.values():
+            closer.detach()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._closers = {}
 
     def get(self) -> requests.Session:
         held: _Held | None = getattr(self._local, "held", None)

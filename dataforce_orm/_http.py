@@ -49,6 +49,7 @@ from ._clients import (
     import_httpx,
     loaded_httpx,
     new_session,
+    reset_in_child,
     watching,
 )
 from ._errors import (
@@ -500,6 +501,11 @@ class AsyncDriver:
         # entries of closed loops are dropped when the next client is made.
         self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
         self._lock = threading.Lock()
+        reset_in_child(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's clients are never used (see ``_clients``)."""
+        self._clients, self._lock = {}, threading.Lock()
 
     async def _entry(self) -> _LoopClient:
         loop = asyncio.get_running_loop()

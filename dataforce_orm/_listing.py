@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import APIError, ObjectDoesNotExist
 from ._lookups import Lookup, Node, positive_lookups, search_escape
-from ._model import load_one, wire_error
+from ._model import load_many, load_one, wire_error
 from ._protocol import Batch, Op, Request, Response
 
 if TYPE_CHECKING:
@@ -84,17 +84,19 @@ class Pager:
             self.cursor = cursor
         if keep is not None:
             items = [item for item in items if not isinstance(item, dict) or keep(item)]
-        return [self.load(req, item) for item in items] if load else items
+        return load_many(self.model, req, items, self.session) if load else items
 
     def _fresh(self, req: Request, items: list[Any], more: bool) -> list[Any]:
         """The items whose ids this walk has not seen; a page with none, while the server
         promises more, counts towards the loop guard."""
         fresh = []
+        seen = self._ids
         for item in items:
             key = _id_key(item.get("id")) if isinstance(item, dict) else None
-            if key is None or key not in self._ids:
-                if key is not None:
-                    self._ids.add(key)
+            if key is None:
+                fresh.append(item)
+            elif key not in seen:
+                seen.add(key)
                 fresh.append(item)
         if fresh:
             self._stale = 0

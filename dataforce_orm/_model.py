@@ -22,15 +22,19 @@ from . import _errors as errors
 from ._errors import APIError, DataForceError, ValidationError
 from ._fields import Kind, Spec, specs
 from ._ids import path_id
+from ._loader import compile_loader
 from ._protocol import Op, Request
 from ._session import Session
-from ._wire import model_hooks, structurer
+from ._wire import model_hooks
 
 M = TypeVar("M", bound="ModelBase")
 _UNKNOWN = object()  # a write-only value this object does not hold
 
 
 MODELS: dict[str, type[ModelBase]] = {}  # every declared model, by class name
+# Paths built for a template and a resolved (organization, orbit), their ids checked: the
+# same for every request there (what _path_op returns before it adds an object's id).
+_SCOPED: dict[tuple[str, tuple[str, str]], str] = {}
 
 
 def wire_error(req: Request, what: str) -> APIError:
@@ -72,10 +76,13 @@ class ModelBase:
     _tracked_keys: ClassVar[tuple[tuple[str, str], ...]] = ()  # what snapshots hold
     _needs: ClassVar[frozenset[str]] = frozenset()  # parent ids an object's path needs
     _tags_fields: ClassVar[tuple[str, ...]] = ()  # list fields shown as [] when null
-    _structure: ClassVar[Callable[[Any], Any]]
+    _structure: ClassVar[Callable[[Any, Session | None], Any]]  # see _loader
 
     _session: Session | None = attrs.field(default=None, init=False, repr=False)
-    _snapshot: dict[str, Any] | None = attrs.field(default=None, init=False, repr=False)
+    # The tracked fields' values as last loaded or saved (see _snapshot), or None; while a
+    # loaded object is not yet asked for them, the wire object it was loaded from instead.
+    _snap: dict[str, Any] | None = attrs.field(default=None, init=False, repr=False)
+    _wire: dict[str, Any] | None = attrs.field(default=None, init=False, repr=False)
     _held: set[str] | None = attrs.field(default=None, init=False, repr=False)
     # When a create of this object was sent without a known outcome (see _create_op).
     _maybe_created_at: float | None = attrs.field(default=None, init=False, repr=False)
@@ -171,6 +178,7 @@ class ModelBase:
     # -- copies, pickling and plain data ------------------------------------------------------
 
     def _state(self) -> dict[str, Any]:
+        self._snapshot  # noqa: B018 (taken now: a copy or a pickle holds no wire object)
         return {a.name: getattr(self, a.name) for a in attrs.fields(type(self))
                 if a.name != "_session"}
 
@@ -226,6 +234,22 @@ class ModelBase:
         """Fields whose loaded value is remembered: what a caller can send."""
         return (s for s in cls._specs.values() if (s.create or s.editable) and not s.secret)
 
+    @property
+    def _snapshot(self) -> dict[str, Any] | None:
+        """The tracked fields' values as last loaded or saved (None if never loaded); taken
+        from the wire object on first use. The loaded attributes are copies (lists copied by
+        the converter), so an in-place edit of one is seen against it."""
+        wire = self._wire
+        if wire is not None:
+            object.__setattr__(self, "_snap", self._snapshot_of(wire))
+            object.__setattr__(self, "_wire", None)
+        return self._snap
+
+    @_snapshot.setter
+    def _snapshot(self, value: dict[str, Any] | None) -> None:
+        object.__setattr__(self, "_snap", value)
+        object.__setattr__(self, "_wire", None)
+
     @classmethod
     def _snapshot_of(cls, data: dict[str, Any]) -> dict[str, Any]:
         get = data.get
@@ -243,14 +267,13 @@ class ModelBase:
 
     def _holds(self, name: str) -> bool:
         """Whether this object knows a write-only value (set by the caller, not loaded)."""
-        return self._snapshot is None or (self._held is not None and name in self._held)
+        return (self._snap is None and self._wire is None) or (
+            self._held is not None and name in self._held)
 
     @classmethod
     def _load(cls: type[M], data: Any, session: Session) -> M:
         """A model from one wire object, remembering the session that loaded it."""
-        obj: M = cls._structure(data)
-        object.__setattr__(obj, "_snapshot", cls._snapshot_of(data))
-        object.__setattr__(obj, "_session", session)
+        obj: M = cls._structure(data, session)
         return obj
 
     def _absorb(self, req: Request, data: Any, session: Session) -> None:
@@ -258,7 +281,7 @@ class ModelBase:
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             raise wire_error(req, f"expected a {self._noun} object with an id")
         try:
-            fresh = type(self)._structure(data)
+            fresh = type(self)._structure(data, None)
         except DataForceError:
             raise
         except Exception as exc:
@@ -321,8 +344,11 @@ class ModelBase:
         servers), so none can lead a request to another route."""
         template = template or cls._path
         given = parents or {}
+        scope = session._scope  # resolved already: no operation to run
+        if not given and scope is not None and (base := _SCOPED.get((template, scope))):
+            return base if ident is None else f"{base}/{path_id(ident, cls._noun)}"
         if "{organization}" in template:
-            scope = session._scope  # resolved already: no operation to run
+            unformatted = template
             org, orbit = scope if scope is not None else (
                 yield from session.scope_op(orbit="{orbit}" in template))
             for name in cls._needs:
@@ -333,6 +359,8 @@ class ModelBase:
                    "orbit": path_id(orbit, "orbit") if "{orbit}" in template else orbit}
             ids.update((n, path_id(v, n)) for n, v in given.items() if f"{{{n}}}" in template)
             template = template.format(**{**given, **ids})
+            if not given and scope is not None:
+                _SCOPED[unformatted, scope] = template
         return template if ident is None else f"{template}/{path_id(ident, cls._noun)}"
 
     def _parents(self) -> dict[str, str]:
@@ -355,13 +383,17 @@ def _restore(cls: type[M], state: dict[str, Any]) -> M:
     return obj
 
 
-def _first_structure(cls: type[ModelBase]) -> Callable[[Any], Any]:
-    """A loader that builds the model's fast loader on first use (its annotations may name
+def _first_structure(cls: type[ModelBase]) -> Callable[[Any, Session | None], Any]:
+    """A loader that compiles the model's loader on first use (its annotations may name
     classes declared after it) and puts it in its own place."""
-    def first(data: Any) -> Any:
-        fast = structurer(cls)
-        cls._structure = staticmethod(fast)
-        return fast(data)
+    fast: Callable[[Any, Session | None], Any] | None = None
+
+    def first(data: Any, session: Session | None) -> Any:
+        nonlocal fast
+        if fast is None:  # (a caller may still hold this function)
+            fast = compile_loader(cls)
+            cls._structure = staticmethod(fast)
+        return fast(data, session)
 
     return first
 
@@ -395,7 +427,7 @@ def load_one(cls: type[M], req: Request, data: Any, session: Session) -> M:
     if not isinstance(data.get("id"), str):
         raise wire_error(req, "the object has no string id")
     try:
-        obj = cls._load(data, session)
+        obj: M = cls._load(data, session)
     except DataForceError:
         raise
     except Exception as exc:
@@ -403,3 +435,15 @@ def load_one(cls: type[M], req: Request, data: Any, session: Session) -> M:
     return obj
 
 
+def load_many(cls: type[M], req: Request, items: list[Any], session: Session) -> list[M]:
+    """Models from a page's wire objects, as ``load_one()`` makes each."""
+    for data in items:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            load_one(cls, req, data, session)  # (which raises the shape's error)
+    load = cls._load  # (a declaration may adjust what it takes: see OrbitSecret)
+    try:
+        return [load(data, session) for data in items]
+    except DataForceError:
+        raise
+    except Exception as exc:
+        raise wire_error(req, f"{type(exc).__name__}: {exc}") from None

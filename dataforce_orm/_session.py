@@ -95,6 +95,11 @@ class Session:
     answers from a LocalServer without sockets); everything else (retries, caps, checks)
     stays the library's.
 
+    A session pickles (to send it to another process): its settings and the organization
+    and orbit ids it resolved travel, its connections never do. The API key travels in the
+    pickle unless ``pickle_key=False``; the receiving process then reads its own from its
+    environment or profile. After ``os.fork`` the child opens its own connections.
+
     Each unset setting comes from the environment (``DFS_API_KEY``, ``DFS_BASE_URL``,
     ``DFS_ORGANIZATION``, ``DFS_ORBIT``, ...), else from the configuration file's profile, else
     from the default.
@@ -117,6 +122,7 @@ class Session:
         cache: Send every download through the local cache.
         cache_dir: Where the cache lives (default ``DFS_CACHE_DIR``, else the user's cache).
         max_storage_connections: The most storage requests in flight at once (default 16).
+        pickle_key: Whether a pickle of the session carries the API key (default True).
 
     Attributes:
         profile: The profile the settings were read from.
@@ -148,6 +154,7 @@ class Session:
         cache: bool = False,
         cache_dir: str | os.PathLike[str] | None = None,
         max_storage_connections: int = DEFAULT_STORAGE_CONNECTIONS,
+        pickle_key: bool = True,
     ) -> None:
         for field, value in (("api_key", api_key), ("organization", organization),
                              ("orbit", orbit), ("collection", collection), ("profile", profile)):
@@ -157,6 +164,12 @@ class Session:
                       collection=collection, allow_insecure_http=allow_insecure_http,
                       profile=profile)
         del api_key
+        # what a pickle carries (see __reduce__): the settings as resolved here
+        self._profile_arg, self._insecure = profile, bool(cfg.allow_insecure_http)
+        if not isinstance(pickle_key, bool):
+            raise ValidationError("pickle_key", f"must be True or False, not "
+                                                f"{type(pickle_key).__name__}")
+        self.pickle_key = pickle_key
         self._key = _Secret(_check_api_key(cfg.api_key)) if cfg.api_key else None
         self.profile = cfg.profile
         self.key_source = cfg.key_source
@@ -222,6 +235,23 @@ class Session:
     @orbit.setter
     def orbit(self, value: str | None) -> None:
         self._orbit, self._scope = value, None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles the settings (and the key, if ``pickle_key``), never the connections."""
+        settings: dict[str, Any] = {
+            "base_url": self.base_url, "organization": self._organization,
+            "orbit": self._orbit, "collection": self.collection, "timeout": self.timeout,
+            "retry": self.retry, "allow_insecure_http": self._insecure,
+            "verify": self.driver.transport.verify, "profile": self._profile_arg,
+            "max_answer_size": self.limits.max_answer, "stall": self.limits.stall,
+            "transport": self.driver.transport.plug, "progress_bars": self.progress_bars,
+            "cache": self.cache, "cache_dir": self.cache_dir,
+            "max_storage_connections": self.driver.storage.gate.limit
+            if self.driver.storage.gate is not None else DEFAULT_STORAGE_CONNECTIONS,
+            "pickle_key": self.pickle_key}
+        if self.pickle_key and self._key is not None:
+            settings["api_key"] = self._key.reveal()
+        return _unpickle, (settings, self._org_id, self._scope)
 
     def __repr__(self) -> str:
         key = "set" if self._key else "missing"
@@ -330,6 +360,14 @@ class Session:
         # Other tasks may share this loop's client: it closes now only if none is mid-request
         # (else at session.aclose() or when the loop shuts down).
         await self.async_driver.aclose(if_idle=True)
+
+
+def _unpickle(settings: dict[str, Any], org_id: str | None,
+              scope: tuple[str, str] | None) -> Session:
+    """A session from ``Session.__reduce__()``'s settings, with the ids it had resolved."""
+    session = Session(**settings)
+    session._org_id, session._scope = org_id, scope
+    return session
 
 
 def _check_timeout(timeout: Any) -> Timeout:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime, timezone
 from types import NoneType, UnionType
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, Union, get_args, get_origin
 
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
-
-T = TypeVar("T")
 
 converter = cattrs.Converter(detailed_validation=False)
 
@@ -29,6 +28,14 @@ def parse_time(value: Any, _: object = None) -> datetime:
     text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+if sys.version_info >= (3, 11):
+    utc_time = datetime.fromisoformat  # (a "Z" suffix reads as UTC)
+else:  # pragma: no cover - Python 3.10
+    def utc_time(text: str) -> datetime:
+        """An aware datetime from ISO-8601 text ending in ``Z``."""
+        return datetime.fromisoformat(text[:-1] + "+00:00")
 
 
 def format_time(value: datetime) -> str:
@@ -117,9 +124,3 @@ def model_hooks(is_model: Callable[[Any], bool],
 
     converter.register_structure_hook_factory(is_model, structure_factory)
     converter.register_unstructure_hook_factory(is_model, unstructure_factory)
-
-
-def structurer(cls: type[T]) -> Callable[[Any], T]:
-    """A fast one-argument loader for ``cls``."""
-    hook = converter.get_structure_hook(cls)
-    return lambda data: hook(data, cls)
