@@ -197,6 +197,7 @@ def find_created_op(model: type[Model], session: Session, parents: dict[str, str
                  if s.search and s.kind == "str" and body.get(s.key)), None)
     if term and model._paged:
         params.append(("search", search_escape(term)))
+
     def matches(item: dict[str, Any], made: Any) -> bool:
         return model._made_by(item, body)
 
