@@ -251,10 +251,8 @@ def _load_enum(value: Any, enum_type: type[enum.Enum]) -> Any:
 
 
 def _mark_held(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> Any:
-    """on_setattr of a write-only field: the object now holds that value (see Model._holds)."""
-    held = set(instance._held or ())
-    held.add(attribute.name)
-    object.__setattr__(instance, "_held", held)
+    """on_setattr of a write-only field: the object now holds that value (see WriteOnly)."""
+    instance._hold(attribute.name)
     return value
 
 

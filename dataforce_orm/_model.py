@@ -28,7 +28,7 @@ from ._session import Session
 from ._wire import model_hooks
 
 M = TypeVar("M", bound="ModelBase")
-_UNKNOWN = object()  # a write-only value this object does not hold
+_UNKNOWN = object()  # a value this object does not hold (a write-only one: see WriteOnly)
 
 
 MODELS: dict[str, type[ModelBase]] = {}  # every declared model, by class name
@@ -64,6 +64,7 @@ class ModelBase:
     _partial: ClassVar[bool] = True  # the PATCH writes only the fields sent (not MergedUpdate)
     _read_only: ClassVar[str | None] = None  # why writes are refused (ReadOnly)
     _gettable_by_id: ClassVar[bool] = True  # GET f"{_path}/{id}" exists (not NoGetById)
+    _write_only_ok: ClassVar[bool] = False  # may declare secret=True fields (WriteOnly)
     _default_order: ClassVar[tuple[str, ...]] = ()  # the listing's own order
     _noun: ClassVar[str] = ""  # how messages name it (default: the class name, lower case)
     # -- derived from the field declarations --
@@ -83,7 +84,7 @@ class ModelBase:
     # loaded object is not yet asked for them, the wire object it was loaded from instead.
     _snap: dict[str, Any] | None = attrs.field(default=None, init=False, repr=False)
     _wire: dict[str, Any] | None = attrs.field(default=None, init=False, repr=False)
-    _held: set[str] | None = attrs.field(default=None, init=False, repr=False)
+    _held: set[str] | None = attrs.field(default=None, init=False, repr=False)  # WriteOnly's
     # When a create of this object was sent without a known outcome (see _create_op).
     _maybe_created_at: float | None = attrs.field(default=None, init=False, repr=False)
     # Tags fields shown as [] whose wire value is null (kept null unless the caller changes
@@ -120,9 +121,11 @@ class ModelBase:
         declared = specs(cls)
         MODELS[cls.__name__] = cls
         cls._specs = declared
-        # write-only values never come back from the server: nothing could match them
-        cls._filterable = {n: s for n, s in declared.items()
-                           if not s.secret and s.kind != "json"}
+        stray = [n for n, s in declared.items() if s.secret and not cls._write_only_ok]
+        if stray:
+            raise TypeError(f"{cls.__name__}.{stray[0]} is secret=True: the model picks the "
+                            "WriteOnly capability")
+        cls._filterable = {n: s for n, s in declared.items() if s.kind != "json"}
         cls._filterable.update((a, declared[n]) for a, n in cls._aliases.items())
         cls._fields = {n: s.kind for n, s in cls._filterable.items()}
         cls._sort_keys = {n: s.sort for n, s in declared.items() if s.sort}
@@ -200,12 +203,12 @@ class ModelBase:
 
     @classmethod
     def _public(cls) -> tuple[str, ...]:
-        """The fields a caller reads: every public one but the write-only secrets."""
-        return tuple(a.name for a in attrs.fields(cls) if a.init and not a.name.startswith("_")
-                     and not (a.name in cls._specs and cls._specs[a.name].secret))
+        """The fields a caller reads (and ``refresh()`` reloads): every public one (but the
+        write-only ones: see WriteOnly)."""
+        return tuple(a.name for a in attrs.fields(cls) if a.init and not a.name.startswith("_"))
 
     def to_dict(self) -> dict[str, Any]:
-        """The public fields as plain data (enums as their values; write-only secrets left
+        """The public fields as plain data (enums as their values; write-only values left
         out); ``json.dumps(obj.to_dict(), default=str)`` writes it."""
         out: dict[str, Any] = {}
         for name in self._public():
@@ -232,7 +235,7 @@ class ModelBase:
     @classmethod
     def _tracked(cls) -> Iterable[Spec]:
         """Fields whose loaded value is remembered: what a caller can send."""
-        return (s for s in cls._specs.values() if (s.create or s.editable) and not s.secret)
+        return (s for s in cls._specs.values() if s.create or s.editable)
 
     @property
     def _snapshot(self) -> dict[str, Any] | None:
@@ -257,18 +260,11 @@ class ModelBase:
                 for name, key in cls._tracked_keys}
 
     def _local(self, name: str) -> Any:
-        spec = self._specs[name]
-        if spec.secret and not self._holds(name):
-            return _UNKNOWN
+        """A field's value as sent (``_UNKNOWN`` where this object does not hold it)."""
         value = getattr(self, name)
         if not value and self._wire_null and name in self._wire_null:
             return None  # an untouched [] standing for the wire's null
-        return spec.to_wire(value)
-
-    def _holds(self, name: str) -> bool:
-        """Whether this object knows a write-only value (set by the caller, not loaded)."""
-        return (self._snap is None and self._wire is None) or (
-            self._held is not None and name in self._held)
+        return self._specs[name].to_wire(value)
 
     @classmethod
     def _load(cls: type[M], data: Any, session: Session) -> M:
@@ -293,12 +289,9 @@ class ModelBase:
         object.__setattr__(self, "_snapshot", self._snapshot_of(data))
         object.__setattr__(self, "_session", session)
 
-    def _remember_secrets(self) -> None:
-        """After a write: the write-only values held were sent, so they are not changes."""
-        assert self._snapshot is not None
-        for name, spec in self._specs.items():
-            if spec.secret and self._holds(name):
-                self._snapshot[name] = self._local(name)
+    def _sent(self, created: bool = False) -> None:
+        """After a write landed (``created``: a create): what the object remembers of what it
+        sent, beyond the answer it took (nothing here; see WriteOnly)."""
 
     def _take_nulls(self, fresh: ModelBase, names: Iterable[str]) -> None:
         """Which of the tags fields ``names`` are null on the wire, as ``fresh`` has it."""
@@ -325,8 +318,8 @@ class ModelBase:
                     or (only is not None and name not in only):
                 continue
             value = getattr(self, name)
-            if spec.secret and not self._holds(name):
-                continue
+            if self._local(name) is _UNKNOWN:
+                continue  # not held here: not sent
             if creating and spec.required and value in (None, ""):
                 raise ValidationError(name, f"is required to create a {self._noun}")
             if not creating and spec.update_nonempty and value == "":

@@ -10,7 +10,7 @@ import attrs
 
 from ._artifacts import ArtifactManager
 from ._bucket_check import ConnectionTest
-from ._capabilities import CursorPages, MergedUpdate, NoGetById, ReadOnly
+from ._capabilities import CursorPages, MergedUpdate, NoGetById, ReadOnly, WriteOnly
 from ._errors import ValidationError
 from ._fields import WireEnum, field
 from ._resource import Model
@@ -171,7 +171,7 @@ def _mask_key(endpoint: Any) -> str:
 
 
 @attrs.define(slots=True, eq=False, repr=False)
-class BucketSecret(ConnectionTest, MergedUpdate, Model):
+class BucketSecret(ConnectionTest, WriteOnly, MergedUpdate, Model):
     """Where an organization's orbits store artifact files: an S3 bucket or Azure container.
 
     The server never returns the keys, and its update writes every field: ``save()`` of a

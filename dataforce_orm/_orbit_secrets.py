@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 import attrs
 
-from ._capabilities import NoGetById
+from ._capabilities import NoGetById, WriteOnly
 from ._errors import APIError, ConflictError, PermissionDeniedError, ServerError, ValidationError
 from ._fields import SecretStr, field
 from ._model import wire_error
@@ -25,7 +24,7 @@ _NO_READ = ("reading an orbit secret's value needs the orbit's admin role (or th
 
 
 @attrs.define(slots=True, eq=False, repr=False)
-class OrbitSecret(NoGetById, Model):
+class OrbitSecret(WriteOnly, NoGetById, Model):
     """A secret of an orbit (``OPENAI_API_KEY``), as an active record.
 
     ``value`` is write-only: it is sent by ``save()`` when set, and never kept from an answer,
@@ -51,15 +50,6 @@ class OrbitSecret(NoGetById, Model):
     orbit_id: str | None = field("id", checked=False, doc="the orbit it belongs to")
     created_at: datetime | None = field("time", doc="when it was created")
     updated_at: datetime | None = field("time", doc="when it last changed (None if never)")
-
-    # -- what is taken from the server's answers: never the value ------------------------------
-
-    @classmethod
-    def _load(cls, data: Any, session: Session) -> OrbitSecret:
-        return super()._load(_without_value(data), session)
-
-    def _absorb(self, req: Request, data: Any, session: Session) -> None:
-        super()._absorb(req, _without_value(data), session)
 
     def _validate(self, *, creating: bool, only: list[str] | None = None) -> None:
         if self.value is None and self._holds("value") and (creating or only is None
@@ -133,10 +123,3 @@ class OrbitSecret(NoGetById, Model):
         session = self._session_for(using)
         return await session.async_driver.run(self._reveal_op(session))
 
-
-def _without_value(data: Any) -> Any:
-    """A wire object with its value left out: the listing's ``""`` is a blank, not data, and
-    any other answer's plaintext is not kept."""
-    if isinstance(data, dict) and "value" in data:
-        data = {k: v for k, v in data.items() if k != "value"}
-    return data

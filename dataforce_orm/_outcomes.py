@@ -154,9 +154,7 @@ def create_op(obj: Model, session: Session) -> Op[None]:
         data = yield from find_created_op(model, session, parents, body, since)
         # None: that POST was never committed, so this one is sent again.
     obj._absorb(req, data, session)
-    if any(s.secret for s in obj._specs.values()):  # it was sent with every key
-        object.__setattr__(obj, "_held", {n for n, s in obj._specs.items() if s.secret})
-        obj._remember_secrets()
+    obj._sent(created=True)
     object.__setattr__(obj, "_maybe_created_at", None)
 
 
@@ -199,11 +197,9 @@ def find_created_op(model: type[Model], session: Session, parents: dict[str, str
                  if s.search and s.kind == "str" and body.get(s.key)), None)
     if term and model._paged:
         params.append(("search", search_escape(term)))
-    secret = {s.key for s in model._specs.values() if s.secret}
-    shown = {k: v for k, v in body.items() if k not in secret}
 
     def matches(item: dict[str, Any], made: Any) -> bool:
-        return model._made_by(item, shown)
+        return model._made_by(item, body)
 
     found = yield from _find_made_op(model, session, params, parents, started, matches,
                                      newest_first)

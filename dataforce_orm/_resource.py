@@ -72,7 +72,7 @@ class Model(ModelBase):
                                          {f: self._local(f) for f in changed}, snap,
                                          force or blind)
         self._absorb(req, data, session)
-        self._remember_secrets()
+        self._sent()
 
     def _resend_body(self, pending: list[str], changed: list[str], values: dict[str, Any],
                      server: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +84,7 @@ class Model(ModelBase):
         """On an object never loaded: the editable fields given to its constructor, or set
         since to something other than their default."""
         out = []
+        public = self._public()  # (a write-only field counts only as given)
         for a in attrs.fields(type(self)):
             if a.name not in self._editable:
                 continue
@@ -91,7 +92,7 @@ class Model(ModelBase):
             default = factory() if callable(factory) else a.default
             spec = self._specs[a.name]
             if a.name in self._given or (
-                    not spec.secret and self._local(a.name) != spec.to_wire(default)):
+                    a.name in public and self._local(a.name) != spec.to_wire(default)):
                 out.append(a.name)
         return out
 
@@ -107,16 +108,15 @@ class Model(ModelBase):
     def _refresh_op(self, session: Session, discard: bool) -> Op[None]:
         if self.pk is None:
             raise ValidationError("id", f"the {self._noun} is not saved; nothing to refresh")
-        changed = [n for n in self.changed_fields() if not self._specs[n].secret] \
+        public = self._public()  # what the server sends back (held write-only values stay)
+        changed = [n for n in self.changed_fields() if n in public] \
             if self._snapshot is not None else []
         if changed and not discard:
             raise ValidationError(
                 ", ".join(changed), "has unsaved changes; save() them or refresh(discard=True)")
         fresh = yield from self._get_by_id_op(session, self.pk, self._parents())
-        for a in attrs.fields(type(self)):
-            spec = self._specs.get(a.name)
-            if a.init and not (spec is not None and spec.secret):  # held secrets stay
-                object.__setattr__(self, a.name, getattr(fresh, a.name))
+        for name in public:
+            object.__setattr__(self, name, getattr(fresh, name))
         self._take_nulls(fresh, self._tags_fields)
         object.__setattr__(self, "_snapshot", fresh._snapshot)
         object.__setattr__(self, "_session", session)

@@ -11,8 +11,7 @@ from typing import Any
 import attrs
 
 from . import _errors as errors
-from . import _secrets
-from ._capabilities import MergedUpdate
+from ._capabilities import MergedUpdate, WriteOnly
 from ._errors import APIError, ConflictError, PermissionDeniedError, TransportError
 from ._fields import SecretStr, WireEnum, field
 from ._outcomes import LOST_CREATE_WAITS, _find_made_op, maybe_applied
@@ -33,7 +32,7 @@ class SatelliteStatus(WireEnum):
 
 
 @attrs.define(slots=True, eq=False, repr=False)
-class Satellite(MergedUpdate, Model):
+class Satellite(WriteOnly, MergedUpdate, Model):
     """A compute node the user runs, which serves the orbit's deployments.
 
     ``Satellite(name=...).save()`` creates one and puts its pairing key on ``api_key``: the
@@ -42,6 +41,7 @@ class Satellite(MergedUpdate, Model):
     """
 
     _path = ORBIT_PATH + "/satellites"
+    _once = ("_key",)  # shown once by the platform: never pickled or copied
 
     id: str | None = field("id", doc="The satellite's id.")
     name: str = field("str", default="", create=True, editable=True, required=True,
@@ -72,13 +72,7 @@ class Satellite(MergedUpdate, Model):
     def _hold_key(self, req: Request, key: Any) -> SecretStr:
         if not isinstance(key, str) or not key.startswith("dfssat_") or len(key) > 200:
             raise wire_error(req, "expected a satellite key (dfssat_...)")
-        _secrets.register(key)
-        secret = SecretStr(key)
-        object.__setattr__(self, "_key", secret)
-        return secret
-
-    def _state(self) -> dict[str, Any]:
-        return {k: v for k, v in super()._state().items() if k != "_key"}  # never pickled
+        return self._hold_once("_key", key)
 
     # -- create: the key comes once, so a lost answer is settled by adopting the orphan --------
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from parity import MakeSession
 
 from dataforce_orm import (
     BucketConnectionError,
@@ -35,11 +36,11 @@ def server() -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def org_session(server: LocalServer) -> Iterator[Session]:
+def org_session(server: LocalServer, make_session: MakeSession) -> Iterator[Session]:
     """A current session on a fresh organization (its bucket secrets are this test's)."""
     org = server.add_organization(f"check-{next(_orgs)}", owner=server.user_id)
-    with Session(api_key=server.api_key, base_url=server.url, organization=org,
-                 retry=RetryPolicy(attempts=2, sleep=lambda _: None)) as s:
+    with make_session(organization=org, orbit=None,
+                      retry=RetryPolicy(attempts=2, sleep=lambda _: None)) as s:
         yield s
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parity import MakeSession
 
 import dataforce_orm as dfo
 from dataforce_orm import Artifact, Collection, Session
@@ -71,10 +72,8 @@ def test_an_explicit_target_is_linked_or_copied_from_the_cache(
 
 
 def test_the_session_setting_and_its_directory(
-        server: LocalServer, art: Artifact, tmp_path: Path, session: Session) -> None:
-    with Session(api_key=server.api_key, base_url=server.url,
-                 organization=session.organization, orbit=session.orbit, cache=True,
-                 cache_dir=tmp_path / "mine") as s:
+        art: Artifact, tmp_path: Path, make_session: MakeSession) -> None:
+    with make_session(cache=True, cache_dir=tmp_path / "mine") as s:
         got = art.download(using=s)
     assert got.is_relative_to(tmp_path / "mine")
     assert art.download(using=s) == got

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from parity import MakeSession
 
 import dataforce_orm as dfo
 from dataforce_orm import (
@@ -29,15 +30,11 @@ SOON = 10.0  # a wait that succeeds well before this
 
 
 @pytest.fixture
-def live(server: LocalServer, orbit_id: str) -> Iterator[Session]:
+def live(server: LocalServer, make_session: MakeSession) -> Iterator[Session]:
     """A current session whose waits really sleep (polling a satellite thread)."""
     server.set_organization_limits(server.organization_id, satellites=10_000)
-    s = Session(api_key=server.api_key, base_url=server.url,
-                organization=server.organization_id, orbit=orbit_id, retry=RetryPolicy())
-    with s:
+    with make_session(retry=RetryPolicy()) as s:
         yield s
-    s.close()
-    server.clear_faults()
 
 
 @pytest.fixture
@@ -102,12 +99,12 @@ def test_a_lost_satellite_create_is_adopted_with_a_working_key(server: LocalServ
 
 def test_a_member_who_may_not_regenerate_is_told_the_orphan(server: LocalServer,
                                                              live: Session,
-                                                             orbit_id: str) -> None:
+                                                             orbit_id: str,
+                                                             make_session: MakeSession) -> None:
     member = server.make_member(orbit_id)
     server.add_fault(Fault(kind="drop_after", method="POST", path="/satellites$", times=1))
-    with Session(api_key=member.api_key, base_url=server.url,
-                 organization=server.organization_id, orbit=orbit_id,
-                 retry=RetryPolicy()) as s, pytest.raises(dfo.PermissionDeniedError) as info:
+    with make_session(api_key=member.api_key, retry=RetryPolicy()) as s, \
+            pytest.raises(dfo.PermissionDeniedError) as info:
         Satellite(name="orphan").save(using=s)
     (orphan,) = Satellite.objects.all()
     assert orphan.id in str(info.value) and "orbit admin must delete" in str(info.value)

@@ -9,12 +9,12 @@ import asyncio
 import json
 
 import pytest
+from parity import MakeSession
 
 from dataforce_orm import (
     ConflictError,
     OrbitSecret,
     PermissionDeniedError,
-    RetryPolicy,
     Session,
     ValidationError,
 )
@@ -108,11 +108,11 @@ def test_duplicate_names_are_a_conflict(server: LocalServer, session: Session) -
 
 
 def test_a_plain_member_lists_and_creates_but_cannot_read_a_value(
-        server: LocalServer, session: Session, orbit_id: str) -> None:
+        server: LocalServer, session: Session, orbit_id: str,
+        make_session: MakeSession) -> None:
     OrbitSecret.objects.create(name="ADMIN_MADE", value=VALUE)
     member = server.make_member(orbit_id)
-    with Session(api_key=member.api_key, base_url=server.url,
-                 organization=server.organization_id, orbit=orbit_id) as mine:
+    with make_session(api_key=member.api_key) as mine:
         found = OrbitSecret.objects.using(mine).get(name="ADMIN_MADE")
         with pytest.raises(PermissionDeniedError, match="orbit's admin role") as info:
             found.reveal()
@@ -153,11 +153,10 @@ def test_async_twins(server: LocalServer, session: Session) -> None:
     asyncio.run(flow())
 
 
-def test_retry_policy_is_used_for_reveal(server: LocalServer, orbit_id: str) -> None:
+def test_retry_policy_is_used_for_reveal(server: LocalServer, orbit_id: str,
+                                        make_session: MakeSession) -> None:
     server.make_orbit_secret("R", VALUE, orbit_id=orbit_id)
-    with Session(api_key=server.api_key, base_url=server.url,
-                 organization=server.organization_id, orbit=orbit_id,
-                 retry=RetryPolicy(sleep=lambda _: None)) as s:
+    with make_session() as s:
         server.add_fault(Fault(kind="status", status=503, method="GET", path="/secrets/",
                                times=1))
         found = OrbitSecret.objects.using(s).get(name="R")

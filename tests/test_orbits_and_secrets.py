@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from parity import MakeSession
 
 import dataforce_orm as dfo
 from dataforce_orm import (
@@ -22,7 +23,6 @@ from dataforce_orm import (
     DataForceClient,
     Orbit,
     Organization,
-    RetryPolicy,
     Session,
 )
 from dataforce_orm.testing import LocalServer
@@ -37,13 +37,10 @@ def org(server: LocalServer) -> str:
 
 
 @pytest.fixture
-def osession(server: LocalServer, org: str) -> Iterator[Session]:
+def osession(make_session: MakeSession, org: str) -> Iterator[Session]:
     """A session on the test's own organization (it has no orbit yet: none is resolved)."""
-    s = Session(api_key=server.api_key, base_url=server.url, organization=org,
-                retry=RetryPolicy(sleep=lambda _: None))
-    with s:
+    with make_session(organization=org, orbit=None) as s:
         yield s
-    s.close()
 
 
 def _secret(bucket: str = "models", **over: Any) -> BucketSecret:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from parity import MakeSession
 
 from dataforce_orm import (
     AsyncDataForceClient,
@@ -41,8 +42,8 @@ def every_logger_at_debug(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 @pytest.mark.usefixtures("every_logger_at_debug")
 def test_no_value_in_logs_reprs_or_errors(server: LocalServer, session: Session,
-                                          orbit_id: str, caplog: pytest.LogCaptureFixture
-                                          ) -> None:
+                                          orbit_id: str, caplog: pytest.LogCaptureFixture,
+                                          make_session: MakeSession) -> None:
     first, second, third = VALUES
     shown: list[str] = []
     errors: list[DataForceError] = []
@@ -67,8 +68,7 @@ def test_no_value_in_logs_reprs_or_errors(server: LocalServer, session: Session,
     except ConflictError as exc:
         errors.append(exc)
     member = server.make_member(orbit_id)
-    with Session(api_key=member.api_key, base_url=server.url,
-                 organization=server.organization_id, orbit=orbit_id) as theirs:
+    with make_session(api_key=member.api_key) as theirs:
         try:
             OrbitSecret.objects.using(theirs).get(name="LEAK2").reveal()
         except DataForceError as exc:

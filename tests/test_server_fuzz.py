@@ -12,10 +12,11 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from figures import Figures
+from parity import MakeSession
 
 from dataforce_orm import Collection, RetryPolicy, Session
 from dataforce_orm.testing import LocalServer
@@ -155,12 +156,8 @@ def fuzz(server: LocalServer, orbit_id: str, cases: int = CASES, seed: int = 11,
 
 
 @pytest.fixture
-def s(server: LocalServer, orbit_id: str) -> Iterator[Session]:
-    sess = Session(api_key=server.api_key, base_url=server.url,
-                   organization=server.organization_id, orbit=orbit_id,
-                   retry=RetryPolicy(attempts=1))
-    yield sess
-    sess.close()
+def s(make_session: MakeSession) -> Session:
+    return make_session(retry=RetryPolicy(attempts=1))
 
 
 def _workload(s: Session, tag: str) -> None:

@@ -8,8 +8,22 @@ from typing import ClassVar
 import attrs
 import pytest
 
-from dataforce_orm import Artifact, BucketSecret, Collection, Orbit, Organization
-from dataforce_orm._capabilities import CursorPages, MergedUpdate, NoGetById, ReadOnly
+from dataforce_orm import (
+    Artifact,
+    BucketSecret,
+    Collection,
+    Orbit,
+    OrbitSecret,
+    Organization,
+    Satellite,
+)
+from dataforce_orm._capabilities import (
+    CursorPages,
+    MergedUpdate,
+    NoGetById,
+    ReadOnly,
+    WriteOnly,
+)
 from dataforce_orm._errors import APIError, ServerError, TimeoutError, TransportError
 from dataforce_orm._fields import Kind, field
 from dataforce_orm._outcomes import Claims, may_resend, maybe_applied
@@ -68,6 +82,29 @@ def _unsent() -> TransportError:
     exc = TransportError("connection refused")
     exc.maybe_sent = False  # (refused before anything was sent)
     return exc
+
+
+def test_a_secret_field_needs_the_write_only_capability() -> None:
+    with pytest.raises(TypeError, match=r"Leaky.token is secret=True: the model picks the "
+                                        r"WriteOnly capability"):
+        @attrs.define(slots=True, eq=False, repr=False)
+        class Leaky(Model):
+            _path = "/v1/leaks"
+            token: str | None = field("str", create=True, secret=True)
+
+    assert all(issubclass(m, WriteOnly) for m in (BucketSecret, OrbitSecret, Satellite))
+    assert not issubclass(Collection, WriteOnly)
+
+
+def test_write_only_values_are_never_taken_from_an_answer() -> None:
+    wire = {"id": "0b9f6a52-4c1e-4f57-9a41-2b1f0f6e3c11", "type": "s3", "endpoint": "e",
+            "bucket_name": "b", "region": "r", "access_key": "leaked"}
+    secret = BucketSecret._load(wire, None)  # type: ignore[arg-type]
+    assert secret.access_key is None and not secret._holds("access_key")
+    assert "access_key" not in BucketSecret._filterable
+    secret.access_key = "mine"
+    assert secret._holds("access_key") and "access_key" in secret.changed_fields()
+    assert "access_key" not in secret.to_dict() and "mine" not in repr(secret)
 
 
 def test_maybe_applied_counts_a_5xx_only_where_asked() -> None:
