@@ -328,13 +328,18 @@ def _artifacts_update(ctx: Context) -> None:
     _YES,
     arg("--force", action="store_true",
         help="remove it whatever its status (e.g. a failed upload); the stored file is left"),
+    arg("--force-deployments", action="store_true",
+        help="with --force, remove a deployed artifact too: the platform drops its "
+             "deployments without undeploying them, so their containers keep running"),
 )
 def _artifacts_delete(ctx: Context) -> None:
     args = ctx.args
+    if args.force_deployments and not args.force:
+        ctx.usage_error("--force-deployments goes with --force")
     art = find_artifact(ctx, args.ref, args.collection)
     ident, name = art.id, art.name
     ctx.confirm(f"delete artifact {name!r} ({ident})")
-    art.delete(force=args.force)
+    art.delete(force=args.force, force_deployments=args.force_deployments)
     ctx.done(f"Deleted artifact {name!r} ({ident}).", {"id": ident, "name": name,
                                                          "deleted": True})
 

@@ -506,6 +506,10 @@ class _SecretOps(_ModelCalls):
             edits = {"session_token": None, **edits}
         return (yield from self._edit_op(BucketSecret, secret_id, "secret_id", edits))
 
+    def _create_op(self, obj: BucketSecret, verify: bool) -> Op[BucketSecret]:
+        yield from obj._verified_save_op(self._session(), False, None, verify)
+        return obj
+
     def _test_op(self, secret: BucketSecret | str) -> Op[None]:
         obj = secret if isinstance(secret, BucketSecret) else BucketSecret(id=_id(secret,
                                                                                    "secret"))
@@ -532,12 +536,14 @@ class BucketSecretResource(_SecretOps):
     def create(self, endpoint: str, bucket_name: str, region: str | None = None,
                type: str = "s3", access_key: str | None = None, secret_key: str | None = None,
                session_token: str | None = None, secure: bool | None = None,
-               cert_check: bool | None = None) -> BucketSecret:
-        """Create a bucket secret in the client's organization."""
+               cert_check: bool | None = None, verify: bool = False) -> BucketSecret:
+        """Create a bucket secret in the client's organization; ``verify=True`` runs the
+        connection test first (as the official SDK's create does) and stores nothing if it
+        fails (a ``BucketConnectionError`` naming the step)."""
         obj = _new_secret(endpoint, bucket_name, region, type, _given(
             access_key=access_key, secret_key=secret_key, session_token=session_token,
             secure=secure, cert_check=cert_check))
-        return self._session().driver.run(self._save_new_op(obj))
+        return self._session().driver.run(self._create_op(obj, verify))
 
     def update(self, secret_id: str, endpoint: str | None = None,
                bucket_name: str | None = None, access_key: str | None = None,
@@ -575,13 +581,15 @@ class AsyncBucketSecretResource(_SecretOps):
     async def create(self, endpoint: str, bucket_name: str, region: str | None = None,
                      type: str = "s3", access_key: str | None = None,
                      secret_key: str | None = None, session_token: str | None = None,
-                     secure: bool | None = None, cert_check: bool | None = None
-                     ) -> BucketSecret:
-        """Create a bucket secret in the client's organization."""
+                     secure: bool | None = None, cert_check: bool | None = None,
+                     verify: bool = False) -> BucketSecret:
+        """Create a bucket secret in the client's organization; ``verify=True`` runs the
+        connection test first (as the official SDK's create does) and stores nothing if it
+        fails (a ``BucketConnectionError`` naming the step)."""
         obj = _new_secret(endpoint, bucket_name, region, type, _given(
             access_key=access_key, secret_key=secret_key, session_token=session_token,
             secure=secure, cert_check=cert_check))
-        return await self._session().async_driver.run(self._save_new_op(obj))
+        return await self._session().async_driver.run(self._create_op(obj, verify))
 
     async def update(self, secret_id: str, endpoint: str | None = None,
                      bucket_name: str | None = None, access_key: str | None = None,

@@ -20,7 +20,8 @@ from ._errors import ConflictError, DataForceError, TimeoutError, ValidationErro
 from ._fields import WireEnum, field
 from ._ids import as_uuid
 from ._protocol import Op, Request, Sleep
-from ._query import Manager, ManagerDescriptor
+from ._query import Manager, ManagerDescriptor, collect
+from ._registry import Stage, Track
 from ._resource import Model, wire_error
 from ._satellites import ORBIT_PATH, Satellite
 from ._session import Session, current_session
@@ -117,13 +118,14 @@ class DeploymentManager(Manager["Deployment"]):
         """The manager on ``session`` instead of the current one (``rollout`` included)."""
         return DeploymentManager(self.model, session)
 
-    def rollout(self, old: Deployment, artifact: Any, *, wait: bool = True,
+    def rollout(self, old: Deployment, artifact: Any = None, *, wait: bool = True,
                 timeout: float = DEFAULT_TIMEOUT, progress: Progress = None,
                 **fields: Any) -> Deployment:
         """Replace ``old`` with a deployment of ``artifact`` (an Artifact, a registry entry,
-        or an id): the new one gets old's name, satellite, parameters, environment, secrets
-        and tags unless given as keywords; once it is active the old one is deleted (and,
-        with ``wait``, waited for until gone). Returns the new deployment.
+        or an id; or ``track=`` and ``stage=``, the stage's holder): the new one gets old's
+        name, satellite, parameters, environment, secrets and tags unless given as keywords;
+        once it is active the old one is deleted (and, with ``wait``, waited for until
+        gone). Returns the new deployment.
 
         RolloutError (``.step``, ``.old``, ``.new``) when a step fails: a new deployment
         that fails or times out is deleted and the old one keeps serving.
@@ -132,7 +134,7 @@ class DeploymentManager(Manager["Deployment"]):
         return session.driver.run(rollout_op(session, old, artifact, wait, timeout, progress,
                                              fields))
 
-    async def arollout(self, old: Deployment, artifact: Any, *, wait: bool = True,
+    async def arollout(self, old: Deployment, artifact: Any = None, *, wait: bool = True,
                        timeout: float = DEFAULT_TIMEOUT, progress: Progress = None,
                        **fields: Any) -> Deployment:
         """Async ``rollout()``."""
@@ -206,17 +208,24 @@ class Deployment(MergedUpdate, Model):
     updated_at: datetime | None = field("time", doc="When it was last changed.")
 
     objects = _DeploymentManagers()  # ``Deployment.objects``: with rollout()
+    # A (track, stage) whose holder becomes the artifact when the create is sent.
+    _stage_ref: tuple[Track, Stage] | None = attrs.field(default=None, init=False, repr=False)
 
-    def __init__(self, artifact: Any = None, satellite: Any = None, **fields: Any) -> None:
+    def __init__(self, artifact: Any = None, satellite: Any = None, *,
+                 track: Track | None = None, stage: Stage | str | None = None,
+                 **fields: Any) -> None:
+        held = _stage_of(track, stage, artifact)
         if artifact is not None:  # an Artifact, a registry entry (its artifact_id), or an id
             fields["artifact_id"] = _ref(artifact, "an artifact or a registry entry",
                                          "artifact", "artifact_id"
                                          if hasattr(artifact, "artifact_id") else "pk")
-            if "name" not in fields and isinstance(getattr(artifact, "name", None), str):
-                fields["name"] = artifact.name
+            default = getattr(artifact, "name", getattr(artifact, "artifact_name", None))
+            if "name" not in fields and isinstance(default, str):
+                fields["name"] = default
         if satellite is not None:
             fields["satellite_id"] = _ref(satellite, "a satellite", "satellite")
         self.__attrs_init__(**fields)
+        object.__setattr__(self, "_stage_ref", held)
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -245,6 +254,7 @@ class Deployment(MergedUpdate, Model):
     def _save_op(self, session: Session, force: bool,
                  update_fields: Iterable[str] | None) -> Op[None]:
         if self.pk is None:
+            yield from self._holder_op(session)
             self._validate(creating=True)
             yield from self._check_secrets_op(session)
         elif self._snapshot is not None:
@@ -254,6 +264,21 @@ class Deployment(MergedUpdate, Model):
                     "cannot be changed after create (the platform ignores it); deploy "
                     "a new deployment instead (Deployment.objects.rollout)"))
         yield from super()._save_op(session, force, update_fields)
+
+    def _holder_op(self, session: Session) -> Op[None]:
+        """With ``track=`` and ``stage=``: the stage's holder (read now, through the entry
+        listing's stage filter) is the artifact to deploy."""
+        if self._stage_ref is None:
+            return
+        track, stage = self._stage_ref
+        found = yield from collect(track.entries.filter(stage=stage)._rows_op(session), limit=1)
+        if not found:
+            raise ValidationError("stage", f"no version of track {track.name!r} holds stage "
+                                           f"{stage.name!r}: promote one first")
+        object.__setattr__(self, "artifact_id", found[0].artifact_id)
+        if not self.name and found[0].artifact_name:
+            object.__setattr__(self, "name", found[0].artifact_name)
+        object.__setattr__(self, "_stage_ref", None)
 
     def _check_secrets_op(self, session: Session) -> Op[None]:
         """The secret ids given are the orbit's (the platform stores unknown ids unchecked,
@@ -405,6 +430,20 @@ class Deployment(MergedUpdate, Model):
                                                        progress))
 
 
+def _stage_of(track: Any, stage: Any, artifact: Any) -> tuple[Track, Stage] | None:
+    """``track=`` and ``stage=`` checked (no request): a saved Track and one of its stages."""
+    if track is None and stage is None:
+        return None
+    if artifact is not None:
+        raise ValidationError("artifact", "give an artifact (or a registry entry), or "
+                                          "track= and stage=, not both")
+    if not isinstance(track, Track) or track.pk is None:
+        raise ValidationError("track", "must be a saved Track (given with stage=)")
+    if stage is None:
+        raise ValidationError("stage", "must name the stage of the track to deploy")
+    return track, track.stage(stage)
+
+
 def _status(value: DeploymentStatus | str) -> DeploymentStatus:
     try:
         return DeploymentStatus(value)
@@ -428,11 +467,16 @@ def rollout_op(session: Session, old: Deployment, artifact: Any, wait: bool, tim
         raise ValidationError("old", "must be a saved Deployment")
     if "satellite" in fields:  # (an object or an id, as the constructor takes it)
         fields["satellite_id"] = _ref(fields.pop("satellite"), "a satellite", "satellite")
+    source = {k: fields.pop(k) for k in ("track", "stage") if k in fields}
     unknown = sorted(set(fields) - set(_COPIED))
     if unknown:
-        raise ValidationError(", ".join(unknown), f"a rollout takes only {', '.join(_COPIED)}")
+        raise ValidationError(", ".join(unknown), f"a rollout takes only {', '.join(_COPIED)}"
+                                                  " (and track= with stage=)")
+    if artifact is None and not source:
+        raise ValidationError("artifact", "a rollout needs an artifact, a registry entry, "
+                                          "or track= and stage=")
     copied = {n: copy.deepcopy(getattr(old, n)) for n in _COPIED if n not in fields}
-    new = Deployment(artifact=artifact, **{**copied, **fields})
+    new = Deployment(artifact=artifact, **source, **{**copied, **fields})
     try:
         yield from new._save_op(session, False, None)
     except DataForceError as exc:

@@ -262,12 +262,13 @@ def send_update_op(obj: Model, session: Session, req: Request, changed: list[str
         if not maybe_applied(req.method, exc, server_errors=False):
             raise
         return (yield from settle_update_op(obj, session, req.path, changed, values, snap,
-                                            force, started, exc))
+                                            force, started, exc, req.params))
 
 
 def settle_update_op(obj: Model, session: Session, path: str, changed: list[str],
                      values: dict[str, Any], snap: dict[str, Any], force: bool,
-                     started: float, exc: TransportError | APIError) -> Op[dict[str, Any]]:
+                     started: float, exc: TransportError | APIError,
+                     params: tuple[tuple[str, str], ...] = ()) -> Op[dict[str, Any]]:
     """After an update whose answer was lost (it may have landed, or still land): read the
     object back, with backoff, until the session's retry deadline. Done when the server holds
     the values sent for ``changed``; else what has not landed is sent again (a full-write
@@ -276,7 +277,8 @@ def settle_update_op(obj: Model, session: Session, path: str, changed: list[str]
     nothing is sent again: the stalled request may still land, after the copy and after any
     newer write, so it is only waited for (after a connection closed mid-answer the server is
     done with it, so a re-send is safe). When the deadline passes: ``exc``, carrying the object
-    as ``exc.instance`` (its save() reads back and finishes the job)."""
+    as ``exc.instance`` (its save() reads back and finishes the job). A re-send keeps the
+    first request's query ``params`` (a promotion's ``force``)."""
     policy = session.retry
     limit = policy.deadline if policy.deadline is not None else 60.0
     look = 0
@@ -308,7 +310,7 @@ def settle_update_op(obj: Model, session: Session, path: str, changed: list[str]
             continue  # still in flight, perhaps: wait for it
         body = obj._resend_body(pending, changed, values, server)
         try:
-            updated = (yield Request("PATCH", path, json=body)).data
+            updated = (yield Request("PATCH", path, params, json=body)).data
         except (TransportError, APIError) as again:
             if not maybe_applied("PATCH", again, server_errors=False):
                 raise

@@ -461,25 +461,33 @@ class TrackEntry(CursorPages, Model):
 
     @property
     def track(self) -> Track:
-        """The track it is a version of (the one it was listed from, else one GET)."""
-        if self._track is None:
-            session = self._session_for(None)
-            parents = {"orbit": self._orbit_id} if self._orbit_id else {}
-            track = session.driver.run(Track._get_by_id_op(session, str(self.track_id),
-                                                           parents))
-            object.__setattr__(self, "_track", track)
-        assert self._track is not None
-        return self._track
+        """The track it is a version of (the one it was listed from, else one GET); in async
+        code, ``await entry.atrack()``."""
+        session = self._session_for(None)
+        return session.driver.run(self._track_op(session))
+
+    async def atrack(self) -> Track:
+        """Async ``track``."""
+        session = self._session_for(None)
+        return await session.async_driver.run(self._track_op(session))
 
     @property
     def artifact(self) -> Artifact:
-        """The artifact this version registers (one GET)."""
+        """The artifact this version registers (one GET); in async code,
+        ``await entry.aartifact()``."""
         session = self._session_for(None)
+        return session.driver.run(self._artifact_op(session))
+
+    async def aartifact(self) -> Artifact:
+        """Async ``artifact``."""
+        session = self._session_for(None)
+        return await session.async_driver.run(self._artifact_op(session))
+
+    def _artifact_op(self, session: Session) -> Op[Artifact]:
         parents = {"collection": str(self.artifact_collection_id)}
         if self._orbit_id:
             parents["orbit"] = self._orbit_id
-        return session.driver.run(Artifact._get_by_id_op(session, str(self.artifact_id),
-                                                         parents))
+        return Artifact._get_by_id_op(session, str(self.artifact_id), parents)
 
     def _track_op(self, session: Session) -> Op[Track]:
         if self._track is None:

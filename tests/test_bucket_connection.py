@@ -18,6 +18,7 @@ from dataforce_orm import (
     BucketConnectionError,
     BucketSecret,
     ConfigurationError,
+    DataForceClient,
     NotFoundError,
     RetryPolicy,
     Session,
@@ -110,6 +111,22 @@ def test_async_twins(server: LocalServer, org_session: Session) -> None:
             await secret.asave(verify=True)
 
     asyncio.run(flow())
+
+
+def test_the_facade_create_verifies_first_when_asked(server: LocalServer,
+                                                     org_session: Session) -> None:
+    settings = {"endpoint": server.url, "bucket_name": "own", "region": "r1", "secure": False,
+                "access_key": "AK-own", "secret_key": "SK-own"}
+    with DataForceClient(base_url=server.url, api_key=server.api_key,
+                         organization=org_session.organization) as dfs:
+        with pytest.raises(BucketConnectionError, match="put"):
+            dfs.bucket_secrets.create(**{**settings, "endpoint": "127.0.0.1:9"}, verify=True)
+        assert BucketSecret.objects.count() == 0  # nothing stored
+        made = dfs.bucket_secrets.create(**settings, verify=True)
+        assert made.id is not None and BucketSecret.objects.count() == 1
+        unchecked = dfs.bucket_secrets.create(**{**settings, "endpoint": "127.0.0.1:9",
+                                                 "bucket_name": "other"})  # the default
+        assert unchecked.id is not None and BucketSecret.objects.count() == 2
 
 
 # -- against moto ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from dataforce_orm import Collection, Deployment, Session
+from dataforce_orm import Artifact, Collection, Deployment, Session
 from dataforce_orm.testing import LocalSatellite, LocalServer, make_luml_archive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,3 +107,23 @@ def test_a_wait_on_a_silent_satellite_times_out_naming_it(
         assert key not in done.stderr
         forced = ok(env, "deployments", "delete", made["id"], "--force", "--yes")
         assert forced["deleted"] is True
+
+
+def test_a_deployed_artifact_is_force_deleted_only_with_force_deployments(
+        srv: LocalServer, env: dict[str, str], lib: Session, tmp_path: Path) -> None:
+    ok(env, "satellites", "create", "node")
+    coll = Collection.objects.using(lib).create(name="m", collection_type="model")
+    art = coll.artifacts.upload(make_luml_archive(tmp_path / "a.luml"), name="served")
+    ok(env, "deployments", "create", "--artifact", str(art.id), "--satellite", "node",
+       "--name", "svc")
+    helped = run(env, "artifacts", "delete", "--help")
+    assert "--force-deployments" in helped.stdout and "containers keep" in helped.stdout
+    alone = run(env, "artifacts", "delete", str(art.id), "--force-deployments", "--yes")
+    assert alone.returncode == 2 and "goes with --force" in alone.stderr
+    refused = run(env, "artifacts", "delete", str(art.id), "--force", "--yes")
+    assert refused.returncode not in (0, 2) and "svc" in refused.stderr, refused.stderr
+    assert Deployment.objects.using(lib).count() == 1
+    gone = ok(env, "artifacts", "delete", str(art.id), "--force", "--force-deployments",
+              "--yes")
+    assert gone["deleted"] is True and Deployment.objects.using(lib).count() == 0
+    assert Artifact.objects.using(lib).filter(collection_id=coll.id).count() == 0

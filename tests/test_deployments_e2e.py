@@ -154,6 +154,54 @@ def test_deploy_wait_call_edit_roll_out_and_tear_down(server: LocalServer, live:
     sat.delete()
 
 
+def test_deploy_and_roll_out_from_a_track_stage(server: LocalServer, live: Session,
+                                               artifact: dfo.Artifact, tmp_path: Path) -> None:
+    sat = _satellite()
+    track = dfo.Track.objects.create(name="clf", artifact_type="model",
+                                     stages=["staging", "production"])
+    v1 = track.entries.add(artifact, stage="production")
+    v2_art = dfo.Collection.objects.get(name="models").artifacts.upload(
+        make_luml_archive(tmp_path / "v2.luml"), name="clf-v2")
+    v2 = track.entries.add(v2_art, stage="staging")
+    with pytest.raises(dfo.ValidationError) as bad:  # checked before any request
+        Deployment(track=track, stage="canary", satellite=sat)
+    assert bad.value.field == "stage" and "no stage 'canary'" in str(bad.value)
+    with pytest.raises(dfo.ValidationError) as both:
+        Deployment(artifact, track=track, stage="production", satellite=sat)
+    assert both.value.field == "artifact"
+    v1.promote(None)
+    posts = sum(1 for m, _ in server.request_log if m == "POST")
+    with pytest.raises(dfo.ValidationError) as empty:  # nobody holds production now
+        Deployment.objects.create(track=track, stage="production", satellite=sat)
+    assert empty.value.field == "stage" and "promote one first" in str(empty.value)
+    assert sum(1 for m, _ in server.request_log if m == "POST") == posts
+    v1.promote("production")
+    with LocalSatellite(server.url, str(sat.api_key), poll_interval=POLL):
+        dep = Deployment.objects.create(track=track, stage="production", satellite=sat)
+        assert (dep.artifact_id, dep.name) == (artifact.id, "clf-v1")  # the holder's
+        dep.wait_until(timeout=SOON)
+        by_entry = Deployment(v2, satellite=sat)  # an entry: its artifact, named after it
+        assert (by_entry.artifact_id, by_entry.name) == (v2_art.id, "clf-v2")
+        v2.promote("production", force=True)
+        new = Deployment.objects.rollout(dep, track=track, stage="production", timeout=SOON)
+        assert (new.artifact_id, new.name, new.status) == (v2_art.id, "clf-v1",
+                                                           DeploymentStatus.ACTIVE)
+        assert dep.pk is None and [d.id for d in Deployment.objects.all()] == [new.id]
+
+        async def main() -> None:  # the async path resolves the stage the same way
+            return await Deployment.objects.arollout(new, track=track, stage="staging",
+                                                      wait=False, timeout=SOON)
+
+        with pytest.raises(dfo.RolloutError) as rolled:  # staging is empty now
+            asyncio.run(main())
+        assert rolled.value.step == "deploy" and isinstance(rolled.value.__cause__,
+                                                            dfo.ValidationError)
+        new.delete(wait=True, timeout=SOON)
+    track.entries.remove([v1, v2])
+    track.delete()
+    sat.delete()
+
+
 def test_a_failing_satellite(server: LocalServer, live: Session,
                              artifact: dfo.Artifact) -> None:
     sat = _satellite()

@@ -28,7 +28,7 @@ KEY_LINES = {
     "06_artifacts.py": ("best      churn-v1 (accuracy 0.93)", "deleted   artifacts-"),
     "07_registry.py": ("registered run1 as v2 (staging)", "production v2: run1, accuracy 0.93",
                        "deleted    churn-"),
-    "08_deploying.py": ("inference 200 {'x': [1, 2]}",
+    "08_deploying.py": ("deployed  clf-prod (clf-v1): active", "inference 200 {'x': [1, 2]}",
                         "rolled    clf-prod now serves clf-v2: active", "deleted   deploying-"),
     "09_workflow.py": ("auc>=0.85 ['churn-v1', 'churn-v2']", "bulk      rows.csv, ValidationError",
                        "async     rows-async", "deleted   workflow-"),

@@ -261,6 +261,47 @@ def test_entry_add_is_made_once_after_a_dropped_answer(server: LocalServer, tmp_
     assert e.version == 1
 
 
+def test_async_creates_are_made_once_after_dropped_answers(server: LocalServer,
+                                                           tmp_path: Path, session: Session,
+                                                           models: Collection) -> None:
+    a = upload(server, tmp_path, models)
+    mode = AsyncMode(session)
+    try:
+        dropped = server.fault_counts.get("drop_after", 0)
+        server.add_fault(Fault(kind="drop_after", method="POST", path="/tracks$", times=1))
+        t = Track(name="once-async", artifact_type="model", stages=["staging"])
+        mode.save(t)
+        server.add_fault(Fault(kind="drop_after", method="POST", path="/entries$", times=1))
+        e = mode.run(t.entries.aadd(a, stage="staging"))
+        assert server.fault_counts.get("drop_after") == dropped + 2
+        assert [r.id for r in Track.objects.filter(name="once-async")] == [t.id]
+        assert [x["id"] for x in server.track_entries(str(t.id))] == [e.id]
+        assert (e.version, e.stage_name) == (1, "staging")
+        listed = mode.run(t.entries.aget(stage="staging"))
+        assert mode.run(listed.atrack()).id == t.id
+        start = len(server.request_log)
+        assert mode.run(listed.aartifact()).id == a.id
+        assert requests_since(server, start)[-1][0] == "GET"
+        loose = mode.run(t.entries.aget(id=e.id))
+        object.__setattr__(loose, "_track", None)  # as one loaded on its own
+        assert mode.run(loose.atrack()).id == t.id
+    finally:
+        mode.close()
+
+
+def test_a_lost_forced_promotion_is_sent_again_with_force(server: LocalServer,
+                                                          tmp_path: Path, models: Collection,
+                                                          track: Track) -> None:
+    v1 = track.entries.add(upload(server, tmp_path, models), stage="production")
+    v2 = track.entries.add(upload(server, tmp_path, models))
+    # the connection drops before the server handles it: the read-back finds nothing landed
+    server.add_fault(Fault(kind="drop", method="PATCH", path=f"/entries/{v2.id}", times=1))
+    v2.promote("production", force=True)  # the re-send carries ?force=true: no 409
+    assert v2.stage_name == "production"
+    assert track.entries.get(stage="production").id == v2.id
+    assert track.entries.get(id=v1.id).stage_id is None
+
+
 def test_removing_a_held_stage_names_the_version(server: LocalServer, tmp_path: Path,
                                                  models: Collection, track: Track) -> None:
     e = track.entries.add(upload(server, tmp_path, models), stage="production")

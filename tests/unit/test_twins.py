@@ -13,7 +13,8 @@ from dataforce_orm import _client, _client_deploy, _client_registry, _client_sec
 SYNC_ONLY = {"using", "all", "filter", "exclude", "order_by", "reverse", "none", "distinct",
              "only", "defer", "values", "values_list", "iterator", "changed_fields",
              "to_dict", "close", "list_all", "stage"}
-ASYNC_ONLY = {"atrack_entries"}  # (the twin of the property Artifact.track_entries)
+# (the twins of the properties Artifact.track_entries, TrackEntry.track and .artifact)
+ASYNC_ONLY = {"atrack_entries", "atrack", "aartifact"}
 
 
 def _public_methods(cls: type) -> dict[str, inspect.Signature]:
@@ -64,3 +65,12 @@ def test_facade_resources_match(sync_cls: type, async_cls: type) -> None:
         assert list(sig.parameters) == list(aio[name].parameters), name
         # (list_all gives an iterator on both, an async one on the async client)
         assert inspect.iscoroutinefunction(getattr(async_cls, name)) or name == "list_all", name
+
+
+@pytest.mark.parametrize(("cls", "name"), [(dfo.Artifact, "track_entries"),
+                                           (dfo.TrackEntry, "track"),
+                                           (dfo.TrackEntry, "artifact")])
+def test_properties_that_make_requests_have_awaitable_twins(cls: type, name: str) -> None:
+    assert isinstance(getattr(cls, name), property)
+    assert inspect.iscoroutinefunction(getattr(cls, f"a{name}"))
+    assert f"a{name}" in ASYNC_ONLY
