@@ -637,3 +637,10 @@ def _demo(ctx: Context) -> int:
     return run_demo(ctx.out)
 
 from . import _cli_secrets  # noqa: E402, F401  (the secrets group, and bucket-secrets test)
+
+# The groups in the order a user meets them (they register in the order they are imported).
+_ORDER = ("collections", "artifacts", "tracks", "deployments", "satellites", "secrets",
+          "orbits", "organizations", "bucket-secrets")
+_groups = {**{name: GROUPS[name] for name in _ORDER if name in GROUPS}, **GROUPS}
+GROUPS.clear()
+GROUPS.update(_groups)
