@@ -70,7 +70,8 @@ class LocalSatellite:
         _secrets.register(api_key)
         self.base_url = base_url.rstrip("/")
         self.fail = fail
-        self.silent = silent
+        self._polling = threading.Lock()  # held while a round calls the platform
+        self._silent = silent
         self.poll_interval = poll_interval
         self._host = host
         self._http = requests.Session()
@@ -85,6 +86,19 @@ class LocalSatellite:
 
     def __repr__(self) -> str:
         return f"LocalSatellite({self.base_url!r}, fail={self.fail}, silent={self.silent})"
+
+    @property
+    def silent(self) -> bool:
+        """Whether the satellite has stopped calling the platform. Setting it to True
+        returns once a round under way has ended, so nothing it sends lands after."""
+        return self._silent
+
+    @silent.setter
+    def silent(self, value: bool) -> None:
+        self._silent = bool(value)
+        if self._silent and self._thread is not threading.current_thread():
+            with self._polling:
+                pass
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -164,11 +178,12 @@ class LocalSatellite:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self.silent:
-                try:
-                    self._poll()
-                except Exception as exc:  # a refused call, a strange answer: try next round
-                    log.warning("satellite poll failed: %s", _secrets.mask(str(exc)))
+            with self._polling:
+                if not self.silent:
+                    try:
+                        self._poll()
+                    except Exception as exc:  # a refused call, a strange answer: next round
+                        log.warning("satellite poll failed: %s", _secrets.mask(str(exc)))
             self.rounds += 1
             self._stop.wait(self.poll_interval)
 
