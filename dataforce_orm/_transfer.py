@@ -51,6 +51,7 @@ from ._clients import (
     async_failures,
     import_httpx,
     new_session,
+    reset_in_child,
     watching,
 )
 from ._errors import (
@@ -821,6 +822,11 @@ class AsyncStorage:
         self._clients: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}
         self._busy: dict[asyncio.AbstractEventLoop, int] = {}
         self._lock = threading.Lock()
+        reset_in_child(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's clients are never used (see ``_clients``)."""
+        self._clients, self._busy, self._lock = {}, {}, threading.Lock()
 
     async def _client(self) -> Any:
         loop = asyncio.get_running_loop()
