@@ -976,27 +976,45 @@ class AsyncStorage:
 
     async def _write(self, r: Any, stall: Stall, tmp: Path, state: _Partial,
                      size: int | None, progress: Progress | None) -> None:
-        """Append the body to ``tmp`` (in threads, a chunk at a time), within ``size``."""
+        """Append the body to ``tmp`` within ``size``: each chunk written and hashed in a
+        thread while the next one is received (at most two chunks held)."""
         out = await asyncio.to_thread(open, tmp, "ab")
         buf = bytearray()
+        base, seen = state.written, 0  # (state.written moves in the writing thread)
+        writing: asyncio.Task[None] | None = None  # the last chunk's write and hash
+        queued = 0  # its bytes
+
+        async def settle() -> None:
+            nonlocal writing, queued
+            if writing is not None:
+                task, writing = writing, None
+                await task
+                if progress is not None:
+                    progress.add(queued)
+            queued = 0
 
         async def flush() -> None:
-            await asyncio.to_thread(_write_hashed, out, bytes(buf), state)
-            if progress is not None:
-                progress.add(len(buf))
+            nonlocal writing, queued
+            await settle()
+            data = bytes(buf)
             buf.clear()
+            queued = len(data)
+            writing = asyncio.ensure_future(asyncio.to_thread(_write_hashed, out, data, state))
 
         try:
             chunks = r.aiter_raw()
             while (chunk := await _next_chunk(chunks, stall)) is not None:
-                _admit(state.written + len(buf) + len(chunk), size)
+                seen += len(chunk)
+                _admit(base + seen, size)
                 buf += chunk
                 if len(buf) >= CHUNK:
                     await flush()
         finally:
             try:
+                await settle()
                 if buf:  # what came before a failure too: the next try resumes after it
                     await flush()
+                    await settle()
             finally:
                 await asyncio.to_thread(out.close)
 

@@ -166,3 +166,17 @@ def _slow(ex: Exchange, segments: Any, first: int, length: int) -> None:
             ex._write(f.read(count))
         length -= count
         first = 0
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "64"])
+def test_the_threshold_is_checked(bad: object) -> None:
+    with pytest.raises(dfo.ValidationError, match="ranged_download_above"):
+        dfo.Session(api_key="dfs_x", base_url="http://127.0.0.1:9",
+                    ranged_download_above=bad)  # type: ignore[arg-type]
+
+
+def test_a_pickled_session_keeps_the_threshold() -> None:
+    import pickle
+
+    s = dfo.Session(api_key="dfs_x", base_url="http://127.0.0.1:9", ranged_download_above=None)
+    assert pickle.loads(pickle.dumps(s)).ranged_download_above is None
