@@ -19,6 +19,14 @@ from dataforce_orm.testing._storage import Exchange, Storage
 RANGE = 64 * 1024
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    """A server of this module's own (the shared one's organization may be full)."""
+    with LocalServer() as srv:
+        srv.set_organization_limits(srv.organization_id, orbits=100, artifacts=10_000)
+        yield srv
+
+
 @pytest.fixture(autouse=True)
 def small_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_transfer, "RANGE_SIZE", RANGE)
