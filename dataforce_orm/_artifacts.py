@@ -217,7 +217,8 @@ class Artifact(CreateOnly, CursorPages, Model):
                              session.progress_bars)
         sha = self.file_hash if verify and is_sha256(self.file_hash) else None
         try:
-            done = yield from transfer_op(Fetch(url, str(target), self.size or None, sha), meter)
+            done = yield from transfer_op(Fetch(url, str(target), self.size or None, sha,
+                                                session.ranged_download_above), meter)
         except OSError as exc:
             raise file_error(exc, target) from None
         return Path(done)

@@ -37,6 +37,7 @@ from ._protocol import Op, Request
 from ._routes import ORBITS, ORGANIZATIONS
 from ._secrets import register as register_secret
 from ._storage_gate import DEFAULT_STORAGE_CONNECTIONS, Gate
+from ._transfer import RANGED_DOWNLOAD_ABOVE
 
 DEFAULT_BASE_URL = "https://api.luml.ai"
 DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)
@@ -123,6 +124,8 @@ class Session:
         cache_dir: Where the cache lives (default ``DFS_CACHE_DIR``, else the user's cache).
         max_storage_connections: The most storage requests in flight at once (default 16).
         pickle_key: Whether a pickle of the session carries the API key (default True).
+        ranged_download_above: Downloads larger than this many bytes are fetched in 8 MiB
+            ranges, 4 at once (default 64 MiB; None: always one stream).
 
     Attributes:
         profile: The profile the settings were read from.
@@ -132,6 +135,7 @@ class Session:
         timeout: Seconds to wait, as given.
         retry: The retry policy.
         limits: The size and stall bounds of what a server may send.
+        ranged_download_above: The size above which downloads are fetched in ranges.
     """
 
     def __init__(
@@ -155,6 +159,7 @@ class Session:
         cache_dir: str | os.PathLike[str] | None = None,
         max_storage_connections: int = DEFAULT_STORAGE_CONNECTIONS,
         pickle_key: bool = True,
+        ranged_download_above: int | None = RANGED_DOWNLOAD_ABOVE,
     ) -> None:
         for field, value in (("api_key", api_key), ("organization", organization),
                              ("orbit", orbit), ("collection", collection), ("profile", profile)):
@@ -183,6 +188,12 @@ class Session:
         self.progress_bars = bool(progress_bars)  # transfers draw a bar on a terminal
         self.cache = bool(cache)  # downloads go through the local cache (see _cache)
         self.cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
+        if ranged_download_above is not None and (
+                isinstance(ranged_download_above, bool)
+                or not isinstance(ranged_download_above, int) or ranged_download_above < 0):
+            raise ValidationError("ranged_download_above", "must be a number of bytes >= 0 or "
+                                  f"None, got {ranged_download_above!r}")
+        self.ranged_download_above = ranged_download_above  # see _transfer.Fetch
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry", f"must be a RetryPolicy, not {type(retry).__name__}")
         self.retry = retry or RetryPolicy()
@@ -248,7 +259,8 @@ class Session:
             "cache": self.cache, "cache_dir": self.cache_dir,
             "max_storage_connections": self.driver.storage.gate.limit
             if self.driver.storage.gate is not None else DEFAULT_STORAGE_CONNECTIONS,
-            "pickle_key": self.pickle_key}
+            "pickle_key": self.pickle_key,
+            "ranged_download_above": self.ranged_download_above}
         if self.pickle_key and self._key is not None:
             settings["api_key"] = self._key.reveal()
         return _unpickle, (settings, self._org_id, self._scope)

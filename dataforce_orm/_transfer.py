@@ -51,6 +51,7 @@ from ._clients import (
     async_failures,
     import_httpx,
     new_session,
+    reset_in_child,
     watching,
 )
 from ._errors import (
@@ -126,6 +127,8 @@ class Fetch:
     target: str
     size: int | None = None
     sha256: str | None = None
+    ranged_above: int | None = None  # split a larger download into ranges (None: never)
+    concurrency: int = 4  # ranges in flight at once
 
 
 @dataclass(frozen=True)
@@ -162,13 +165,22 @@ def transfer_op(step: Step, progress: Progress | None = None) -> Op[Any]:
 
 def _fetch_op(step: Fetch, progress: Progress | None) -> Op[str]:
     """Download into ``target + '.part'``, renamed when whole and checked; nothing is left
-    behind on a failure."""
+    behind on a failure. Above ``ranged_above`` bytes, in ranges side by side (one stream
+    if the server ignores ``Range``)."""
     target = Path(step.target)
     tmp = target.with_name(target.name + ".part")
     state = _Partial(0)
     try:
         yield Local(lambda: tmp.unlink(missing_ok=True))
-        yield Request("GET", _where(step.url), storage=Local(_Resume(step, tmp, state), progress))
+        ranged = None
+        if step.size and step.ranged_above is not None and step.size > step.ranged_above \
+                and step.concurrency > 1:
+            ranged = yield from _ranges_op(step, tmp, progress)
+        if ranged is not None:
+            state = ranged
+        else:
+            yield Request("GET", _where(step.url),
+                          storage=Local(_Resume(step, tmp, state), progress))
         yield Local(lambda: _finish(tmp, target, step.size, step.sha256, state))
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -176,6 +188,145 @@ def _fetch_op(step: Fetch, progress: Progress | None) -> Op[str]:
             raise _file_error(exc) from None  # (a full disk, a file name refused)
         raise
     return str(target)
+
+
+RANGE_SIZE = 8 * 1024 * 1024  # bytes per ranged GET of a parallel download
+RANGED_DOWNLOAD_ABOVE = 64 * 1024 * 1024  # the default size above which downloads are ranged
+
+
+class _RangeIgnored(DataForceError):
+    """The server answered a range request with the whole file (it ignores ``Range``)."""
+
+
+def _ranges_op(step: Fetch, tmp: Path, progress: Progress | None) -> Op[_Partial | None]:
+    """Fetch ``step`` into ``tmp`` (sized first) in ranges of RANGE_SIZE, ``concurrency`` at
+    once, each retried and resumed alone; the SHA-256 computed in order as bytes arrive. The
+    download so far, or None when the server ignores ``Range`` (``tmp`` is then removed)."""
+    size = step.size or 0
+    yield Local(lambda: _sized(tmp, size))
+    hasher = _OrderedHash(tmp, step.concurrency * RANGE_SIZE) if step.sha256 else None
+    ranges = [_Range(step, tmp, start, min(RANGE_SIZE, size - start), hasher)
+              for start in range(0, size, RANGE_SIZE)]
+    try:
+        yield Parallel(tuple(_range_op(one, progress) for one in ranges), step.concurrency)
+        if hasher is not None:
+            yield Local(hasher.close)
+    except BaseException as exc:
+        if hasher is not None:
+            hasher.close(cancel=True)
+        if not isinstance(exc, _RangeIgnored):
+            raise
+        got = sum(one.written for one in ranges)
+        if progress is not None and got:
+            progress.add(-got)
+        yield Local(lambda: tmp.unlink(missing_ok=True))
+        return None
+    if hasher is None:
+        return _Partial(size)
+    return _Partial(size, hasher.digest, hasher.done)
+
+
+def _range_op(one: _Range, progress: Progress | None) -> Op[None]:
+    yield Request("GET", _where(one.fetch.url), storage=Local(one, progress))
+
+
+def _sized(tmp: Path, size: int) -> None:
+    with open(tmp, "wb") as f:
+        f.truncate(size)
+
+
+@dataclass
+class _Range:
+    """One range of a parallel download: ``length`` bytes at ``start``, written in place
+    into ``tmp``; ``written`` of them so far (a retry asks only for the rest)."""
+
+    fetch: Fetch
+    tmp: Path
+    start: int
+    length: int
+    hasher: _OrderedHash | None
+    written: int = 0
+
+    def headers(self) -> dict[str, str]:
+        first, last = self.start + self.written, self.start + self.length - 1
+        return {**_STORAGE_HEADERS, "Range": f"bytes={first}-{last}"}
+
+    def check(self, status: int, headers: Mapping[str, str]) -> None:
+        """A 200 is the whole file (the server ignores ``Range``); a 206 must be of exactly
+        the bytes asked for, of a file of the artifact's size (else a TransportError: the
+        range is asked for again)."""
+        if status == 200:
+            raise _RangeIgnored("storage ignored the range request")
+        first, last = self.start + self.written, self.start + self.length - 1
+        given = (headers.get("content-range") or "").strip()
+        if given != f"bytes {first}-{last}/{self.fetch.size}":
+            raise TransportError(f"the 206 answer's Content-Range {given[:80]!r} is not the "
+                                 f"bytes {first}-{last} of {self.fetch.size} asked for",
+                                 "GET", _where(self.fetch.url))
+
+    def took(self, chunk: bytes, progress: Progress | None) -> None:
+        """Account for a chunk written at ``start + written``."""
+        if self.hasher is not None:
+            self.hasher.add(self.start + self.written, chunk)
+        self.written += len(chunk)
+        if progress is not None:
+            progress.add(len(chunk))
+
+    def admit(self, n: int) -> None:
+        """Refuse an answer longer than the range (IntegrityError, not retried)."""
+        if self.written + n > self.length:
+            raise IntegrityError(f"storage sent more than the {self.length} bytes asked for "
+                                 f"at byte {self.start}; nothing was kept")
+
+    def ended(self) -> None:
+        if self.written < self.length:
+            raise _transport("GET", self.fetch.url, EOFError("the answer ended early"))
+
+
+class _OrderedHash:
+    """The SHA-256 of a file written out of order, computed in order in a thread of its own
+    while the bytes arrive: chunks after the next byte to hash are held in memory up to
+    ``budget`` bytes (beyond it, read back from the file when their turn comes)."""
+
+    def __init__(self, path: Path, budget: int) -> None:
+        self.digest, self.done = hashlib.sha256(), 0  # bytes hashed so far
+        self._path, self._budget, self._held = path, budget, 0
+        self._waiting: dict[int, bytes | int] = {}  # offset -> chunk, or its length
+        self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(1)
+
+    def add(self, offset: int, chunk: bytes) -> None:
+        """A chunk written at ``offset``."""
+        with self._lock:
+            if self._held + len(chunk) <= self._budget:
+                self._waiting[offset] = chunk
+                self._held += len(chunk)
+            else:
+                self._waiting[offset] = len(chunk)
+        self._worker.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                item = self._waiting.pop(self.done, None)
+            if item is None:
+                return
+            if isinstance(item, int):
+                with open(self._path, "rb") as f:
+                    f.seek(self.done)
+                    data = f.read(item)
+            else:
+                data = item
+            self.digest.update(data)
+            self.done += len(data)
+            if isinstance(item, bytes):
+                with self._lock:
+                    self._held -= len(item)
+
+    def close(self, cancel: bool = False) -> None:
+        """Wait for the hashing to catch up (or, with ``cancel``, drop it), and end its
+        thread."""
+        self._worker.shutdown(wait=True, cancel_futures=cancel)
 
 
 @dataclass
@@ -471,18 +622,22 @@ class SyncStorage:
         """Close pooled connections: every thread's, or only the calling thread's."""
         self._pool.close(current_thread_only)
 
-    def run(self, step: Put | Call | Open | _Resume, progress: Progress | None = None) -> Any:
+    def run(self, step: Put | Call | Open | _Resume | _Range,
+            progress: Progress | None = None) -> Any:
         """One try of a storage step (the retry engine decides on the next), holding a
         place of the session's storage gate while it is sent and answered."""
         return gated(self.gate, lambda: self._run(step, progress))()
 
-    def _run(self, step: Put | Call | Open | _Resume, progress: Progress | None) -> Any:
+    def _run(self, step: Put | Call | Open | _Resume | _Range,
+             progress: Progress | None) -> Any:
         if isinstance(step, Put):
             return self._put(step, progress)
         if isinstance(step, Call):
             return self._call(step)
         if isinstance(step, _Resume):
             return self._resume(step, progress)
+        if isinstance(step, _Range):
+            return self._range(step, progress)
         return io.BufferedReader(_RawStream(self._stream(step.url)), CHUNK)
 
     def _send(self, method: str, url: str, watch: Deadline | Stall, **kw: Any
@@ -562,6 +717,30 @@ class SyncStorage:
                 raise _file_error(exc) from None
             raise _transport("GET", step.url, exc, stall) from None
         _ended(step, state)
+
+    def _range(self, one: _Range, progress: Progress | None) -> None:
+        url = one.fetch.url
+        stall = self.limits.watch()
+        try:
+            with watching(stall), self._http().get(
+                    url, headers=one.headers(), stream=True, timeout=self.timeout,
+                    allow_redirects=False) as r:
+                if not 200 <= r.status_code < 300:
+                    _check("GET", url, r.status_code, self._small(r, "GET", url), r.headers)
+                one.check(r.status_code, r.headers)
+                with open(one.tmp, "r+b") as out:
+                    out.seek(one.start + one.written)
+                    for chunk in r.raw.stream(CHUNK, decode_content=False):
+                        one.admit(len(chunk))
+                        out.write(chunk)
+                        one.took(chunk, progress)
+        except DataForceError:
+            raise
+        except SYNC_FAILURES as exc:
+            if isinstance(exc, OSError) and exc.filename is not None:
+                raise _file_error(exc) from None
+            raise _transport("GET", url, exc, stall) from None
+        one.ended()
 
     def _stream(self, url: str) -> requests.Response:
         stall = self.limits.watch()  # (it counts only the time spent waiting in reads)
@@ -643,6 +822,11 @@ class AsyncStorage:
         self._clients: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}
         self._busy: dict[asyncio.AbstractEventLoop, int] = {}
         self._lock = threading.Lock()
+        reset_in_child(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's clients are never used (see ``_clients``)."""
+        self._clients, self._busy, self._lock = {}, {}, threading.Lock()
 
     async def _client(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -675,8 +859,8 @@ class AsyncStorage:
         if entry is not None:
             await entry[1].aclose()
 
-    async def run(self, step: Put | Call | Open | _Resume, progress: Progress | None = None
-                  ) -> Any:
+    async def run(self, step: Put | Call | Open | _Resume | _Range,
+                  progress: Progress | None = None) -> Any:
         """One try of a storage step (the retry engine decides on the next)."""
         loop = asyncio.get_running_loop()
         self._busy[loop] = self._busy.get(loop, 0) + 1  # one loop: no lock needed
@@ -687,13 +871,16 @@ class AsyncStorage:
             if not self._busy[loop]:
                 del self._busy[loop]
 
-    async def _run(self, step: Put | Call | Open | _Resume, progress: Progress | None) -> Any:
+    async def _run(self, step: Put | Call | Open | _Resume | _Range,
+                   progress: Progress | None) -> Any:
         if isinstance(step, Put):
             return await self._put(step, progress)
         if isinstance(step, Call):
             return await self._call(step)
         if isinstance(step, _Resume):
             return await self._resume(step, progress)
+        if isinstance(step, _Range):
+            return await self._range(step, progress)
         return await self._reader(step.url)
 
     async def _start(self, method: str, url: str, watch: Deadline | Stall, **kw: Any) -> Any:
@@ -789,29 +976,86 @@ class AsyncStorage:
 
     async def _write(self, r: Any, stall: Stall, tmp: Path, state: _Partial,
                      size: int | None, progress: Progress | None) -> None:
-        """Append the body to ``tmp`` (in threads, a chunk at a time), within ``size``."""
+        """Append the body to ``tmp`` within ``size``: each chunk written and hashed in a
+        thread while the next one is received (at most two chunks held)."""
         out = await asyncio.to_thread(open, tmp, "ab")
         buf = bytearray()
+        base, seen = state.written, 0  # (state.written moves in the writing thread)
+        writing: asyncio.Task[None] | None = None  # the last chunk's write and hash
+        queued = 0  # its bytes
+
+        async def settle() -> None:
+            nonlocal writing, queued
+            if writing is not None:
+                task, writing = writing, None
+                await task
+                if progress is not None:
+                    progress.add(queued)
+            queued = 0
 
         async def flush() -> None:
-            await asyncio.to_thread(_write_hashed, out, bytes(buf), state)
-            if progress is not None:
-                progress.add(len(buf))
+            nonlocal writing, queued
+            await settle()
+            data = bytes(buf)
             buf.clear()
+            queued = len(data)
+            writing = asyncio.ensure_future(asyncio.to_thread(_write_hashed, out, data, state))
 
         try:
             chunks = r.aiter_raw()
             while (chunk := await _next_chunk(chunks, stall)) is not None:
-                _admit(state.written + len(buf) + len(chunk), size)
+                seen += len(chunk)
+                _admit(base + seen, size)
                 buf += chunk
                 if len(buf) >= CHUNK:
                     await flush()
         finally:
             try:
+                await settle()
                 if buf:  # what came before a failure too: the next try resumes after it
                     await flush()
+                    await settle()
             finally:
                 await asyncio.to_thread(out.close)
+
+    async def _range(self, one: _Range, progress: Progress | None) -> None:
+        url = one.fetch.url
+        stall = self.limits.watch()
+        try:
+            r = await self._start("GET", url, stall, headers=one.headers())
+            try:
+                if not 200 <= r.status_code < 300:
+                    _check("GET", url, r.status_code, await self._small(r, "GET", url, stall),
+                           r.headers)
+                one.check(r.status_code, r.headers)
+                out = await asyncio.to_thread(open, one.tmp, "r+b")
+                try:
+                    await asyncio.to_thread(out.seek, one.start + one.written)
+                    chunks = r.aiter_raw()
+                    buf = bytearray()
+                    while True:
+                        chunk = await _next_chunk(chunks, stall)
+                        if chunk is not None:
+                            one.admit(len(buf) + len(chunk))
+                            buf += chunk
+                        if buf and (chunk is None or len(buf) >= CHUNK):
+                            data = bytes(buf)
+                            buf.clear()
+                            await asyncio.to_thread(out.write, data)
+                            one.took(data, progress)
+                        if chunk is None:
+                            break
+                finally:
+                    await asyncio.to_thread(out.close)
+            finally:
+                await r.aclose()
+        except DataForceError:
+            raise
+        except async_failures() as exc:
+            if isinstance(exc, OSError) and exc.filename is not None:
+                raise _file_error(exc) from None
+            raise _transport("GET", url, exc, stall) from None
+        one.ended()
 
     async def _reader(self, url: str) -> AsyncReader:
         stall = self.limits.watch()  # (it counts only the time spent waiting in reads)

@@ -109,3 +109,34 @@ def test_after_fork_the_child_opens_its_own_connections(own: Session, rows: int)
     assert answer == {"fresh": True, "count": rows}
     assert own.driver._http() is parent_http  # the parent keeps its own
     assert _count(own) == rows
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_after_fork_the_storage_runners_start_empty(own: Session) -> None:
+    import asyncio
+
+    parent_storage = own.driver.storage._http()  # this thread's storage client
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(own.async_driver.storage._client())
+        assert own.async_driver.storage._clients
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                answer = {"sync_fresh": own.driver.storage._http() is not parent_storage,
+                          "async_clients": len(own.async_driver.storage._clients)}
+            except BaseException as exc:
+                answer = {"error": repr(exc)}
+            os.write(write, json.dumps(answer).encode())
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as got:
+            answer = json.loads(got.read())
+        os.waitpid(pid, 0)
+        assert answer == {"sync_fresh": True, "async_clients": 0}
+        assert own.driver.storage._http() is parent_storage
+        assert own.async_driver.storage._clients  # the parent keeps its own
+        loop.run_until_complete(own.async_driver.storage.aclose())
+    finally:
+        loop.close()

@@ -1,0 +1,190 @@
+"""Parallel ranged downloads against LocalServer's storage, sync and async: the file written
+in place from ranges and verified, a range failing once retried alone, a bad Content-Range
+refused, and a server that ignores ``Range`` served as one stream."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import dataforce_orm as dfo
+from dataforce_orm import Artifact, Collection, RetryPolicy, _transfer
+from dataforce_orm.testing import Fault, LocalServer, make_luml_archive
+from dataforce_orm.testing._storage import Exchange, Storage
+
+RANGE = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    """A server of this module's own (the shared one's organization may be full)."""
+    with LocalServer() as srv:
+        srv.set_organization_limits(srv.organization_id, orbits=100, artifacts=10_000)
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def small_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_transfer, "RANGE_SIZE", RANGE)
+
+
+@pytest.fixture
+def ranged(make_session: Any) -> Any:
+    with make_session(ranged_download_above=RANGE) as s:
+        yield s
+
+
+@pytest.fixture
+def art(ranged: Any, tmp_path: Path) -> Artifact:
+    coll = Collection.objects.create(name="ranged", collection_type="model")
+    src = make_luml_archive(tmp_path / "big.luml", files={"w": os.urandom(5 * RANGE + 123)})
+    return coll.artifacts.upload(src)
+
+
+@pytest.fixture
+def gets(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str | None]]:
+    """The Range header of each storage GET."""
+    seen: list[str | None] = []
+    real = Storage._get
+
+    def spy(self: Storage, ex: Exchange, *args: Any, **kw: Any) -> None:
+        seen.append(ex.headers.get("range"))
+        real(self, ex, *args, **kw)
+
+    monkeypatch.setattr(Storage, "_get", spy)
+    yield seen
+
+
+def _bad_content_range(monkeypatch: pytest.MonkeyPatch, times: int | None) -> None:
+    """The next ``times`` 206 answers (None: all) name a range one byte off."""
+    real = Exchange.send
+    left = [times]
+
+    def send(self: Exchange, status: int, headers: list[tuple[str, str]], *a: Any,
+             **kw: Any) -> None:
+        if status == 206 and left[0] != 0:
+            left[0] = None if left[0] is None else left[0] - 1
+            headers = [(k, v.replace("bytes ", "bytes 1") if k == "Content-Range" else v)
+                       for k, v in headers]
+        real(self, status, headers, *a, **kw)
+
+    monkeypatch.setattr(Exchange, "send", send)
+
+
+def test_a_large_download_comes_in_ranges_and_verifies(
+        m: Any, art: Artifact, tmp_path: Path, gets: list[str | None]) -> None:
+    out = m.download(art, path=tmp_path / "out.luml")
+    assert out.read_bytes() == (tmp_path / "big.luml").read_bytes()
+    size = art.size
+    want = [f"bytes={a}-{min(a + RANGE, size) - 1}" for a in range(0, size, RANGE)]
+    assert sorted(r or "" for r in gets) == sorted(want)
+    assert not (tmp_path / "out.luml.part").exists()
+
+
+def test_a_small_download_is_one_stream(make_session: Any, tmp_path: Path,
+                                        gets: list[str | None]) -> None:
+    with make_session(ranged_download_above=10 * RANGE):
+        coll = Collection.objects.create(name="small", collection_type="model")
+        src = make_luml_archive(tmp_path / "s.luml", files={"w": os.urandom(3 * RANGE)})
+        out = coll.artifacts.upload(src).download(path=tmp_path / "o.luml")
+    assert out.read_bytes() == src.read_bytes() and gets == [None]
+
+
+def test_a_range_failing_once_is_retried_alone(
+        m: Any, art: Artifact, tmp_path: Path, server: LocalServer,
+        gets: list[str | None], sleeps: Any) -> None:
+    server.add_fault(Fault(kind="status", status=503, method="GET", scope="storage", times=1))
+    out = m.download(art, path=tmp_path / "out.luml")
+    assert out.read_bytes() == (tmp_path / "big.luml").read_bytes()
+    ranges = len(range(0, art.size, RANGE))
+    assert len(gets) == ranges  # the failed one never reached the store; its retry did
+    assert len(sleeps) == 1
+
+
+def test_a_bad_content_range_is_asked_for_again(
+        m: Any, art: Artifact, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        gets: list[str | None]) -> None:
+    _bad_content_range(monkeypatch, times=1)
+    out = m.download(art, path=tmp_path / "out.luml")
+    assert out.read_bytes() == (tmp_path / "big.luml").read_bytes()
+    assert len(gets) == len(range(0, art.size, RANGE)) + 1
+
+
+def test_a_content_range_always_wrong_fails_leaving_nothing(
+        m: Any, make_session: Any, art: Artifact, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, sleeps: Any) -> None:
+    _bad_content_range(monkeypatch, times=None)
+    retry = RetryPolicy(attempts=2, sleep=sleeps, async_sleep=sleeps.asleep)
+    with make_session(ranged_download_above=RANGE, retry=retry) as s, \
+            pytest.raises(dfo.TransportError, match="Content-Range"):
+        m.download(art, path=tmp_path / "out.luml", using=s)
+    assert not list(tmp_path.glob("out.luml*"))
+
+
+def test_a_server_ignoring_range_still_works_as_one_stream(
+        m: Any, art: Artifact, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        gets: list[str | None]) -> None:
+    real = Storage._get
+
+    def ignore(self: Storage, ex: Exchange, *args: Any, **kw: Any) -> None:
+        ex.headers.pop("range", None)
+        real(self, ex, *args, **kw)
+
+    monkeypatch.setattr(Storage, "_get", ignore)
+    seen: list[int] = []
+    out = m.download(art, path=tmp_path / "out.luml",
+                     progress=lambda done, total: seen.append(done))
+    assert out.read_bytes() == (tmp_path / "big.luml").read_bytes()
+    assert gets[-1] is None  # the last request: the whole file, asked without a range
+    assert seen[-1] == art.size and max(seen) == art.size
+
+
+def test_a_corrupt_range_fails_the_check(
+        m: Any, art: Artifact, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Exchange._write
+
+    def flip(self: Exchange, data: bytes) -> None:
+        if len(data) > 100 and not data.startswith(b"HTTP/"):
+            data = b"\0" + data[1:]
+        real(self, data)
+
+    monkeypatch.setattr(Exchange, "_write", flip)
+    monkeypatch.setattr(Exchange, "_stream", lambda self, segs, first, length: _slow(
+        self, segs, first, length))
+    with pytest.raises(dfo.IntegrityError, match="SHA-256"):
+        m.download(art, path=tmp_path / "out.luml")
+    assert not list(tmp_path.glob("out.luml*"))
+
+
+def _slow(ex: Exchange, segments: Any, first: int, length: int) -> None:
+    """Send file bytes through ``_write`` (never sendfile), so the test can alter them."""
+    for part in segments:
+        if length <= 0:
+            break
+        if first >= part.size:
+            first -= part.size
+            continue
+        count = min(part.size - first, length)
+        with open(part.path, "rb") as f:
+            f.seek(first)
+            ex._write(f.read(count))
+        length -= count
+        first = 0
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "64"])
+def test_the_threshold_is_checked(bad: object) -> None:
+    with pytest.raises(dfo.ValidationError, match="ranged_download_above"):
+        dfo.Session(api_key="dfs_x", base_url="http://127.0.0.1:9",
+                    ranged_download_above=bad)  # type: ignore[arg-type]
+
+
+def test_a_pickled_session_keeps_the_threshold() -> None:
+    import pickle
+
+    s = dfo.Session(api_key="dfs_x", base_url="http://127.0.0.1:9", ranged_download_above=None)
+    assert pickle.loads(pickle.dumps(s)).ranged_download_above is None
