@@ -26,7 +26,6 @@ from dataforce_orm import (
     RateLimitError,
     RetryPolicy,
     ServerError,
-    Session,
     TimeoutError,
 )
 from dataforce_orm.testing import Fault, LocalServer
@@ -42,13 +41,12 @@ def _no_sync_sleep(seconds: float) -> None:
 class Async:
     """A session on the test's orbit whose async sleeps are recorded, plus helpers."""
 
-    def __init__(self, server: LocalServer, orbit_id: str, sleeps: Any, **kw: Any) -> None:
+    def __init__(self, server: LocalServer, orbit_id: str, sleeps: Any,
+                 make_session: MakeSession, **kw: Any) -> None:
         timeout = kw.pop("timeout", (5.0, 5.0))
         self.server, self.orbit_id, self.sleeps = server, orbit_id, sleeps
-        self.session = Session(
-            api_key=server.api_key, base_url=server.url, organization=server.organization_id,
-            orbit=orbit_id, timeout=timeout,
-            retry=RetryPolicy(sleep=_no_sync_sleep, async_sleep=sleeps.asleep, **kw))
+        self.session = make_session(timeout=timeout, retry=RetryPolicy(
+            sleep=_no_sync_sleep, async_sleep=sleeps.asleep, **kw))
 
     def run(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         async def main() -> Any:
@@ -71,14 +69,16 @@ class Async:
 
 
 @pytest.fixture
-def a(server: LocalServer, orbit_id: str, sleeps: Any) -> Iterator[Async]:
-    yield Async(server, orbit_id, sleeps)
+def a(server: LocalServer, orbit_id: str, sleeps: Any, make_session: MakeSession
+      ) -> Iterator[Async]:
+    yield Async(server, orbit_id, sleeps, make_session)
     server.clear_faults()
 
 
 @pytest.fixture
-def make(server: LocalServer, orbit_id: str, sleeps: Any) -> Iterator[Callable[..., Async]]:
-    yield lambda **kw: Async(server, orbit_id, sleeps, **kw)
+def make(server: LocalServer, orbit_id: str, sleeps: Any, make_session: MakeSession
+         ) -> Iterator[Callable[..., Async]]:
+    yield lambda **kw: Async(server, orbit_id, sleeps, make_session, **kw)
     server.clear_faults()
 
 
