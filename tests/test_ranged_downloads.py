@@ -1,10 +1,12 @@
 """Parallel ranged downloads against LocalServer's storage, sync and async: the file written
 in place from ranges and verified, a range failing once retried alone, a bad Content-Range
-refused, and a server that ignores ``Range`` served as one stream."""
+refused, a server that ignores ``Range`` served as one stream, and ``concurrency``: the
+ranges in flight at once (1: one stream), checked before any request."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -174,6 +176,47 @@ def _slow(ex: Exchange, segments: Any, first: int, length: int) -> None:
             ex._write(f.read(count))
         length -= count
         first = 0
+
+
+def test_concurrency_1_is_one_stream(m: Any, art: Artifact, tmp_path: Path,
+                                     gets: list[str | None]) -> None:
+    out = m.download(art, path=tmp_path / "out.luml", concurrency=1)
+    assert out.read_bytes() == (tmp_path / "big.luml").read_bytes()
+    assert gets == [None]
+
+
+def test_concurrency_3_holds_at_most_3_ranges_in_flight(
+        m: Any, art: Artifact, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each GET waits (briefly, released at once) until 3 are in flight: more would show."""
+    real, busy = Storage._get, threading.Condition()
+    now, peak = [0], [0]
+
+    def counted(self: Storage, ex: Exchange, *args: Any, **kw: Any) -> None:
+        with busy:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+            busy.notify_all()
+            busy.wait_for(lambda: peak[0] >= 3, timeout=10)
+        try:
+            real(self, ex, *args, **kw)
+        finally:
+            with busy:
+                now[0] -= 1
+
+    monkeypatch.setattr(Storage, "_get", counted)
+    out = m.download(art, path=tmp_path / "out.luml", concurrency=3)
+    assert out.read_bytes() == (tmp_path / "big.luml").read_bytes()
+    assert peak[0] == 3
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "4", None])
+def test_a_bad_concurrency_is_refused_before_any_request(
+        m: Any, art: Artifact, tmp_path: Path, server: LocalServer, bad: object) -> None:
+    before = len(server.request_log)
+    with pytest.raises(dfo.ValidationError, match="concurrency.*integer >= 1"):
+        m.download(art, path=tmp_path / "out.luml", concurrency=bad)
+    assert len(server.request_log) == before
+    assert not list(tmp_path.glob("out.luml*"))
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "64"])
