@@ -213,10 +213,37 @@ def test_concurrency_3_holds_at_most_3_ranges_in_flight(
 def test_a_bad_concurrency_is_refused_before_any_request(
         m: Any, art: Artifact, tmp_path: Path, server: LocalServer, bad: object) -> None:
     before = len(server.request_log)
-    with pytest.raises(dfo.ValidationError, match="concurrency.*integer >= 1"):
+    with pytest.raises(dfo.ValidationError, match=r"concurrency.*integer >= 1"):
         m.download(art, path=tmp_path / "out.luml", concurrency=bad)
     assert len(server.request_log) == before
     assert not list(tmp_path.glob("out.luml*"))
+
+
+def test_ranges_are_sized_from_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """About four ranges per connection, in multiples of 8 MiB from 8 to 32 MiB."""
+    mib = 1024 * 1024
+    monkeypatch.setattr(_transfer, "RANGE_SIZE", 8 * mib)
+    assert _transfer.range_size(1024 * mib, 4) == 32 * mib  # capped: 32 ranges
+    assert _transfer.range_size(256 * mib, 4) == 16 * mib
+    assert _transfer.range_size(100 * mib, 4) == 8 * mib  # 6.25 MiB, rounded up
+    assert _transfer.range_size(65 * mib, 16) == 8 * mib  # never below 8 MiB
+    assert _transfer.range_size(1024 * mib, 16) == 16 * mib
+
+
+def test_the_ordered_hash_reads_back_what_exceeds_its_budget(tmp_path: Path) -> None:
+    """Chunks arriving ahead of the next byte to hash beyond the budget are read back from
+    the file: the digest is still the file's, in order."""
+    import hashlib
+
+    data = os.urandom(10 * 1000)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    hasher = _transfer._OrderedHash(path, budget=2500)
+    for offset in [9000, 7000, 8000, 3000, 1000, 2000, 4000, 6000, 5000, 0]:
+        hasher.add(offset, data[offset:offset + 1000])
+    hasher.close()
+    assert hasher.done == len(data)
+    assert hasher.digest.hexdigest() == hashlib.sha256(data).hexdigest()
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "64"])
