@@ -2,8 +2,12 @@
 
 Run (from the repository root):
 
-    .venv/bin/python benchmarks/transfers.py           # 64 MiB and 1 GiB files, a few minutes
+    .venv/bin/python benchmarks/transfers.py           # 64 MiB and 1 GiB files, about 5 minutes
     .venv/bin/python benchmarks/transfers.py --quick   # 8 MiB and 64 MiB files, a smoke test
+    .venv/bin/python benchmarks/transfers.py --only download   # one section (repeatable):
+                                                       # single, upload, download, memory
+    .venv/bin/python benchmarks/transfers.py --sweep   # the 1 GiB transfers at concurrency
+                                                       # 1, 2, 4, 8, 16: throughput, memory
 
 Scenarios (files of random bytes in a temporary directory on disk, removed at the end):
 
@@ -16,17 +20,23 @@ Scenarios (files of random bytes in a temporary directory on disk, removed at th
    ``artifact.download(verify=False)`` (the size still checked) against ``iter_content`` for
    the target, then the default ``artifact.download`` (SHA-256 checked as the bytes arrive)
    against a raw GET that hashes, and one that does not.
-2. A multipart upload (1 GiB; 64 MiB with --quick) with ``concurrency=4`` against one raw PUT
-   of the same file, and its (ranged, verified) download against one raw GET and against 4
-   raw ranged GETs of a quarter each, under a per-connection bandwidth cap
-   the server applies (``storage_bandwidth``). On loopback nothing limits a single connection,
-   so without the cap parallel parts would have nothing to win; with it they show what they
-   buy against a real store that caps each connection.
+2. A multipart upload (1 GiB; 64 MiB with --quick) at the default concurrency against one raw
+   PUT of the same file, and against raw ``requests`` doing the same multipart upload (the
+   create, the part URLs the platform hands out, the same parts streamed from the file through
+   a sliding window of as many threads, the complete, the PATCH); its (ranged, verified)
+   download against one raw GET and against as many raw ranged GETs of an equal share each,
+   under a per-connection bandwidth cap the server applies (``storage_bandwidth``). On
+   loopback nothing limits a single connection, so without the cap parallel parts would have
+   nothing to win; with it they show what they buy against a real store that caps each
+   connection.
 3. Peak memory of that multipart upload and download in this (the client) process, in a
    separate untimed pass: tracemalloc's peak, and the RSS growth (sampled every 5 ms from
    ``/proc/self/statm``; the page cache is not in it), beside the official SDK's design
    (5 whole parts in memory).
 4. Requests per operation, from the server's request log (API paths start with ``/v1/``).
+5. With --sweep (instead of the above): the 1 GiB upload and download under the cap at each
+   concurrency of SWEEP, one round each, their throughput and peak traced memory (what the
+   default concurrency, ``_transfer.CONCURRENCY``, was chosen from).
 
 The server runs in a subprocess (its own GIL and core, like a real server; tracemalloc then
 sees only the client). Ratios are ORM/raw of throughput (higher is better for the ORM), the
@@ -54,7 +64,9 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +74,14 @@ import requests
 
 from dataforce_orm import Artifact, Collection, Session, _transfer
 from dataforce_orm._archive_reader import archive_body
+from dataforce_orm._transfer import CONCURRENCY
 from dataforce_orm.testing import LocalServer, make_luml_archive
 from dataforce_orm.testing._storage import part_size_for
 
 MiB = 1024**2
 GiB = 1024**3
+SWEEP = (1, 2, 4, 8, 16)  # concurrencies of --sweep
+SECTIONS = ("single", "upload", "download", "memory")  # what --only picks from
 
 
 # -- the server, in a child driven over stdin/stdout -----------------------------------------------
@@ -150,6 +165,7 @@ class Raw:
         self.api.headers["Authorization"] = f"Bearer {srv.api_key}"
         self.storage = requests.Session()
         self.storage.trust_env = False
+        self.root = srv.url
         self.base = (f"{srv.url}/v1/organizations/{srv.organization_id}/orbits/"
                      f"{coll.orbit_id}/collections/{coll.id}/artifacts")
 
@@ -172,6 +188,46 @@ class Raw:
             r = self.storage.put(url, data=f,
                                  headers={"Content-Length": str(path.stat().st_size)})
         r.raise_for_status()
+
+    def multipart_upload(self, path: Path, concurrency: int) -> str:
+        """The whole multipart upload as the platform hands it out: create, start (S3), ask
+        for the part URLs, PUT the parts (each streamed from the file) through a sliding
+        window of ``concurrency`` threads with a ``requests.Session`` each, complete with the
+        ETags, PATCH the status."""
+        artifact_id, details = self.create(path)
+        assert details.get("multipart"), "the raw upload is multipart"
+        size = path.stat().st_size
+        started = self.storage.post(details["url"])
+        started.raise_for_status()
+        upload_id = re.search(rb"<UploadId>([^<]+)</UploadId>", started.content)
+        assert upload_id is not None
+        urls = self._api("POST", f"{self.root}/v1/bucket-secrets/upload/multipart", json={
+            "bucket_id": details.get("bucket_secret_id"),
+            "bucket_location": details.get("bucket_location"), "size": size,
+            "upload_id": upload_id.group(1).decode()})
+        parts = sorted(urls["parts"], key=lambda p: int(p["part_number"]))
+        local = threading.local()
+
+        def put(part: dict[str, Any]) -> str:
+            if not hasattr(local, "http"):
+                local.http = requests.Session()
+                local.http.trust_env = False
+            first, last = int(part["start_byte"]), int(part["end_byte"])
+            with open(path, "rb") as f:
+                r = local.http.put(part["url"], data=Slice(f, first, last - first + 1),
+                                   headers={"Content-Length": str(last - first + 1)})
+            r.raise_for_status()
+            return str(r.headers["ETag"])
+
+        with ThreadPoolExecutor(concurrency) as pool:
+            etags = list(pool.map(put, parts))
+        xml = "".join(f"<Part><PartNumber>{p['part_number']}</PartNumber><ETag>{e}</ETag></Part>"
+                      for p, e in zip(parts, etags, strict=True))
+        done = self.storage.post(urls["complete_url"], data=(
+            f"<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>").encode())
+        done.raise_for_status()
+        self.uploaded(artifact_id)
+        return artifact_id
 
     def uploaded(self, artifact_id: str) -> None:
         self._api("PATCH", f"{self.base}/{artifact_id}", json={"status": "uploaded"})
@@ -226,6 +282,23 @@ class Raw:
 
     def force_delete(self, artifact_id: str) -> None:
         self._api("DELETE", f"{self.base}/{artifact_id}/force")
+
+
+class Slice:
+    """``length`` bytes of an open file from ``first``, as a body requests streams with a
+    Content-Length (``read`` and ``__len__`` only)."""
+
+    def __init__(self, f: Any, first: int, length: int) -> None:
+        self.f, self.left = f, length
+        f.seek(first)
+
+    def __len__(self) -> int:
+        return self.left
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.f.read(self.left if size < 0 else min(size, self.left))
+        self.left -= len(data)
+        return data
 
 
 # -- measuring -------------------------------------------------------------------------------------
@@ -330,11 +403,22 @@ def random_file(path: Path, size: int) -> Path:
 # -- the scenarios ---------------------------------------------------------------------------------
 
 
+def range_text(size: int, concurrency: int) -> str:
+    """The ranges a download of ``size`` bytes is fetched in, as the table says it."""
+    got = _transfer.range_size(size, concurrency)
+    return f"{-(-size // got)} ranges of {got / MiB:.0f} MiB"
+
+
 class Bench:
-    def __init__(self, quick: bool, tmp: Path) -> None:
-        self.quick, self.tmp = quick, tmp
+    def __init__(self, quick: bool, tmp: Path, only: list[str] | None = None,
+                 sweep: bool = False) -> None:
+        self.quick, self.tmp, self.only, self.sweep = quick, tmp, only, sweep
         self.rows: list[list[str]] = []
+        self.sweep_rows: list[list[str]] = []
         self.checks: list[tuple[str, str, bool, bool]] = []  # what, got, ok, counts for exit
+
+    def wants(self, section: str) -> bool:
+        return not self.sweep and (self.only is None or section in self.only)
 
     def check(self, what: str, got: str, ok: bool, *, timing: bool = False) -> None:
         self.checks.append((what, got, ok, not (timing and self.quick)))
@@ -349,7 +433,8 @@ class Bench:
         small = 8 * MiB if self.quick else 64 * MiB
         big = 64 * MiB if self.quick else 1 * GiB
         self.tiny = self.archive("tiny", 1024)
-        self.single_put(small)
+        if self.wants("single"):
+            self.single_put(small)
         self.multipart(big)
 
     # 1 and 4: a single-PUT file, uncapped; request counts
@@ -459,88 +544,99 @@ class Bench:
         self.check("download: 1 API request (download-url) + 1 storage GET",
                    f"{len(api)} + {len(storage)}", len(api) == 1 and storage == ["GET"])
 
-    # 2 and 3: multipart under a per-connection cap; memory
+    # 2 and 3: multipart under a per-connection cap; memory; the concurrency sweep
     def multipart(self, payload: int) -> None:
         path = self.archive("multipart", payload)
         size = path.stat().st_size
         cap = 64 * MiB
         part = 8 * MiB if self.quick else part_size_for(size)  # the platform's table
         parts = -(-size // part)
-        rounds = 2  # 1 GiB at the cap: about 20 s a round per side (one PUT, the downloads)
+        n = CONCURRENCY
+        rounds = 2 if self.quick else 3  # 1 GiB at the cap: 5-20 s a round per side
         options = {"storage_dir": str(self.tmp / "storage-multipart"),
                    "multipart_threshold": size - 1, "storage_bandwidth": cap,
                    "multipart_part_size": part}
-        with child(**options) as srv:
-            session = srv.session("bench-multipart")
-            with session:
-                coll = Collection.objects.create(name="bench", collection_type="model")
-                raw = Raw(srv, coll)
-                made: list[str] = []
-                raw_made: list[str] = []
+        cap_text = f"{cap / MiB:.0f} MiB/s per connection"
+        label = f"{size / MiB:,.0f} MiB"
+        with child(**options) as srv, srv.session("bench-multipart"):
+            coll = Collection.objects.create(name="bench", collection_type="model")
+            raw = Raw(srv, coll)
+            made: list[str] = []
+            raw_made: list[str] = []
 
-                def orm_up() -> None:
-                    made.append(str(coll.artifacts.upload(path, concurrency=4).id))
+            def orm_up(concurrency: int = n) -> None:
+                made.append(str(coll.artifacts.upload(path, concurrency=concurrency).id))
 
-                # The raw side: one PUT of the whole file. The server would answer a create
-                # for this size with multipart URLs, so the raw side PUTs to the single-PUT
-                # URL of a small artifact's create (same storage, same cap), made untimed.
-                def raw_url() -> str:
+            def raw_parts() -> None:
+                made.append(raw.multipart_upload(path, n))
+
+            # The raw one-PUT side: the server would answer a create for this size with
+            # multipart URLs, so it PUTs to the single-PUT URL of a small artifact's create
+            # (same storage, same cap), made untimed.
+            urls: list[str] = []
+
+            def raw_up() -> None:
+                raw.put(urls.pop(), path)
+
+            def drop() -> None:
+                while made:
+                    raw.force_delete(made.pop())
+                if not urls:
                     artifact_id, details = raw.create(self.tiny)
                     raw_made.append(artifact_id)
-                    return str(details["url"])
+                    urls.append(str(details["url"]))
 
-                urls: list[str] = []
-
-                def raw_up() -> None:
-                    raw.put(urls.pop(), path)
-
-                def drop() -> None:
-                    while made:
-                        raw.force_delete(made.pop())
-                    urls.append(raw_url())
-
-                drop()
+            drop()
+            if self.wants("upload"):
                 o, w, ratio = compare(orm_up, raw_up, rounds, after=drop)
-                cap_text = f"{cap / MiB:.0f} MiB/s per connection"
-                label = f"{size / MiB:,.0f} MiB"
-                self.rows.append([f"upload {label}, {parts} parts x4 vs 1 PUT",
+                self.rows.append([f"upload {label}, {parts} parts x{n} vs 1 PUT",
                                   fmt_rate(size, o), fmt_rate(size, w), f"{ratio:.2f}",
                                   f"{rounds}", f"storage capped at {cap_text}; loopback has "
                                   "no per-connection limit of its own"])
-                self.check(f"multipart upload {label} (concurrency=4) faster than one raw PUT "
-                           f"(cap {cap_text})", f"{ratio:.2f}x", ratio > 1.0, timing=True)
+                self.check(f"multipart upload {label} (concurrency={n}) faster than one raw "
+                           f"PUT (cap {cap_text})", f"{ratio:.2f}x", ratio > 1.0, timing=True)
+                more = rounds + 2  # a near tie: more rounds for the median
+                o, w, ratio = compare(orm_up, raw_parts, more, after=drop)
+                self.rows.append([f"upload {label} vs raw parts x{n}", fmt_rate(size, o),
+                                  fmt_rate(size, w), f"{ratio:.2f}", f"{more}",
+                                  f"raw: the same {parts} part URLs, a window of {n} threads "
+                                  f"(a requests.Session each), {cap_text}"])
+                self.check(f"multipart upload {label}: time <= 1.11x of raw parallel PUTs of "
+                           "the same parts", f"{1 / ratio:.2f}x", 1 / ratio <= 1.11,
+                           timing=True)
 
-                art = coll.artifacts.upload(path, concurrency=4)
-                out = self.tmp / "downloaded-big.luml"
+            art = coll.artifacts.upload(path)
+            out = self.tmp / "downloaded-big.luml"
 
-                def orm_down() -> None:
-                    art.download(out)
+            def orm_down(concurrency: int = n) -> None:
+                art.download(out, concurrency=concurrency)
 
-                def raw_down() -> None:
-                    raw.download(str(art.id), out)
+            def raw_down() -> None:
+                raw.download(str(art.id), out)
 
-                def rm() -> None:
-                    out.unlink(missing_ok=True)
+            def rm() -> None:
+                out.unlink(missing_ok=True)
 
-                def raw_ranged() -> None:
-                    raw.ranged_download(str(art.id), out, size, 4)
+            def raw_ranged() -> None:
+                raw.ranged_download(str(art.id), out, size, n)
 
+            if self.wants("download"):
                 o, w, ratio = compare(orm_down, raw_down, rounds, after=rm)
                 self.rows.append([f"download {label} vs one GET", fmt_rate(size, o),
                                   fmt_rate(size, w), f"{ratio:.2f}", f"{rounds}",
-                                  f"ORM: 8 MiB ranges x4 with SHA-256; raw: one GET, "
-                                  f"{cap_text}"])
+                                  f"ORM: {range_text(size, n)} x{n} with SHA-256; raw: one "
+                                  f"GET, {cap_text}"])
                 self.check(f"download {label}: faster than one raw GET", f"{ratio:.2f}x",
                            ratio > 1.0, timing=True)
                 o, w, ratio = compare(orm_down, raw_ranged, rounds, after=rm)
-                self.rows.append([f"download {label} vs 4 ranged GETs", fmt_rate(size, o),
+                self.rows.append([f"download {label} vs {n} ranged GETs", fmt_rate(size, o),
                                   fmt_rate(size, w), f"{ratio:.2f}", f"{rounds}",
-                                  f"raw: 4 ranged GETs of a quarter each, no hash, {cap_text}"])
-                self.check(f"download {label} (4 connections, verified): time <= 1.15x of 4 "
-                           "raw ranged GETs", f"{1 / ratio:.2f}x", 1 / ratio <= 1.15,
+                                  f"raw: {n} ranged GETs of a share each, no hash, {cap_text}"])
+                self.check(f"download {label} ({n} connections, verified): time <= 1.15x of "
+                           f"{n} raw ranged GETs", f"{1 / ratio:.2f}x", 1 / ratio <= 1.15,
                            timing=True)
 
-                # 3: memory, untimed
+            if self.wants("memory"):  # 3: untimed
                 drop()
                 up_mem, up_rss = memory(orm_up)
                 raw_mem, raw_rss = memory(raw_up)
@@ -549,7 +645,7 @@ class Bench:
                 raw_down_mem, raw_down_rss = memory(raw_down)
                 rm()
                 drop()
-                limit = 4 * part + 32 * MiB
+                limit = n * part + 32 * MiB
                 sdk = 5 * part
                 self.rows.append([f"peak memory: upload {label}", fmt_mem(up_mem),
                                   fmt_mem(raw_mem), "", "1",
@@ -560,13 +656,28 @@ class Bench:
                                   fmt_mem(raw_down_mem), "", "1",
                                   f"RSS growth {fmt_mem(down_rss)} / "
                                   f"{fmt_mem(raw_down_rss)}"])
-                self.check(f"multipart upload {label}: peak traced memory < 4 parts + 32 MiB "
-                           f"= {fmt_mem(limit)}", fmt_mem(up_mem), up_mem < limit)
-                down_limit = 4 * _transfer.RANGE_SIZE + 32 * MiB
-                self.check(f"download {label}: peak traced memory < 4 ranges + 32 MiB = "
+                self.check(f"multipart upload {label}: peak traced memory < {n} parts + 32 MiB"
+                           f" = {fmt_mem(limit)}", fmt_mem(up_mem), up_mem < limit)
+                down_limit = n * _transfer.RANGE_SIZE + 32 * MiB
+                self.check(f"download {label}: peak traced memory < {n} ranges + 32 MiB = "
                            f"{fmt_mem(down_limit)}", fmt_mem(down_mem), down_mem < down_limit)
-                for artifact_id in raw_made:
-                    raw.force_delete(artifact_id)
+
+            if self.sweep:
+                drop()
+                for c in SWEEP:
+                    up = timed(partial(orm_up, c))
+                    drop()
+                    down = timed(partial(orm_down, c))
+                    rm()
+                    up_mem, _ = memory(partial(orm_up, c))
+                    drop()
+                    down_mem, _ = memory(partial(orm_down, c))
+                    rm()
+                    self.sweep_rows.append([f"concurrency {c}", fmt_rate(size, up),
+                                            fmt_mem(up_mem), fmt_rate(size, down),
+                                            fmt_mem(down_mem)])
+            for artifact_id in raw_made:
+                raw.force_delete(artifact_id)
 
     def report(self, elapsed: float) -> bool:
         print(f"\ndataforce-orm transfer benchmarks ({'quick' if self.quick else 'full'}), "
@@ -577,6 +688,12 @@ class Bench:
         print_row(HEAD)
         for row in self.rows:
             print_row(row)
+        if self.sweep_rows:
+            print(f"\nconcurrency sweep (1 round each; storage capped per connection; "
+                  f"upload parts and download ranges as above; default {CONCURRENCY})")
+            for cells in [["", "upload", "peak memory", "download", "peak memory"],
+                          *self.sweep_rows]:
+                print(f"{cells[0]:<16}" + "".join(f"{c:>14}" for c in cells[1:]))
         print("\ntargets" + (" (--quick: throughput targets reported, not enforced)"
                              if self.quick else ""))
         failed = False
@@ -591,6 +708,11 @@ class Bench:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
+    parser.add_argument("--only", action="append", choices=SECTIONS,
+                        help="run only this section (repeatable)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="only the 1 GiB upload and download at concurrency "
+                             f"{', '.join(map(str, SWEEP))}: throughput and peak memory")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
@@ -602,7 +724,7 @@ def main() -> None:
         "/var/tmp" if os.path.isdir("/var/tmp") else None)
     tmp = Path(tempfile.mkdtemp(prefix="dataforce-transfers-", dir=root))
     try:
-        bench = Bench(args.quick, tmp)
+        bench = Bench(args.quick, tmp, args.only, args.sweep)
         bench.run()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -37,7 +37,15 @@ from ._query import QuerySet
 from ._resource import MODELS, Model, load_one, wire_error
 from ._satellites import deployed_check_op
 from ._session import Session, current_session
-from ._transfer import Call, Fetch, Open, is_sha256, transfer_op
+from ._transfer import (
+    CONCURRENCY,
+    Call,
+    Fetch,
+    Open,
+    check_concurrency,
+    is_sha256,
+    transfer_op,
+)
 from ._uploads import send_file_op
 
 if TYPE_CHECKING:
@@ -162,8 +170,7 @@ class Artifact(CreateOnly, CursorPages, Model):
         if description is not None:
             check_str("description", description)
         tag_list = check_tags(tags, max_items=None, max_len=None)
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValidationError("concurrency", "must be an integer >= 1")
+        check_concurrency(concurrency)
         given = check_metrics(extra_values) if extra_values is not None else {}
         source = os.fspath(path)
         info: dict[str, Any] = yield Local(lambda: archive_body(source))
@@ -210,7 +217,8 @@ class Artifact(CreateOnly, CursorPages, Model):
         return str(data["url"])
 
     def _download_op(self, session: Session, path: Target | str | os.PathLike[str] | None,
-                     progress: ProgressArg, verify: bool = True) -> Op[Path]:
+                     progress: ProgressArg, verify: bool = True,
+                     concurrency: int = CONCURRENCY) -> Op[Path]:
         target = as_target(path).resolve(self.file_name, str(self.pk))
         url = yield from self._url_op(session, "download-url")
         meter = progress_for(progress, self.size, f"download {target.name}",
@@ -218,7 +226,8 @@ class Artifact(CreateOnly, CursorPages, Model):
         sha = self.file_hash if verify and is_sha256(self.file_hash) else None
         try:
             done = yield from transfer_op(Fetch(url, str(target), self.size or None, sha,
-                                                session.ranged_download_above), meter)
+                                                session.ranged_download_above, concurrency),
+                                          meter)
         except OSError as exc:
             raise file_error(exc, target) from None
         return Path(done)
@@ -276,7 +285,7 @@ class Artifact(CreateOnly, CursorPages, Model):
                  path: str | os.PathLike[str] | None = None,
                  progress: ProgressArg = None, verify: bool = True,
                  cache: bool | None = None, force: bool = False,
-                 using: Session | None = None) -> Path:
+                 concurrency: int = CONCURRENCY, using: Session | None = None) -> Path:
         """Stream the file and return where it was written: into ``directory`` under its
         stored name (the directory made with its parents), to the file ``path`` (its
         directory must exist), or to ``target`` (an existing directory or text ending in a
@@ -292,6 +301,8 @@ class Artifact(CreateOnly, CursorPages, Model):
         file in the local cache and serves it from there without a transfer (with a target,
         hard-linked or copied there; else the cached path is returned); ``force=True``
         transfers it again. An artifact without a SHA-256 is never served from the cache.
+        A file above the session's ``ranged_download_above`` comes in ranges, ``concurrency``
+        at once (each retried and resumed alone).
 
         Args:
             target: A directory or a file path, by the rule above (default: the current
@@ -303,24 +314,28 @@ class Artifact(CreateOnly, CursorPages, Model):
             verify: Check the SHA-256 of the bytes written.
             cache: Go through the local cache (default: the session's ``cache``).
             force: Transfer again even when the cache holds the file.
+            concurrency: How many ranges of a ranged download are fetched at once (1: one
+                stream).
             using: The session to send it on.
         """
+        check_concurrency(concurrency)
         session = self._session_for(using)
         where = Target(target, directory, path)
         return session.driver.run(cached.download_op(self, session, where, progress, verify,
-                                                     cache, force))
+                                                     cache, force, concurrency))
 
     async def adownload(self, target: str | os.PathLike[str] | None = None, /, *,
                         directory: str | os.PathLike[str] | None = None,
                         path: str | os.PathLike[str] | None = None,
                         progress: ProgressArg = None, verify: bool = True,
                         cache: bool | None = None, force: bool = False,
-                        using: Session | None = None) -> Path:
+                        concurrency: int = CONCURRENCY, using: Session | None = None) -> Path:
         """Async ``download()`` (file writes and hashing run in threads)."""
+        check_concurrency(concurrency)
         session = self._session_for(using)
         where = Target(target, directory, path)
         return await session.async_driver.run(cached.download_op(
-            self, session, where, progress, verify, cache, force))
+            self, session, where, progress, verify, cache, force, concurrency))
 
     def open(self, *, using: Session | None = None) -> Any:
         """The file as a readable binary stream (a context manager), without writing it.
@@ -390,7 +405,7 @@ class ArtifactManager(QuerySet[Artifact]):
 
     def upload(self, path: str | os.PathLike[str], name: str | None = None,
                description: str | None = None, tags: Iterable[str] | None = None, *,
-               progress: ProgressArg = None, concurrency: int = 4,
+               progress: ProgressArg = None, concurrency: int = CONCURRENCY,
                extra_values: Mapping[str, Any] | None = None, type: str | None = None
                ) -> Artifact:
         """Upload a ``.luml`` archive as a new artifact of this collection; returns it in
@@ -423,7 +438,7 @@ class ArtifactManager(QuerySet[Artifact]):
 
     async def aupload(self, path: str | os.PathLike[str], name: str | None = None,
                       description: str | None = None, tags: Iterable[str] | None = None, *,
-                      progress: ProgressArg = None, concurrency: int = 4,
+                      progress: ProgressArg = None, concurrency: int = CONCURRENCY,
                       extra_values: Mapping[str, Any] | None = None,
                       type: str | None = None) -> Artifact:
         """Async ``upload()`` (packing, reading and hashing the file run in threads)."""
@@ -433,8 +448,8 @@ class ArtifactManager(QuerySet[Artifact]):
                 session, self.collection_id, source, name, description, tags, progress,
                 concurrency, extra_values))
 
-    def bulk_upload(self, paths: Iterable[str | os.PathLike[str]], concurrency: int = 4, *,
-                    progress: ProgressArg = None, **options: Any
+    def bulk_upload(self, paths: Iterable[str | os.PathLike[str]],
+                    concurrency: int = CONCURRENCY, *, progress: ProgressArg = None, **options: Any
                     ) -> list[Artifact | DataForceError]:
         """Upload each path (``options`` as ``upload()`` takes them: ``type``, ``tags``,
         ``extra_values``, ...), ``concurrency`` at a time, under one progress bar; each slot
@@ -442,9 +457,9 @@ class ArtifactManager(QuerySet[Artifact]):
         stop the rest)."""
         return bulk.bulk_upload(self, paths, concurrency, progress, options)
 
-    async def abulk_upload(self, paths: Iterable[str | os.PathLike[str]], concurrency: int = 4,
-                           *, progress: ProgressArg = None, **options: Any
-                           ) -> list[Artifact | DataForceError]:
+    async def abulk_upload(self, paths: Iterable[str | os.PathLike[str]],
+                           concurrency: int = CONCURRENCY, *, progress: ProgressArg = None,
+                           **options: Any) -> list[Artifact | DataForceError]:
         """Async ``bulk_upload()`` (tasks on the running loop)."""
         return await bulk.abulk_upload(self, paths, concurrency, progress, options)
 

@@ -14,21 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._errors import DataForceError, ValidationError
+from ._errors import DataForceError
 from ._progress import Progress, ProgressArg, progress_for
 from ._query import Manager
 from ._session import Session
+from ._transfer import CONCURRENCY, check_concurrency
 
 if TYPE_CHECKING:
     from ._artifacts import Artifact, ArtifactManager
 
 T = TypeVar("T")
 Source = str | os.PathLike[str]
-
-
-def _check(concurrency: int) -> None:
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValidationError("concurrency", "must be an integer >= 1")
 
 
 def _size(path: Source) -> int:
@@ -88,7 +84,7 @@ def _close(shared: Progress | bool) -> None:
 def bulk_upload(manager: ArtifactManager, paths: Iterable[Source], concurrency: int,
                 progress: ProgressArg, options: dict[str, Any]) -> list[Artifact | DataForceError]:
     """``manager.upload(path, **options)`` for each path, ``concurrency`` at a time."""
-    _check(concurrency)
+    check_concurrency(concurrency)
     items = list(paths)
     session = manager._session_for()
     shared = _shared(progress, sum(map(_size, items)), len(items), "upload", session)
@@ -103,7 +99,7 @@ async def abulk_upload(manager: ArtifactManager, paths: Iterable[Source], concur
                        progress: ProgressArg, options: dict[str, Any]
                        ) -> list[Artifact | DataForceError]:
     """Async ``bulk_upload()``."""
-    _check(concurrency)
+    check_concurrency(concurrency)
     items = list(paths)
     session = manager._session_for()
     total = sum(await asyncio.to_thread(lambda: list(map(_size, items))))
@@ -119,7 +115,7 @@ class ArtifactObjects(Manager["Artifact"]):
     """``Artifact.objects``: every artifact query, and ``bulk_download()``."""
 
     def bulk_download(self, artifacts: Iterable[Artifact], directory: Source,
-                      concurrency: int = 4, *, progress: ProgressArg = None,
+                      concurrency: int = CONCURRENCY, *, progress: ProgressArg = None,
                       verify: bool = True, cache: bool | None = None
                       ) -> list[Path | DataForceError]:
         """Download each artifact into ``directory`` (made with its parents) under its
@@ -127,7 +123,7 @@ class ArtifactObjects(Manager["Artifact"]):
         file's path, or the library error that item raised (one failure does not stop the
         rest). Two artifacts with the same stored name would write the same file: pass
         them to separate directories."""
-        _check(concurrency)
+        check_concurrency(concurrency)
         items = list(artifacts)
         session = self._session_for()
         shared = _shared(progress, sum(a.size for a in items), len(items), "download",
@@ -140,11 +136,11 @@ class ArtifactObjects(Manager["Artifact"]):
             _close(shared)
 
     async def abulk_download(self, artifacts: Iterable[Artifact], directory: Source,
-                             concurrency: int = 4, *, progress: ProgressArg = None,
+                             concurrency: int = CONCURRENCY, *, progress: ProgressArg = None,
                              verify: bool = True, cache: bool | None = None
                              ) -> list[Path | DataForceError]:
         """Async ``bulk_download()``."""
-        _check(concurrency)
+        check_concurrency(concurrency)
         items = list(artifacts)
         session = self._session_for()
         shared = _shared(progress, sum(a.size for a in items), len(items), "download",

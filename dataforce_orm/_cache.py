@@ -134,13 +134,13 @@ def place(cached: Path, target: Path) -> Path:
 
 
 def download_op(art: Artifact, session: Session, where: Target, progress: ProgressArg,
-                verify: bool, cache: bool | None, force: bool) -> Op[Path]:
+                verify: bool, cache: bool | None, force: bool, concurrency: int) -> Op[Path]:
     """A download through the cache when ``cache`` (else the session's ``cache``) is on and
     the artifact declares a SHA-256; otherwise the plain download."""
     use = session.cache if cache is None else cache
     cached = entry(session, art) if use else None
     if cached is None:
-        return (yield from art._download_op(session, where, progress, verify))
+        return (yield from art._download_op(session, where, progress, verify, concurrency))
     if not verify:
         raise DataForceError("download(cache=True) keeps only verified files: drop "
                              "verify=False or the cache")
@@ -150,7 +150,8 @@ def download_op(art: Artifact, session: Session, where: Target, progress: Progre
     yield Local(lock.acquire)  # (blocking: in a thread under the async driver)
     try:
         if force or not (yield Local(lambda: _whole(cached, art.size))):
-            yield from art._download_op(session, Target(path=cached), progress, True)
+            yield from art._download_op(session, Target(path=cached), progress, True,
+                                          concurrency)
     finally:
         lock.release()
     if target is None:

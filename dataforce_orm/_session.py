@@ -124,8 +124,8 @@ class Session:
         cache_dir: Where the cache lives (default ``DFS_CACHE_DIR``, else the user's cache).
         max_storage_connections: The most storage requests in flight at once (default 16).
         pickle_key: Whether a pickle of the session carries the API key (default True).
-        ranged_download_above: Downloads larger than this many bytes are fetched in 8 MiB
-            ranges, 4 at once (default 64 MiB; None: always one stream).
+        ranged_download_above: Downloads larger than this many bytes are fetched in ranges,
+            ``download(concurrency=)`` at once (default 64 MiB; None: always one stream).
 
     Attributes:
         profile: The profile the settings were read from.

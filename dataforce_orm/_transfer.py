@@ -60,6 +60,7 @@ from ._errors import (
     IntegrityError,
     TimeoutError,
     TransportError,
+    ValidationError,
 )
 from ._errors import error_class as _error_class
 from ._limits import CappedBody, Deadline, Limits, Stall, within
@@ -70,8 +71,17 @@ from ._storage_gate import Gate, agated, gated
 
 log = logging.getLogger("dataforce_orm")
 CHUNK = 1024 * 1024  # bytes read from a file (or the network) at a time
+# Parts of an upload, or ranges of a download, in flight at once by default (and the items of
+# a bulk transfer); chosen by measurement, see docs/artifacts.md.
+CONCURRENCY = 4
 
 T = TypeVar("T")
+
+
+def check_concurrency(value: object) -> None:
+    """Refuse a ``concurrency`` that is not an integer >= 1 (a bool is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("concurrency", f"must be an integer >= 1, got {value!r}")
 
 
 _STORAGE_HEADERS = {"Accept-Encoding": "identity"}  # bodies as stored: nothing to inflate
@@ -128,7 +138,7 @@ class Fetch:
     size: int | None = None
     sha256: str | None = None
     ranged_above: int | None = None  # split a larger download into ranges (None: never)
-    concurrency: int = 4  # ranges in flight at once
+    concurrency: int = CONCURRENCY  # ranges in flight at once (1: one stream)
 
 
 @dataclass(frozen=True)
@@ -190,7 +200,9 @@ def _fetch_op(step: Fetch, progress: Progress | None) -> Op[str]:
     return str(target)
 
 
-RANGE_SIZE = 8 * 1024 * 1024  # bytes per ranged GET of a parallel download
+RANGE_SIZE = 8 * 1024 * 1024  # the smallest range of a parallel download, and the SHA-256's
+# in-memory budget per range in flight (bytes arriving ahead of the hash beyond it are read back)
+MAX_RANGE_SIZE = 32 * 1024 * 1024  # the largest range
 RANGED_DOWNLOAD_ABOVE = 64 * 1024 * 1024  # the default size above which downloads are ranged
 
 
@@ -198,15 +210,24 @@ class _RangeIgnored(DataForceError):
     """The server answered a range request with the whole file (it ignores ``Range``)."""
 
 
+def range_size(size: int, concurrency: int) -> int:
+    """The ranges of a parallel download of ``size`` bytes: about four per connection (fewer
+    requests, each a longer stream), a multiple of RANGE_SIZE up to MAX_RANGE_SIZE."""
+    share = -(-size // (4 * concurrency * RANGE_SIZE)) * RANGE_SIZE
+    return max(RANGE_SIZE, min(MAX_RANGE_SIZE, share))
+
+
 def _ranges_op(step: Fetch, tmp: Path, progress: Progress | None) -> Op[_Partial | None]:
-    """Fetch ``step`` into ``tmp`` (sized first) in ranges of RANGE_SIZE, ``concurrency`` at
-    once, each retried and resumed alone; the SHA-256 computed in order as bytes arrive. The
-    download so far, or None when the server ignores ``Range`` (``tmp`` is then removed)."""
+    """Fetch ``step`` into ``tmp`` (sized first) in ranges (``range_size()``), ``concurrency``
+    at once, each retried and resumed alone; the SHA-256 computed in order as bytes arrive.
+    The download so far, or None when the server ignores ``Range`` (``tmp`` is then
+    removed)."""
     size = step.size or 0
     yield Local(lambda: _sized(tmp, size))
     hasher = _OrderedHash(tmp, step.concurrency * RANGE_SIZE) if step.sha256 else None
-    ranges = [_Range(step, tmp, start, min(RANGE_SIZE, size - start), hasher)
-              for start in range(0, size, RANGE_SIZE)]
+    each = range_size(size, step.concurrency)
+    ranges = [_Range(step, tmp, start, min(each, size - start), hasher)
+              for start in range(0, size, each)]
     try:
         yield Parallel(tuple(_range_op(one, progress) for one in ranges), step.concurrency)
         if hasher is not None:

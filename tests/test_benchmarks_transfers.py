@@ -23,7 +23,8 @@ def test_transfers_quick_run() -> None:
     head = next(line for line in out.splitlines() if line.startswith("scenario"))
     assert head.split()[:4] == ["scenario", "ORM", "raw", "ORM/raw"]
     for row in ("upload 8 MiB, one PUT", "download 8 MiB", "requests: upload (single PUT)",
-                "requests: delete", "requests: download", "download 64 MiB vs one GET",
+                "requests: delete", "requests: download", "upload 64 MiB vs raw parts x4",
+                "download 64 MiB vs one GET",
                 "download 64 MiB vs 4 ranged GETs",
                 "peak memory: upload 64 MiB", "peak memory: download 64 MiB"):
         assert any(line.startswith(row) for line in out.splitlines()), row

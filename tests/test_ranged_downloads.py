@@ -1,10 +1,12 @@
 """Parallel ranged downloads against LocalServer's storage, sync and async: the file written
 in place from ranges and verified, a range failing once retried alone, a bad Content-Range
-refused, and a server that ignores ``Range`` served as one stream."""
+refused, a server that ignores ``Range`` served as one stream, and ``concurrency``: the
+ranges in flight at once (1: one stream), checked before any request."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -174,6 +176,74 @@ def _slow(ex: Exchange, segments: Any, first: int, length: int) -> None:
             ex._write(f.read(count))
         length -= count
         first = 0
+
+
+def test_concurrency_1_is_one_stream(m: Any, art: Artifact, tmp_path: Path,
+                                     gets: list[str | None]) -> None:
+    out = m.download(art, path=tmp_path / "out.luml", concurrency=1)
+    assert out.read_bytes() == (tmp_path / "big.luml").read_bytes()
+    assert gets == [None]
+
+
+def test_concurrency_3_holds_at_most_3_ranges_in_flight(
+        m: Any, art: Artifact, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each GET waits (briefly, released at once) until 3 are in flight: more would show."""
+    real, busy = Storage._get, threading.Condition()
+    now, peak = [0], [0]
+
+    def counted(self: Storage, ex: Exchange, *args: Any, **kw: Any) -> None:
+        with busy:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+            busy.notify_all()
+            busy.wait_for(lambda: peak[0] >= 3, timeout=10)
+        try:
+            real(self, ex, *args, **kw)
+        finally:
+            with busy:
+                now[0] -= 1
+
+    monkeypatch.setattr(Storage, "_get", counted)
+    out = m.download(art, path=tmp_path / "out.luml", concurrency=3)
+    assert out.read_bytes() == (tmp_path / "big.luml").read_bytes()
+    assert peak[0] == 3
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "4", None])
+def test_a_bad_concurrency_is_refused_before_any_request(
+        m: Any, art: Artifact, tmp_path: Path, server: LocalServer, bad: object) -> None:
+    before = len(server.request_log)
+    with pytest.raises(dfo.ValidationError, match=r"concurrency.*integer >= 1"):
+        m.download(art, path=tmp_path / "out.luml", concurrency=bad)
+    assert len(server.request_log) == before
+    assert not list(tmp_path.glob("out.luml*"))
+
+
+def test_ranges_are_sized_from_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """About four ranges per connection, in multiples of 8 MiB from 8 to 32 MiB."""
+    mib = 1024 * 1024
+    monkeypatch.setattr(_transfer, "RANGE_SIZE", 8 * mib)
+    assert _transfer.range_size(1024 * mib, 4) == 32 * mib  # capped: 32 ranges
+    assert _transfer.range_size(256 * mib, 4) == 16 * mib
+    assert _transfer.range_size(100 * mib, 4) == 8 * mib  # 6.25 MiB, rounded up
+    assert _transfer.range_size(65 * mib, 16) == 8 * mib  # never below 8 MiB
+    assert _transfer.range_size(1024 * mib, 16) == 16 * mib
+
+
+def test_the_ordered_hash_reads_back_what_exceeds_its_budget(tmp_path: Path) -> None:
+    """Chunks arriving ahead of the next byte to hash beyond the budget are read back from
+    the file: the digest is still the file's, in order."""
+    import hashlib
+
+    data = os.urandom(10 * 1000)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    hasher = _transfer._OrderedHash(path, budget=2500)
+    for offset in [9000, 7000, 8000, 3000, 1000, 2000, 4000, 6000, 5000, 0]:
+        hasher.add(offset, data[offset:offset + 1000])
+    hasher.close()
+    assert hasher.done == len(data)
+    assert hasher.digest.hexdigest() == hashlib.sha256(data).hexdigest()
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "64"])
