@@ -7,7 +7,7 @@ A group is a declaration; its commands are functions taking a ``Context``::
     @tracks.command("get", "show one track",
                     arg("ref", metavar="ID_OR_NAME", help="the track's id, or its exact name"))
     def _tracks_get(ctx: Context) -> None:
-        ctx.show(find(ctx, "track", ctx.args.ref, ...))
+        ctx.show(find_in("track", ctx.args.ref, Track.objects.using(ctx.session)))
 
 ``build_parser()`` turns every declared group (and the top-level commands of
 ``command()``) into argparse parsers; the global options (``GLOBAL_OPTIONS``) are
