@@ -198,6 +198,13 @@ class WriteOnly(Model):
             return _UNKNOWN
         return super()._local(name)
 
+    def _given_fields(self) -> list[str]:
+        """A write-only field assigned on an object never loaded is given, exactly as a
+        constructor argument is (``OrbitSecret(id=...)``, then ``.value = ...``)."""
+        given = super()._given_fields()
+        return given + [s.name for s in self._write_only() if s.name in (self._held or ())
+                        and s.name in self._editable and s.name not in given]
+
     def _sent(self, created: bool = False) -> None:
         """After a write: the write-only values held were sent, so they are not changes (a
         create sent every one)."""

@@ -21,7 +21,6 @@ from ._artifacts import Artifact, ArtifactStatus, ArtifactType
 from ._cli_base import (
     COMMANDS,
     GROUPS,
-    MAX_LISTED,
     CLIError,
     Column,
     Context,
@@ -30,7 +29,7 @@ from ._cli_base import (
     arg,
     cell,
     command,
-    find,
+    find_in,
     find_listed,
     human_size,
     main,
@@ -53,7 +52,6 @@ NOT_NOUNS = {
 }
 
 _YES = arg("--yes", "-y", action="store_true", help="do not ask")
-_MANY = 1000  # names read for a "did you mean" after a miss
 
 
 def _tags_change(ctx: Context) -> list[str] | None:
@@ -106,17 +104,7 @@ _REF = arg("ref", metavar="ID_OR_NAME", help="the collection's id, or its exact 
 
 def find_collection(ctx: Context, ref: str) -> Collection:
     """The collection ``ref`` (an id, or an exact name) means in the session's orbit."""
-    objects = Collection.objects.using(ctx.session)
-
-    def by_id(ident: str) -> Collection | None:
-        try:
-            return objects.get(id=ident)
-        except Collection.DoesNotExist:
-            return None
-
-    return find("collection", ref, by_id=by_id,
-                by_name=lambda name: list(objects.filter(name=name)[:MAX_LISTED + 1]),
-                names=lambda: (c.name for c in objects.all()[:_MANY]))
+    return find_in("collection", ref, Collection.objects.using(ctx.session))
 
 
 @collections.command(
@@ -222,16 +210,7 @@ def find_artifact(ctx: Context, ref: str, collection: str | None = None) -> Arti
         where = f" in collection {c.name!r}"
     else:
         objects = Artifact.objects.using(ctx.session).all()
-
-    def by_id(ident: str) -> Artifact | None:
-        try:
-            return objects.get(id=ident)
-        except Artifact.DoesNotExist:
-            return None
-
-    return find("artifact", ref, by_id=by_id, where=where,
-                by_name=lambda name: list(objects.filter(name=name)[:MAX_LISTED + 1]),
-                names=lambda: (a.name for a in objects[:_MANY]))
+    return find_in("artifact", ref, objects, where)
 
 
 @artifacts.command(

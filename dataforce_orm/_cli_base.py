@@ -7,7 +7,7 @@ A group is a declaration; its commands are functions taking a ``Context``::
     @tracks.command("get", "show one track",
                     arg("ref", metavar="ID_OR_NAME", help="the track's id, or its exact name"))
     def _tracks_get(ctx: Context) -> None:
-        ctx.show(find(ctx, "track", ctx.args.ref, ...))
+        ctx.show(find_in("track", ctx.args.ref, Track.objects.using(ctx.session)))
 
 ``build_parser()`` turns every declared group (and the top-level commands of
 ``command()``) into argparse parsers; the global options (``GLOBAL_OPTIONS``) are
@@ -50,12 +50,16 @@ from ._errors import (
     ValidationError,
 )
 from ._fields import SPEC
+from ._query import QuerySet
+from ._resource import Model
 from ._session import Session
 from ._version import __version__
 
 PROG = "dataforce-orm"
 MAX_LISTED = 10  # ids named in an "several match" error
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
+MANY_NAMES = 1000  # names read for a "did you mean" after a miss
 
 
 # -- declarations ---------------------------------------------------------------------------
@@ -538,6 +542,20 @@ def find(kind: str, ref: str, *, by_id: Callable[[str], T | None],
         raise Ambiguous(f"{many} {kind}s are named {ref!r}{where}: {shown}; pass the id "
                         "instead")
     return matches[0]
+
+
+def find_in(kind: str, ref: str, objects: QuerySet[M], where: str = "") -> M:
+    """``find()`` in ``objects``: an id by one get, a name by a filter, the names of a
+    miss's "did you mean" from the first ``MANY_NAMES``."""
+    def by_id(ident: str) -> M | None:
+        try:
+            return objects.get(id=ident)
+        except objects.model.DoesNotExist:
+            return None
+
+    return find(kind, ref, by_id=by_id, where=where,
+                by_name=lambda name: list(objects.filter(name=name)[:MAX_LISTED + 1]),
+                names=lambda: (getattr(o, "name", "") for o in objects.all()[:MANY_NAMES]))
 
 
 def find_listed(kind: str, ref: str, every: Sequence[T],

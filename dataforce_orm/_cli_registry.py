@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from ._artifacts import Artifact, ArtifactType
 from ._cli_base import (
-    MAX_LISTED,
     Column,
     Context,
     Group,
     NotFound,
     arg,
-    find,
+    find_in,
     json_value,
     positive,
 )
@@ -29,36 +28,15 @@ ENTRY_COLUMNS: tuple[Column, ...] = (
     ("ARTIFACT", "artifact_name"), ("ARTIFACT ID", "artifact_id"), ("ADDED (UTC)", "created_at"))
 _TYPES = [t.value for t in ArtifactType]
 _TRACK = arg("track", metavar="TRACK", help="the track's id, or its exact name")
-_MANY = 1000  # names read for a "did you mean" after a miss
 
 
 def find_track(ctx: Context, ref: str) -> Track:
     """The track ``ref`` (an id, or an exact name) means in the session's orbit."""
-    objects = Track.objects.using(ctx.session)
-
-    def by_id(ident: str) -> Track | None:
-        try:
-            return objects.get(id=ident)
-        except Track.DoesNotExist:
-            return None
-
-    return find("track", ref, by_id=by_id,
-                by_name=lambda name: list(objects.filter(name=name)[:MAX_LISTED + 1]),
-                names=lambda: (t.name for t in objects.all()[:_MANY]))
+    return find_in("track", ref, Track.objects.using(ctx.session))
 
 
 def _find_artifact(ctx: Context, ref: str) -> Artifact:
-    objects = Artifact.objects.using(ctx.session)
-
-    def by_id(ident: str) -> Artifact | None:
-        try:
-            return objects.get(id=ident)
-        except Artifact.DoesNotExist:
-            return None
-
-    return find("artifact", ref, by_id=by_id,
-                by_name=lambda name: list(objects.filter(name=name)[:MAX_LISTED + 1]),
-                names=lambda: (a.name for a in objects[:_MANY]))
+    return find_in("artifact", ref, Artifact.objects.using(ctx.session))
 
 
 def _version(ctx: Context, track: Track, text: str) -> TrackEntry:

@@ -9,12 +9,12 @@ import itertools
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_kit import cli_env, dfo, ok
 
 import dataforce_orm
 from dataforce_orm import Collection, Session
@@ -42,10 +42,7 @@ def orbit(srv: LocalServer) -> str:
 
 @pytest.fixture
 def environ(srv: LocalServer, orbit: str, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DFS_", "LUML_"))}
-    env.update(PYTHONPATH=str(ROOT), DFS_BASE_URL=srv.url, DFS_API_KEY=srv.api_key,
-               DFS_ORBIT=orbit, DFS_CONFIG_FILE=str(tmp_path / "none.ini"))
-    return env
+    return cli_env(srv, orbit, tmp_path)
 
 
 @pytest.fixture
@@ -53,17 +50,6 @@ def lib(srv: LocalServer, orbit: str) -> Iterator[Session]:
     with Session(api_key=srv.api_key, base_url=srv.url, organization=srv.organization_id,
                  orbit=orbit) as s:
         yield s
-
-
-def dfo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dataforce_orm", *args], env=env,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-
-
-def ok(env: dict[str, str], *args: str) -> Any:
-    done = dfo(env, *args, "--json")
-    assert (done.returncode, done.stderr) == (0, ""), done.stderr
-    return json.loads(done.stdout)
 
 
 def archive(tmp_path: Path, name: str, **kw: Any) -> Path:

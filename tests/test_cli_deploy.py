@@ -4,19 +4,15 @@ against a LocalServer and a LocalSatellite."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_kit import cli_env, dfo
 
 from dataforce_orm import Artifact, Collection, Deployment, Session
 from dataforce_orm.testing import LocalSatellite, LocalServer, make_luml_archive
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +24,7 @@ def srv() -> Iterator[LocalServer]:
 
 @pytest.fixture
 def env(srv: LocalServer, tmp_path: Path) -> dict[str, str]:
-    orbit = srv.add_orbit(srv.organization_id, f"cli-{tmp_path.name}")
-    out = {k: v for k, v in os.environ.items() if not k.startswith(("DFS_", "LUML_"))}
-    out.update(PYTHONPATH=str(ROOT), DFS_BASE_URL=srv.url, DFS_API_KEY=srv.api_key,
-               DFS_ORBIT=orbit, DFS_CONFIG_FILE=str(tmp_path / "none.ini"))
-    return out
+    return cli_env(srv, srv.add_orbit(srv.organization_id, f"cli-{tmp_path.name}"), tmp_path)
 
 
 @pytest.fixture
@@ -42,13 +34,8 @@ def lib(srv: LocalServer, env: dict[str, str]) -> Iterator[Session]:
         yield s
 
 
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dataforce_orm", *args], env=env,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-
-
-def ok(env: dict[str, str], *args: str) -> Any:
-    done = run(env, *args, "--json")
+def ok(env: dict[str, str], *args: str) -> Any:  # (stderr not checked)
+    done = dfo(env, *args, "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -58,7 +45,7 @@ def test_satellites_and_deployments_from_the_command_line(
     made = ok(env, "satellites", "create", "edge", "--description", "rack")
     key = made["api_key"]
     assert key.startswith("dfssat_") and made["satellite"]["name"] == "edge"
-    text = run(env, "satellites", "create", "other")
+    text = dfo(env, "satellites", "create", "other")
     assert text.returncode == 0 and text.stdout.count("dfssat_") == 1 and text.stderr == ""
     coll = Collection.objects.using(lib).create(name="m", collection_type="model")
     art = coll.artifacts.upload(make_luml_archive(tmp_path / "a.luml"), name="v1")
@@ -66,9 +53,9 @@ def test_satellites_and_deployments_from_the_command_line(
     with LocalSatellite(srv.url, key, poll_interval=0.01):
         listed = ok(env, "satellites", "list", "--paired")
         assert [s["name"] for s in listed] == ["edge"]
-        shown = run(env, "satellites", "get", "edge")
+        shown = dfo(env, "satellites", "get", "edge")
         assert shown.returncode == 0 and key not in shown.stdout and "dfssat_" not in shown.stdout
-        done = run(env, "deployments", "create", "--artifact", str(art.id), "--satellite",
+        done = dfo(env, "deployments", "create", "--artifact", str(art.id), "--satellite",
                    "edge", "--name", "svc", "--param", "replicas=2", "--param", "gpu=false",
                    "--env", "MODE=fast", "--tag", "prod", "--wait", "--json")
         assert done.returncode == 0, done.stderr
@@ -85,7 +72,7 @@ def test_satellites_and_deployments_from_the_command_line(
         assert [d.id for d in Deployment.objects.using(lib).all()] == [new["id"]]
         gone = ok(env, "deployments", "delete", new["id"], "--wait", "--yes")
         assert gone == {"id": new["id"], "name": "svc", "deleted": True}
-        refused = run(env, "deployments", "create", "--artifact", str(art.id), "--satellite",
+        refused = dfo(env, "deployments", "create", "--artifact", str(art.id), "--satellite",
                       "edge", "--name", "x", "--param", "oops")
         assert refused.returncode == 2 and "KEY=VALUE" in refused.stderr
     again = ok(env, "satellites", "regenerate-key", "edge", "--yes")
@@ -101,7 +88,7 @@ def test_a_wait_on_a_silent_satellite_times_out_naming_it(
     with LocalSatellite(srv.url, key, poll_interval=0.01, silent=True):
         made = ok(env, "deployments", "create", "--artifact", str(art.id), "--satellite",
                   "quiet", "--name", "late")
-        done = run(env, "deployments", "wait", "late", "--timeout", "0.3", "-q")
+        done = dfo(env, "deployments", "wait", "late", "--timeout", "0.3", "-q")
         assert done.returncode == 10 and done.stdout == ""
         assert "still pending" in done.stderr and "last seen" in done.stderr, done.stderr
         assert key not in done.stderr
@@ -116,11 +103,11 @@ def test_a_deployed_artifact_is_force_deleted_only_with_force_deployments(
     art = coll.artifacts.upload(make_luml_archive(tmp_path / "a.luml"), name="served")
     ok(env, "deployments", "create", "--artifact", str(art.id), "--satellite", "node",
        "--name", "svc")
-    helped = run(env, "artifacts", "delete", "--help")
+    helped = dfo(env, "artifacts", "delete", "--help")
     assert "--force-deployments" in helped.stdout and "containers keep" in helped.stdout
-    alone = run(env, "artifacts", "delete", str(art.id), "--force-deployments", "--yes")
+    alone = dfo(env, "artifacts", "delete", str(art.id), "--force-deployments", "--yes")
     assert alone.returncode == 2 and "goes with --force" in alone.stderr
-    refused = run(env, "artifacts", "delete", str(art.id), "--force", "--yes")
+    refused = dfo(env, "artifacts", "delete", str(art.id), "--force", "--yes")
     assert refused.returncode not in (0, 2) and "svc" in refused.stderr, refused.stderr
     assert Deployment.objects.using(lib).count() == 1
     gone = ok(env, "artifacts", "delete", str(art.id), "--force", "--force-deployments",

@@ -3,20 +3,14 @@ against a LocalServer: create, add, promote, entries, remove, with ``--json`` an
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_kit import cli_env, dfo, ok
 
 from dataforce_orm import Collection, Session, Track
 from dataforce_orm.testing import LocalServer, make_luml_archive
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -27,22 +21,8 @@ def srv() -> Iterator[LocalServer]:
 
 @pytest.fixture
 def env(srv: LocalServer, tmp_path: Path) -> dict[str, str]:
-    orbit = srv.add_orbit(srv.organization_id, f"cli-tracks-{tmp_path.name}")
-    out = {k: v for k, v in os.environ.items() if not k.startswith(("DFS_", "LUML_"))}
-    out.update(PYTHONPATH=str(ROOT), DFS_BASE_URL=srv.url, DFS_API_KEY=srv.api_key,
-               DFS_ORBIT=orbit, DFS_CONFIG_FILE=str(tmp_path / "none.ini"))
-    return out
-
-
-def dfo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dataforce_orm", *args], env=env,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-
-
-def ok(env: dict[str, str], *args: str) -> Any:
-    done = dfo(env, *args, "--json")
-    assert (done.returncode, done.stderr) == (0, ""), done.stderr
-    return json.loads(done.stdout)
+    return cli_env(srv, srv.add_orbit(srv.organization_id, f"cli-tracks-{tmp_path.name}"),
+                   tmp_path)
 
 
 def test_register_promote_list_and_remove(env: dict[str, str], srv: LocalServer,

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_kit import cli_env, dfo
 
 from dataforce_orm.testing import LocalServer
 
-ROOT = Path(__file__).resolve().parent.parent
 VALUE = "sk-cli-value-0123456789abcdef"
 _orbits = itertools.count()
 
@@ -30,18 +28,8 @@ def srv() -> Iterator[LocalServer]:
 
 @pytest.fixture
 def env(srv: LocalServer, tmp_path: Path) -> dict[str, str]:
-    orbit = srv.add_orbit(srv.organization_id, f"cli-secrets-{next(_orbits)}")
-    out = {k: v for k, v in os.environ.items() if not k.startswith(("DFS_", "LUML_"))}
-    out.update(PYTHONPATH=str(ROOT), DFS_BASE_URL=srv.url, DFS_API_KEY=srv.api_key,
-               DFS_ORBIT=orbit, DFS_CONFIG_FILE=str(tmp_path / "none.ini"))
-    return out
-
-
-def dfo(env: dict[str, str], *args: str, stdin: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dataforce_orm", *args], env=env,
-                          capture_output=True, text=True, timeout=60, input=stdin,
-                          stdin=None if stdin is not None else subprocess.DEVNULL)
+    return cli_env(srv, srv.add_orbit(srv.organization_id, f"cli-secrets-{next(_orbits)}"),
+                   tmp_path)
 
 
 def _no_value(*runs: subprocess.CompletedProcess[str]) -> None:

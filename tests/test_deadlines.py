@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from raw_server import answer_each
 
 from dataforce_orm import Collection, RetryPolicy, Session, TimeoutError
 from dataforce_orm.testing import Fault, LocalServer
@@ -211,19 +212,11 @@ class _Trickle:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        answer_each(self.sock, self._answer, self.stop.is_set)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:

@@ -16,12 +16,12 @@ import asyncio
 import json
 import re
 import socket
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from raw_server import answer_each
 
 from dataforce_orm import (
     APIError,
@@ -76,7 +76,7 @@ class Garbage:
         self.sock.listen(32)
         self.bad: tuple[str, str, bytes] | None = None
         self.seen: list[tuple[str, str]] = []  # (method, endpoint) of each request
-        threading.Thread(target=self._serve, daemon=True).start()
+        answer_each(self.sock, self._answer)
 
     @property
     def url(self) -> str:
@@ -98,14 +98,6 @@ class Garbage:
         return {"orgs": js(ORGS), "orbits": js(ORBITS), "list": js({"items": [], "cursor": None}),
                 "item": js(GOOD)}.get(endpoint, js({"detail": "Not Found"}, 404)) if (
             method == "GET") else js(GOOD)
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from raw_server import answer_each
 
 from dataforce_orm import (
     BucketSecret,
@@ -65,15 +66,7 @@ class Hostile:
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         self._stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self._stop:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        answer_each(self._sock, self._serve, lambda: self._stop)
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pytest
-from parity import MakeSession
+from parity import AsyncMode, MakeSession, SyncMode
 
 from dataforce_orm import (
+    BucketSecret,
     ConflictError,
     OrbitSecret,
     PermissionDeniedError,
@@ -176,3 +178,36 @@ def test_an_update_whose_answer_is_dropped_is_settled(server: LocalServer, sessi
     assert server.fault_counts.get("drop_after") == before + 1
     assert listed.changed_fields() == []
     assert listed.reveal() == (VALUE if change == "name" else VALUE + "-new")
+
+
+def test_a_value_assigned_on_an_object_never_loaded_is_sent_as_a_constructor_argument(
+        server: LocalServer, session: Session, m: SyncMode | AsyncMode,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    made = OrbitSecret.objects.create(name="BY_ID", value=VALUE)
+    by_id = OrbitSecret(id=made.id)
+    by_id.value = VALUE + "-assigned"
+    m.save(by_id)
+    assert made.reveal() == VALUE + "-assigned"
+    by_id.name = "RENAMED"  # a rename after it keeps the value sent
+    m.save(by_id)
+    assert made.reveal() == VALUE + "-assigned" and server.orbit_secret_value(made.id) == (
+        VALUE + "-assigned")
+    assert OrbitSecret.objects.get(id=made.id).name == "RENAMED"
+    for text in (repr(by_id), str(by_id.to_dict()), caplog.text):
+        assert VALUE not in text
+
+
+def test_a_bucket_key_assigned_on_an_object_never_loaded_is_sent_as_a_constructor_argument(
+        server: LocalServer, session: Session, m: SyncMode | AsyncMode) -> None:
+    made = BucketSecret(endpoint="s3.example.com", bucket_name=f"assigned-{m.name}",
+                        region="us-east-1", access_key="AK", secret_key="sk-first")
+    made.save()
+    given, assigned = BucketSecret(id=made.id, secret_key="sk-given"), BucketSecret(id=made.id)
+    assigned.secret_key = "sk-assigned"
+    m.save(given)
+    assert (server.bucket_secret_row(made.id) or {})["secret_key"] == "sk-given"
+    m.save(assigned)
+    assert (server.bucket_secret_row(made.id) or {})["secret_key"] == "sk-assigned"
+    assert "sk-assigned" not in repr(assigned)
+    made.delete()

@@ -15,8 +15,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ._ids import parse_uuid, uuid_error
-from ._validation import ORDERS, ErrorList, Loc, check_enum, error, parse_int, query_limit
+from ._validation import (
+    ORDERS,
+    ErrorList,
+    Loc,
+    check_enum,
+    error,
+    parse_body_uuid,
+    parse_int,
+    query_limit,
+)
 
 MAX_SIZE = 5_497_558_138_880  # 5 TiB
 ARTIFACT_TYPES = ("model", "experiment", "dataset")  # the enum's declaration order
@@ -364,17 +372,8 @@ _ARTIFACT_UPDATE_IN = Model(
 
 def uuid_value(value: Any, loc: Loc, errors: ErrorList, st: State) -> Any:
     """A UUID field (canonical text)."""
-    if not isinstance(value, str):
-        msg = "UUID input should be a string, bytes or UUID object"
-        errors.append(error("uuid_type", loc, msg, value))
-        return FAIL
-    parsed = parse_uuid(value)
-    if parsed is None:
-        reason = uuid_error(value)
-        msg = f"Input should be a valid UUID, {reason}"
-        errors.append(error("uuid_parsing", loc, msg, value, {"error": reason}))
-        return FAIL
-    return parsed
+    parsed = parse_body_uuid(loc, value, errors)
+    return FAIL if parsed is None else parsed
 
 
 _MULTIPART_IN = Model(

@@ -50,3 +50,11 @@ def session_for(key: str) -> requests.Session:
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {key}"
     return s
+
+
+def detail_422(r: requests.Response) -> list[dict[str, Any]]:
+    """The ``detail`` list of a 422 JSON answer (asserting it is one)."""
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/json"
+    detail: list[dict[str, Any]] = r.json()["detail"]
+    return detail

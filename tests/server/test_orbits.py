@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 from dforg_helpers import Org
-from dfserver_helpers import session_for
+from dfserver_helpers import detail_422, session_for
 
 from dataforce_orm.testing import LocalServer
 
@@ -42,12 +42,6 @@ def created(org: Org, **fields: Any) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     data: dict[str, Any] = r.json()
     return data
-
-
-def detail_422(r: requests.Response) -> list[dict[str, Any]]:
-    assert r.status_code == 422, r.text
-    errors: list[dict[str, Any]] = r.json()["detail"]
-    return errors
 
 
 # -- create ----------------------------------------------------------------------------------
