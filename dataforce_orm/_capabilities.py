@@ -118,7 +118,8 @@ class WriteOnly(Model):
 
     An object holds a write-only value when the caller set it (or it was sent by this
     object's create), never from an answer; one it does not hold is not checked, sent or
-    counted as a change, and a full-write update of a loaded object refuses to erase it.
+    counted as a change, and a full-write update refuses to erase it (an object never
+    loaded holds only what it was given).
     Held values are ``SecretStr`` (``_fields``: shown ``'***'``), out of ``to_dict()``,
     lookups and ``refresh()``, and remembered as sent after a save. A declaration with a
     ``secret=True`` field must pick it."""
@@ -221,8 +222,12 @@ class WriteOnly(Model):
         """Where the update writes every field, one not held would be erased: refused."""
         if isinstance(self, MergedUpdate):
             sent = self._update_body({self._specs[n].key: None for n in self._editable})
+            # (an object never loaded holds only what it was given)
+            given = set(self._given_fields()) if self._snap is None and self._wire is None \
+                else None
             missing = [n for n in self._editable if self._specs[n].secret
-                       and self._specs[n].key in sent and not self._holds(n)]
+                       and self._specs[n].key in sent
+                       and not (self._holds(n) if given is None else n in given)]
             if missing:
                 raise ValidationError(", ".join(missing), (
                     f"not held by this object (the server never returns them), and the "

@@ -31,6 +31,7 @@ from ._protocol import Op
 from ._query import QuerySet
 from ._resource import Model
 from ._session import DEFAULT_TIMEOUT, Session
+from ._transfer import CONCURRENCY
 
 __all__ = ["ArtifactResource", "AsyncArtifactResource", "AsyncBucketSecretResource",
            "AsyncCollectionResource", "AsyncDataForceClient", "AsyncOrbitResource",
@@ -694,7 +695,7 @@ class _ArtifactOps(_ModelCalls):
                    on_progress: Any) -> Op[Artifact]:
         cid = yield from self._collection_id(collection_id)
         return (yield from ops.upload(self._session(), cid, file_path, name, description, tags,
-                                      on_progress, 4))
+                                      on_progress, CONCURRENCY))
 
     def _download_op(self, artifact_id: str, file_path: str | None,
                      collection_id: str | None) -> Op[Path]:

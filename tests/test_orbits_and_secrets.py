@@ -91,6 +91,31 @@ def test_secret_lifecycle(m: Any, server: LocalServer, osession: Session) -> Non
     assert s.id is None and server.bucket_secret_row(got.id) is None
 
 
+def test_an_object_never_loaded_saves_only_with_every_key(m: Any, server: LocalServer,
+                                                        osession: Session) -> None:
+    """BucketSecret(id=...) with one key rotated is refused (the update writes every key:
+    the ones not given would be erased), by constructor or by assignment; given them all,
+    it writes."""
+    s = _secret(session_token="tok-e2e-1")
+    m.save(s)
+    assert s.id is not None
+    before = _requests(server)
+    for partial in (BucketSecret(id=s.id, secret_key="rotated"), BucketSecret(id=s.id)):
+        partial.secret_key = "rotated"
+        with pytest.raises(dfo.ValidationError, match=r"access_key, session_token: .*erase"):
+            m.save(partial)
+    row = server.bucket_secret_row(s.id)
+    assert _requests(server) == before and (
+        row["access_key"], row["secret_key"], row["session_token"]) == (
+        "AKIA-e2e-1", "s3cr3t-e2e-1", "tok-e2e-1")
+    whole = BucketSecret(id=s.id, access_key="AKIA-e2e-1", session_token=None)
+    whole.secret_key = "rotated"
+    m.save(whole)
+    row = server.bucket_secret_row(s.id)
+    assert (row["access_key"], row["secret_key"], row["session_token"], row["bucket_name"]) == (
+        "AKIA-e2e-1", "rotated", None, "models")
+
+
 def test_secret_save_conflicts_with_a_change_on_the_server(m: Any, osession: Session) -> None:
     s = _secret()
     m.save(s)
