@@ -1,6 +1,11 @@
 """The per-class loader: one compiled function that builds a model object from a wire object,
 setting its attributes directly.
 
+A slotted model's object is built as its twin (a subclass adding nothing but object's own
+``__setattr__``, so each attribute is set by a plain store, not through the model's checks)
+and given its real class once every attribute is set: the twin's objects never leave the
+loader.
+
 What a server sends is type-checked by the wire converter's hooks (``_wire``), field by field,
 as cattrs would; it never goes through the checks that guard what a caller sets (they stand
 aside while loading anyway), nor through ``__init__``. The change-tracking snapshot is not
@@ -30,18 +35,22 @@ def compile_loader(cls: type[Any]) -> Callable[[Any, Any], Any]:
     ``_wire_null``); ``_session`` is ``session`` and ``_wire`` is ``data``. A wrong type
     raises the hook's TypeError, a missing field without a default a KeyError."""
     attrs.resolve_types(cls)
-    ns: dict[str, Any] = {"cls": cls, "new": cls.__new__, "MISSING": _MISSING}
-    body = ["def load(data, session):", "    obj = new(cls)", "    get = data.get",
+    twin = _twin(cls)
+    ns: dict[str, Any] = {"cls": cls, "new": (twin or cls).__new__, "twin": twin or cls,
+                          "MISSING": _MISSING}
+    body = ["def load(data, session):", "    obj = new(twin)", "    get = data.get",
             "    null = None"]
     late = {"_session": "session", "_wire": "data", "_wire_null": "null"}
     private: list[str] = []
     names = [a.name for a in attrs.fields(cls)]
     for i, a in enumerate(attrs.fields(cls)):
-        ns[f"s{i}"] = _setter(cls, a.name)
+        if twin is None:
+            ns[f"s{i}"] = _setter(cls, a.name)
+        store = f"    obj.{a.name} = {{}}" if twin else f"    s{i}(obj, {{}})"
         if not a.init:
             if a.name not in late:
                 ns[f"d{i}"] = _default(a)
-                private.append(f"    s{i}(obj, d{i})")
+                private.append(store.format(f"d{i}"))
             continue
         key = cls._wire_names.get(a.name, a.name)
         body.append(f"    v = get({key!r}, MISSING)")
@@ -58,13 +67,28 @@ def compile_loader(cls: type[Any]) -> Callable[[Any, Any], Any]:
         if a.name in cls._tags_fields:
             body += ["    if v is None:", "        v = []",
                      "        null = null or set()", f"        null.add({a.name!r})"]
-        body.append(f"    s{i}(obj, v)")
+        body.append(store.format("v"))
     body += private
-    body += [f"    s{names.index(n)}(obj, {v})" for n, v in late.items()]
+    body += [(f"    obj.{n} = {v}" if twin else f"    s{names.index(n)}(obj, {v})")
+             for n, v in late.items()]
+    if twin:
+        body.append("    obj.__class__ = cls")
     body.append("    return obj")
     exec(compile("\n".join(body), f"<dataforce_orm loader {cls.__qualname__}>", "exec"), ns)
     load: Callable[[Any, Any], Any] = ns["load"]
     return load
+
+
+def _twin(cls: type[Any]) -> type[Any] | None:
+    """``cls``'s loading twin (see above), or None unless every field of ``cls`` is a plain
+    slot (what a store on the twin then sets)."""
+    for a in attrs.fields(cls):
+        found = next((k.__dict__[a.name] for k in cls.__mro__ if a.name in k.__dict__), None)
+        if not isinstance(found, MemberDescriptorType):
+            return None
+    return type(cls.__name__, (cls,), {"__slots__": (), "__setattr__": object.__setattr__,
+                                       "__module__": cls.__module__,
+                                       "__qualname__": f"{cls.__qualname__} (loading)"})
 
 
 def _setter(cls: type[Any], name: str) -> Callable[[Any, Any], None]:

@@ -103,3 +103,33 @@ def test_a_malformed_row_is_an_api_error(server: LocalServer, orbit_id: str,
     pager = Pager(Collection, session, "/p", [], paged=False)
     with pytest.raises(APIError, match="TypeError"):
         pager.feed(Request("GET", "/p"), Response(200, {}, [{**WIRE, "tags": "prod"}]))
+
+
+def test_a_loaded_object_is_of_its_model_class_and_checks_what_a_caller_sets() -> None:
+    loaded = Collection._structure(WIRE, None)
+    assert type(loaded) is Collection
+    with pytest.raises(ValidationError, match="name"):
+        loaded.name = "n" * 101
+    assert loaded.changed_fields() == []
+    assert loaded.tags is not None
+    loaded.tags.append("b")
+    assert loaded.changed_fields() == ["tags"]
+
+
+def test_a_model_without_slots_loads_through_its_setters() -> None:
+    from dataforce_orm._fields import field
+    from dataforce_orm._resource import Model
+
+    @attrs.define(slots=False, eq=False, repr=False)
+    class Unslotted(Model):
+        _path = "/v1/unslotted"
+        id: str | None = field("id")
+        name: str = field("str", default="", create=True, editable=True, max_len=5)
+        tags: list[str] | None = field("tags", create=True, editable=True)
+
+    loaded = Unslotted._structure({"id": WIRE["id"], "name": "toolong", "tags": None}, None)
+    assert type(loaded) is Unslotted
+    assert (loaded.id, loaded.name, loaded.tags, loaded._wire_null) == (
+        WIRE["id"], "toolong", [], {"tags"})
+    with pytest.raises(ValidationError, match="name"):
+        loaded.name = "longer"
