@@ -192,8 +192,9 @@ class _Session(requests.Session):
     requests merges a request's settings with the session's on every call, through checks
     that cost about 100 us of CPU a request on Python 3.11 (``isinstance`` against its
     runtime protocols, a cookie header looked for in an empty jar); here they run only where
-    there is something to merge (the library passes no per-request cookies, headers, auth or
-    proxies, and its sessions trust no environment). What is sent is the same.
+    there is something to merge (API requests carry no cookies, headers, auth or proxies of
+    their own, and the library's sessions trust no environment; storage requests carry
+    headers, so they are prepared by requests in full). What is sent is the same.
     """
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:

@@ -1,7 +1,7 @@
 """The per-class loader: one compiled function that builds a model object from a wire object,
 setting its attributes directly.
 
-A slotted model's object is built as its twin (a subclass adding nothing but object's own
+A slotted model's object is built as its twin (a subclass of it adding nothing but object's own
 ``__setattr__``, so each attribute is set by a plain store, not through the model's checks)
 and given its real class once every attribute is set: the twin's objects never leave the
 loader.
@@ -81,14 +81,20 @@ def compile_loader(cls: type[Any]) -> Callable[[Any, Any], Any]:
 
 def _twin(cls: type[Any]) -> type[Any] | None:
     """``cls``'s loading twin (see above), or None unless every field of ``cls`` is a plain
-    slot (what a store on the twin then sets)."""
+    slot (what a store on the twin then sets) and no class above it but the library's own
+    has an ``__init_subclass__`` (which would take the twin for a new model)."""
     for a in attrs.fields(cls):
         found = next((k.__dict__[a.name] for k in cls.__mro__ if a.name in k.__dict__), None)
         if not isinstance(found, MemberDescriptorType):
             return None
-    return type(cls.__name__, (cls,), {"__slots__": (), "__setattr__": object.__setattr__,
-                                       "__module__": cls.__module__,
-                                       "__qualname__": f"{cls.__qualname__} (loading)"})
+    if any("__init_subclass__" in k.__dict__ and not k.__module__.startswith("dataforce_orm.")
+           for k in cls.__mro__[:-1]):
+        return None
+    # (its own errors are the model's: the library's hook then makes none for the twin)
+    return type(cls.__name__, (cls,), {
+        "__slots__": (), "__setattr__": object.__setattr__, "__module__": cls.__module__,
+        "__qualname__": f"{cls.__qualname__} (loading)", "DoesNotExist": cls.DoesNotExist,
+        "MultipleObjectsReturned": cls.MultipleObjectsReturned})
 
 
 def _setter(cls: type[Any], name: str) -> Callable[[Any, Any], None]:

@@ -133,3 +133,31 @@ def test_a_model_without_slots_loads_through_its_setters() -> None:
         WIRE["id"], "toolong", [], {"tags"})
     with pytest.raises(ValidationError, match="name"):
         loaded.name = "longer"
+
+
+def test_loading_leaves_the_model_family_as_declared() -> None:
+    """The loader's twin is never seen: a subclass hook of the user's own sees only models
+    declared (the loader then takes its slow path), and a model's errors stay its own."""
+    from dataforce_orm._fields import field
+    from dataforce_orm._resource import Model
+
+    seen: dict[str, type] = {}
+
+    class Registered(Model):
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            super().__init_subclass__(**kwargs)
+            seen[cls.__name__] = cls
+
+    @attrs.define(slots=True, eq=False, repr=False)
+    class Thing(Registered):
+        _path = "/v1/things"
+        id: str | None = field("id")
+        name: str = field("str", default="", create=True, editable=True, max_len=5)
+
+    declared = seen["Thing"]
+    loaded = Thing._structure({"id": WIRE["id"], "name": "ok"}, None)
+    assert seen["Thing"] is declared and type(loaded) is Thing
+    with pytest.raises(ValidationError, match="name"):
+        loaded.name = "toolong"
+    Collection._structure(WIRE, None)
+    assert not [e for e in Collection.DoesNotExist.__subclasses__() if "loading" in repr(e)]

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from dataforce_orm._clients import new_session
+from dataforce_orm._http import _BearerAuth
 
 CASES: list[dict[str, Any]] = [
     {"method": "get", "url": "http://h:1/a b/é?x=1",
@@ -27,15 +28,34 @@ CASES: list[dict[str, Any]] = [
 ]
 
 
+def _api_session() -> requests.Session:
+    """A session as the sync driver makes one: default headers, the key by auth, a CA
+    bundle."""
+    http = new_session()
+    http.headers.update({"Accept": "application/json", "User-Agent": "dataforce-orm/test"})
+    http.auth = _BearerAuth(lambda: "Bearer k")
+    http.verify = "/etc/ssl/certs/some-ca.pem"
+    return http
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['method']} {sorted(c)}")
 def test_a_request_is_prepared_as_requests_prepares_it(case: dict[str, Any]) -> None:
-    http = new_session()
-    http.headers["Authorization"] = "Bearer k"
+    http = _api_session()
     ours = http.prepare_request(requests.Request(**case))
     theirs = requests.Session.prepare_request(http, requests.Request(**case))
     assert (ours.method, ours.url, ours.body, ours.hooks) == (
         theirs.method, theirs.url, theirs.body, theirs.hooks)
     assert list(ours.headers.items()) == list(theirs.headers.items())
+
+
+@pytest.mark.parametrize("given", [(None, None, None), (True, False, ("c.pem", "k.pem")),
+                                   (False, "/other/ca.pem", None)])
+def test_the_send_settings_are_merged_as_requests_merges_them(given: tuple[Any, ...]) -> None:
+    http = _api_session()
+    url = "https://h:1/p"
+    ours = http.merge_environment_settings(url, {}, *given)
+    theirs = requests.Session.merge_environment_settings(http, url, {}, *given)
+    assert ours == theirs and ours["proxies"] == {}
 
 
 class _CookieServer(BaseHTTPRequestHandler):
