@@ -36,8 +36,7 @@ Scenarios (files of random bytes in a temporary directory on disk, removed at th
 4. Requests per operation, from the server's request log (API paths start with ``/v1/``).
 5. With --sweep (instead of the above): the 1 GiB upload and download under the cap at each
    concurrency of SWEEP, one round each, their throughput and peak traced memory (what the
-   default concurrencies, ``_transfer.UPLOAD_CONCURRENCY`` and ``CONCURRENCY``, were
-   chosen from).
+   default concurrency, ``_transfer.CONCURRENCY``, was chosen from).
 
 The server runs in a subprocess (its own GIL and core, like a real server; tracemalloc then
 sees only the client). Ratios are ORM/raw of throughput (higher is better for the ORM), the
@@ -75,7 +74,7 @@ import requests
 
 from dataforce_orm import Artifact, Collection, Session, _transfer
 from dataforce_orm._archive_reader import archive_body
-from dataforce_orm._transfer import CONCURRENCY, UPLOAD_CONCURRENCY
+from dataforce_orm._transfer import CONCURRENCY
 from dataforce_orm.testing import LocalServer, make_luml_archive
 from dataforce_orm.testing._storage import part_size_for
 
@@ -552,7 +551,7 @@ class Bench:
         cap = 64 * MiB
         part = 8 * MiB if self.quick else part_size_for(size)  # the platform's table
         parts = -(-size // part)
-        n, up_n = CONCURRENCY, UPLOAD_CONCURRENCY  # ranges of a download, parts of an upload
+        n = CONCURRENCY
         rounds = 2 if self.quick else 3  # 1 GiB at the cap: 5-20 s a round per side
         options = {"storage_dir": str(self.tmp / "storage-multipart"),
                    "multipart_threshold": size - 1, "storage_bandwidth": cap,
@@ -565,11 +564,11 @@ class Bench:
             made: list[str] = []
             raw_made: list[str] = []
 
-            def orm_up(concurrency: int = up_n) -> None:
+            def orm_up(concurrency: int = n) -> None:
                 made.append(str(coll.artifacts.upload(path, concurrency=concurrency).id))
 
             def raw_parts() -> None:
-                made.append(raw.multipart_upload(path, up_n))
+                made.append(raw.multipart_upload(path, n))
 
             # The raw one-PUT side: the server would answer a create for this size with
             # multipart URLs, so it PUTs to the single-PUT URL of a small artifact's create
@@ -590,17 +589,17 @@ class Bench:
             drop()
             if self.wants("upload"):
                 o, w, ratio = compare(orm_up, raw_up, rounds, after=drop)
-                self.rows.append([f"upload {label}, {parts} parts x{up_n} vs 1 PUT",
+                self.rows.append([f"upload {label}, {parts} parts x{n} vs 1 PUT",
                                   fmt_rate(size, o), fmt_rate(size, w), f"{ratio:.2f}",
                                   f"{rounds}", f"storage capped at {cap_text}; loopback has "
                                   "no per-connection limit of its own"])
-                self.check(f"multipart upload {label} (concurrency={up_n}) faster than one raw "
+                self.check(f"multipart upload {label} (concurrency={n}) faster than one raw "
                            f"PUT (cap {cap_text})", f"{ratio:.2f}x", ratio > 1.0, timing=True)
                 more = rounds + 2  # a near tie: more rounds for the median
                 o, w, ratio = compare(orm_up, raw_parts, more, after=drop)
-                self.rows.append([f"upload {label} vs raw parts x{up_n}", fmt_rate(size, o),
+                self.rows.append([f"upload {label} vs raw parts x{n}", fmt_rate(size, o),
                                   fmt_rate(size, w), f"{ratio:.2f}", f"{more}",
-                                  f"raw: the same {parts} part URLs, a window of {up_n} threads "
+                                  f"raw: the same {parts} part URLs, a window of {n} threads "
                                   f"(a requests.Session each), {cap_text}"])
                 self.check(f"multipart upload {label}: time <= 1.11x of raw parallel PUTs of "
                            "the same parts", f"{1 / ratio:.2f}x", 1 / ratio <= 1.11,
@@ -646,7 +645,7 @@ class Bench:
                 raw_down_mem, raw_down_rss = memory(raw_down)
                 rm()
                 drop()
-                limit = up_n * part + 32 * MiB
+                limit = n * part + 32 * MiB
                 sdk = 5 * part
                 self.rows.append([f"peak memory: upload {label}", fmt_mem(up_mem),
                                   fmt_mem(raw_mem), "", "1",
@@ -657,7 +656,7 @@ class Bench:
                                   fmt_mem(raw_down_mem), "", "1",
                                   f"RSS growth {fmt_mem(down_rss)} / "
                                   f"{fmt_mem(raw_down_rss)}"])
-                self.check(f"multipart upload {label}: peak traced memory < {up_n} parts + 32 MiB"
+                self.check(f"multipart upload {label}: peak traced memory < {n} parts + 32 MiB"
                            f" = {fmt_mem(limit)}", fmt_mem(up_mem), up_mem < limit)
                 down_limit = n * _transfer.RANGE_SIZE + 32 * MiB
                 self.check(f"download {label}: peak traced memory < {n} ranges + 32 MiB = "
@@ -691,8 +690,7 @@ class Bench:
             print_row(row)
         if self.sweep_rows:
             print(f"\nconcurrency sweep (1 round each; storage capped per connection; "
-                  f"upload parts and download ranges as above; defaults {UPLOAD_CONCURRENCY} up, "
-                  f"{CONCURRENCY} down)")
+                  f"upload parts and download ranges as above; default {CONCURRENCY})")
             for cells in [["", "upload", "peak memory", "download", "peak memory"],
                           *self.sweep_rows]:
                 print(f"{cells[0]:<16}" + "".join(f"{c:>14}" for c in cells[1:]))

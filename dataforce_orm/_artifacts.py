@@ -39,7 +39,6 @@ from ._satellites import deployed_check_op
 from ._session import Session, current_session
 from ._transfer import (
     CONCURRENCY,
-    UPLOAD_CONCURRENCY,
     Call,
     Fetch,
     Open,
@@ -406,7 +405,7 @@ class ArtifactManager(QuerySet[Artifact]):
 
     def upload(self, path: str | os.PathLike[str], name: str | None = None,
                description: str | None = None, tags: Iterable[str] | None = None, *,
-               progress: ProgressArg = None, concurrency: int = UPLOAD_CONCURRENCY,
+               progress: ProgressArg = None, concurrency: int = CONCURRENCY,
                extra_values: Mapping[str, Any] | None = None, type: str | None = None
                ) -> Artifact:
         """Upload a ``.luml`` archive as a new artifact of this collection; returns it in
@@ -439,8 +438,7 @@ class ArtifactManager(QuerySet[Artifact]):
 
     async def aupload(self, path: str | os.PathLike[str], name: str | None = None,
                       description: str | None = None, tags: Iterable[str] | None = None, *,
-                      progress: ProgressArg = None,
-                      concurrency: int = UPLOAD_CONCURRENCY,
+                      progress: ProgressArg = None, concurrency: int = CONCURRENCY,
                       extra_values: Mapping[str, Any] | None = None,
                       type: str | None = None) -> Artifact:
         """Async ``upload()`` (packing, reading and hashing the file run in threads)."""

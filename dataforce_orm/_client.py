@@ -31,7 +31,7 @@ from ._protocol import Op
 from ._query import QuerySet
 from ._resource import Model
 from ._session import DEFAULT_TIMEOUT, Session
-from ._transfer import UPLOAD_CONCURRENCY
+from ._transfer import CONCURRENCY
 
 __all__ = ["ArtifactResource", "AsyncArtifactResource", "AsyncBucketSecretResource",
            "AsyncCollectionResource", "AsyncDataForceClient", "AsyncOrbitResource",
@@ -695,7 +695,7 @@ class _ArtifactOps(_ModelCalls):
                    on_progress: Any) -> Op[Artifact]:
         cid = yield from self._collection_id(collection_id)
         return (yield from ops.upload(self._session(), cid, file_path, name, description, tags,
-                                      on_progress, UPLOAD_CONCURRENCY))
+                                      on_progress, CONCURRENCY))
 
     def _download_op(self, artifact_id: str, file_path: str | None,
                      collection_id: str | None) -> Op[Path]:

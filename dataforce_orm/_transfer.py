@@ -71,10 +71,8 @@ from ._storage_gate import Gate, agated, gated
 
 log = logging.getLogger("dataforce_orm")
 CHUNK = 1024 * 1024  # bytes read from a file (or the network) at a time
-# In flight at once by default, chosen by measurement (see docs/artifacts.md): the parts of an
-# upload (each streams from the file: more cost little memory), and the ranges of a download
-# and the items of a bulk transfer (each range adds 8 MiB to the hash's budget).
-UPLOAD_CONCURRENCY = 8
+# Parts of an upload, or ranges of a download, in flight at once by default (and the items of
+# a bulk transfer); chosen by measurement, see docs/artifacts.md.
 CONCURRENCY = 4
 
 T = TypeVar("T")
