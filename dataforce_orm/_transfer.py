@@ -565,6 +565,14 @@ def _file_error(exc: OSError) -> DataForceError:
                           f"{exc.strerror or exc}")
 
 
+def _fetch_failure(exc: BaseException, url: str, stall: Stall) -> DataForceError:
+    """What a failure while fetching into a file is: a file error naming the path (a full
+    disk, a name refused), else the transport's."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return _file_error(exc)
+    return _transport("GET", url, exc, stall)
+
+
 def _finish(tmp: Path, target: Path, size: int | None, sha256: str | None,
             state: _Partial | None = None) -> None:
     got = tmp.stat().st_size
@@ -734,9 +742,7 @@ class SyncStorage:
         except DataForceError:
             raise
         except SYNC_FAILURES as exc:
-            if isinstance(exc, OSError) and exc.filename is not None:
-                raise _file_error(exc) from None
-            raise _transport("GET", step.url, exc, stall) from None
+            raise _fetch_failure(exc, step.url, stall) from None
         _ended(step, state)
 
     def _range(self, one: _Range, progress: Progress | None) -> None:
@@ -758,9 +764,7 @@ class SyncStorage:
         except DataForceError:
             raise
         except SYNC_FAILURES as exc:
-            if isinstance(exc, OSError) and exc.filename is not None:
-                raise _file_error(exc) from None
-            raise _transport("GET", url, exc, stall) from None
+            raise _fetch_failure(exc, url, stall) from None
         one.ended()
 
     def _stream(self, url: str) -> requests.Response:
@@ -990,9 +994,7 @@ class AsyncStorage:
         except DataForceError:
             raise
         except async_failures() as exc:
-            if isinstance(exc, OSError) and exc.filename is not None:
-                raise _file_error(exc) from None
-            raise _transport("GET", step.url, exc, stall) from None
+            raise _fetch_failure(exc, step.url, stall) from None
         _ended(step, state)
 
     async def _write(self, r: Any, stall: Stall, tmp: Path, state: _Partial,
@@ -1073,9 +1075,7 @@ class AsyncStorage:
         except DataForceError:
             raise
         except async_failures() as exc:
-            if isinstance(exc, OSError) and exc.filename is not None:
-                raise _file_error(exc) from None
-            raise _transport("GET", url, exc, stall) from None
+            raise _fetch_failure(exc, url, stall) from None
         one.ended()
 
     async def _reader(self, url: str) -> AsyncReader:
