@@ -8,9 +8,10 @@ import json
 import multiprocessing
 import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,15 +90,14 @@ def test_a_session_works_in_a_spawned_process(own: Session, rows: int, server: L
         assert pool.submit(_count, keyless).result(timeout=60) == rows
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
-def test_after_fork_the_child_opens_its_own_connections(own: Session, rows: int) -> None:
-    assert _count(own) == rows
-    parent_http = own.driver._http()  # this thread's pooled client, holding a connection
+def _in_child(report: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``report()`` run in a forked child, its answer (or the error it raised) sent back as
+    JSON; the child leaves without running the parent's cleanups."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: report, then leave without running the parent's cleanups
+    if pid == 0:
         try:
-            answer = {"fresh": own.driver._http() is not parent_http, "count": _count(own)}
+            answer = report()
         except BaseException as exc:
             answer = {"error": repr(exc)}
         os.write(write, json.dumps(answer).encode())
@@ -106,6 +106,15 @@ def test_after_fork_the_child_opens_its_own_connections(own: Session, rows: int)
     with os.fdopen(read) as got:
         answer = json.loads(got.read())
     os.waitpid(pid, 0)
+    return answer
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_after_fork_the_child_opens_its_own_connections(own: Session, rows: int) -> None:
+    assert _count(own) == rows
+    parent_http = own.driver._http()  # this thread's pooled client, holding a connection
+    answer = _in_child(lambda: {"fresh": own.driver._http() is not parent_http,
+                                "count": _count(own)})
     assert answer == {"fresh": True, "count": rows}
     assert own.driver._http() is parent_http  # the parent keeps its own
     assert _count(own) == rows
@@ -120,20 +129,9 @@ def test_after_fork_the_storage_runners_start_empty(own: Session) -> None:
     try:
         loop.run_until_complete(own.async_driver.storage._client())
         assert own.async_driver.storage._clients
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                answer = {"sync_fresh": own.driver.storage._http() is not parent_storage,
-                          "async_clients": len(own.async_driver.storage._clients)}
-            except BaseException as exc:
-                answer = {"error": repr(exc)}
-            os.write(write, json.dumps(answer).encode())
-            os._exit(0)
-        os.close(write)
-        with os.fdopen(read) as got:
-            answer = json.loads(got.read())
-        os.waitpid(pid, 0)
+        answer = _in_child(lambda: {
+            "sync_fresh": own.driver.storage._http() is not parent_storage,
+            "async_clients": len(own.async_driver.storage._clients)})
         assert answer == {"sync_fresh": True, "async_clients": 0}
         assert own.driver.storage._http() is parent_storage
         assert own.async_driver.storage._clients  # the parent keeps its own
